@@ -1,0 +1,1 @@
+//! Input reading (being written).

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    zoom_offboard::main_entry()
+}

@@ -1,0 +1,1 @@
+//! Zoom API simulator (being written).
