@@ -1,0 +1,359 @@
+//! Reading, validating and de-duplicating the users to revoke.
+//!
+//! The whole input is read before the first request (contract: "Input"), so a typo on line 90,000
+//! stops nothing half-way: bad *files* (unreadable, not UTF-8, no user column) are an
+//! [`InputError`] and exit 2; bad *values* are [`InvalidEntry`]s that become `invalid` report rows
+//! while the rest proceeds, as ripgrep reports a bad file and goes on.
+//!
+//! Layout: [`user`] decides what a user is; [`table`] turns one file into rows with physical line
+//! numbers; this module combines sources, the exclude list and de-duplication into a [`Batch`].
+//!
+//! Sources are read in order: the INPUT files (and stdin) as given, then the `--user` values.
+//! With neither, stdin is read, as the contract says. De-duplication keeps the first occurrence.
+
+mod keyset;
+mod table;
+mod user;
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+pub use table::KNOWN_HEADERS;
+pub use user::{InvalidUser, MAX_LEN, UserId, dedupe_key};
+
+use keyset::KeySet;
+use table::{Entry, read_table};
+use user::key_of;
+
+/// Where an entry came from, for messages and `invalid` rows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Origin {
+    /// The path as given, `<stdin>` for `-`, or `--user` for the flag.
+    pub file: String,
+    /// Physical 1-based line in the file; for `--user`, which occurrence of the flag (1-based).
+    pub line: u64,
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.file == CLI_NAME {
+            write!(f, "--user #{}", self.line)
+        } else {
+            write!(f, "{} line {}", self.file, self.line)
+        }
+    }
+}
+
+/// One INPUT argument. `-` on the command line is [`InputSource::Stdin`], so a file named `-`
+/// needs `./-`, as with most tools.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InputSource {
+    /// A CSV or plain-list file.
+    Path(PathBuf),
+    /// Standard input, read through the `stdin` parameter of [`load`] so tests can feed it.
+    Stdin,
+}
+
+impl InputSource {
+    /// Maps a command-line argument: `-` is stdin, anything else a path.
+    pub fn from_arg(arg: &str) -> InputSource {
+        if arg == "-" {
+            InputSource::Stdin
+        } else {
+            InputSource::Path(PathBuf::from(arg))
+        }
+    }
+}
+
+/// Options that change how files are read.
+#[derive(Clone, Debug, Default)]
+pub struct InputOptions {
+    /// `--column`: the header (trimmed, any case) of the column holding the users, overriding
+    /// [`KNOWN_HEADERS`]. Applies to every INPUT file, not to the exclude file.
+    pub column: Option<String>,
+}
+
+/// A value that is not a user: it gets an `invalid` report row and is never sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidEntry {
+    /// The value, trimmed; for a row with no usable cell, the row's cells joined by `,`.
+    pub raw: String,
+    /// Its first occurrence.
+    pub origin: Origin,
+    /// What is wrong, e.g. `contains '/'`.
+    pub reason: String,
+}
+
+/// Everything the run needs from the input, decided before the first request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Batch {
+    /// Users to request: valid, de-duplicated (first occurrence wins), not excluded, input order.
+    pub users: Vec<UserId>,
+    /// Each distinct invalid value once (compared by [`dedupe_key`]), input order.
+    pub invalid: Vec<InvalidEntry>,
+    /// Input users found in the exclude list, once each, input order.
+    pub excluded: Vec<UserId>,
+    /// User lines dropped because an earlier line had the same key (valid or invalid).
+    pub duplicates: u64,
+    /// Non-blank, non-comment user lines read (header rows not counted), `--user` values included.
+    pub lines: u64,
+}
+
+impl Batch {
+    /// Distinct input users: each gets exactly one row in a fresh report.
+    pub fn total_distinct(&self) -> usize {
+        self.users.len() + self.invalid.len() + self.excluded.len()
+    }
+}
+
+/// A problem with an input as a whole: nothing is requested (exit 2). Every message names the file
+/// and, where there is one, the line and value.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// The file cannot be opened or read.
+    #[error("cannot read {file}{}: {source}", at_line(*.line))]
+    Unreadable {
+        /// Display name of the file.
+        file: String,
+        /// The line being read when reading failed, if it got that far.
+        line: Option<u64>,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A cell the tool needs is not UTF-8 (often a file saved as Latin-1 or UTF-16 by a spreadsheet).
+    #[error("{file} line {line}: not UTF-8: \"{value}\" (save the file as UTF-8 CSV)")]
+    NotUtf8 {
+        /// Display name of the file.
+        file: String,
+        /// Physical line.
+        line: u64,
+        /// The cell, with invalid bytes replaced.
+        value: String,
+    },
+    /// The first row has several columns and none is a known user column header.
+    #[error(
+        "{file} line {line}: {} columns ({}) and none is a user column ({}): add a header row naming the user column, or pass --column NAME",
+        .columns.len(), quoted_list(.columns), KNOWN_HEADERS.join(", ")
+    )]
+    NoKnownHeader {
+        /// Display name of the file.
+        file: String,
+        /// Line of the first row.
+        line: u64,
+        /// The first row's cells.
+        columns: Vec<String>,
+    },
+    /// `--column NAME` is not in the file's first row.
+    #[error("{file} line {line}: no column \"{column}\" (--column); the first row has {}", quoted_list(.available))]
+    ColumnNotFound {
+        /// Display name of the file.
+        file: String,
+        /// Line of the first row.
+        line: u64,
+        /// The `--column` value.
+        column: String,
+        /// The first row's cells.
+        available: Vec<String>,
+    },
+    /// A quoted value never closes, which would swallow the rest of the file into one cell.
+    #[error("{file} line {line}: a quoted value (\") opens here and never closes")]
+    UnterminatedQuote {
+        /// Display name of the file.
+        file: String,
+        /// Line where the record starts.
+        line: u64,
+    },
+    /// An exclude-file entry is not a valid user. A protection list must be exact: a typo there
+    /// would silently leave a break-glass admin unprotected.
+    #[error(
+        "{file} line {line}: \"{value}\" in the exclude list is not an email address or Zoom user ID: {reason}"
+    )]
+    InvalidExclude {
+        /// Display name of the exclude file.
+        file: String,
+        /// Physical line.
+        line: u64,
+        /// The value (trimmed).
+        value: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+fn at_line(line: Option<u64>) -> String {
+    line.map(|l| format!(" line {l}")).unwrap_or_default()
+}
+
+fn quoted_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|c| format!("\"{c}\"")).collect();
+    quoted.join(", ")
+}
+
+/// Display name of the `--user` flag in [`Origin`].
+const CLI_NAME: &str = "--user";
+/// Display name of stdin in [`Origin`].
+const STDIN_NAME: &str = "<stdin>";
+/// Read buffer: large enough that a million-row file is a few hundred reads.
+const BUF_SIZE: usize = 64 * 1024;
+
+/// Reads every source, validates and de-duplicates, and sets aside excluded users.
+///
+/// The exclude file is read first, so a bad protection list fails before any input is read.
+/// With no `inputs` and no `cli_users`, stdin is read (the caller refuses a terminal beforehand).
+pub fn load(
+    inputs: &[InputSource],
+    cli_users: &[String],
+    exclude: Option<&Path>,
+    opts: &InputOptions,
+    stdin: &mut dyn Read,
+) -> Result<Batch, InputError> {
+    let exclude = exclude.map(read_exclude).transpose()?;
+    let mut b = Builder {
+        exclude: exclude.as_ref(),
+        seen: KeySet::new(),
+        batch: Batch::default(),
+    };
+    let column = opts.column.as_deref();
+    let default = [InputSource::Stdin];
+    let inputs = if inputs.is_empty() && cli_users.is_empty() {
+        &default[..]
+    } else {
+        inputs
+    };
+    for source in inputs {
+        match source {
+            InputSource::Path(path) => {
+                let name = path.display().to_string();
+                let mut src = BufReader::with_capacity(BUF_SIZE, open(path, &name)?);
+                b.read(&name, &mut src, column)?;
+            }
+            InputSource::Stdin => {
+                let mut src = BufReader::with_capacity(BUF_SIZE, &mut *stdin);
+                b.read(STDIN_NAME, &mut src, column)?;
+            }
+        }
+    }
+    for (i, raw) in cli_users.iter().enumerate() {
+        b.add(CLI_NAME, i as u64 + 1, Entry::Value(raw));
+    }
+    Ok(b.batch)
+}
+
+/// Reads an exclude file into a set of [`dedupe_key`]s, with the same file rules as inputs
+/// (header detection, comments, quoting) but no `--column`. Any invalid entry is an error.
+pub fn read_exclude(path: &Path) -> Result<HashSet<String>, InputError> {
+    let name = path.display().to_string();
+    let mut src = BufReader::with_capacity(BUF_SIZE, open(path, &name)?);
+    let mut keys = HashSet::new();
+    read_table(&name, &mut src, None, &mut |line, entry| {
+        let (value, reason) = match entry {
+            Entry::Value(raw) => match UserId::parse(raw) {
+                Ok(user) => {
+                    keys.insert(user.key());
+                    return Ok(());
+                }
+                Err(e) => (raw.trim().to_owned(), e.reason),
+            },
+            Entry::Unusable { row, reason } => (row, reason),
+        };
+        Err(InputError::InvalidExclude {
+            file: name.clone(),
+            line,
+            value,
+            reason,
+        })
+    })?;
+    Ok(keys)
+}
+
+fn open(path: &Path, name: &str) -> Result<File, InputError> {
+    File::open(path).map_err(|source| InputError::Unreadable {
+        file: name.to_owned(),
+        line: None,
+        source,
+    })
+}
+
+/// Accumulates a [`Batch`], one entry at a time.
+struct Builder<'a> {
+    exclude: Option<&'a HashSet<String>>,
+    /// Keys of every entry kept so far (users, invalid and excluded alike).
+    seen: KeySet<Kept>,
+    batch: Batch,
+}
+
+/// Where a kept entry is in the [`Batch`], so its key can be recomputed instead of stored.
+#[derive(Clone, Copy)]
+enum Kept {
+    User(usize),
+    Invalid(usize),
+    Excluded(usize),
+}
+
+impl Builder<'_> {
+    fn read(
+        &mut self,
+        name: &str,
+        src: &mut dyn BufRead,
+        column: Option<&str>,
+    ) -> Result<(), InputError> {
+        read_table(name, src, column, &mut |line, entry| {
+            self.add(name, line, entry);
+            Ok(())
+        })
+    }
+
+    fn add(&mut self, file: &str, line: u64, entry: Entry<'_>) {
+        self.batch.lines += 1;
+        let (raw, reason) = match entry {
+            Entry::Value(raw) => match UserId::parse(raw) {
+                Ok(user) => return self.add_user(user),
+                Err(e) => (raw.trim(), e.reason),
+            },
+            Entry::Unusable { ref row, reason } => (row.as_str(), reason),
+        };
+        let at = Kept::Invalid(self.batch.invalid.len());
+        if !self.is_new(&key_of(raw), at) {
+            return;
+        }
+        self.batch.invalid.push(InvalidEntry {
+            raw: raw.to_owned(),
+            origin: Origin {
+                file: file.to_owned(),
+                line,
+            },
+            reason,
+        });
+    }
+
+    fn add_user(&mut self, user: UserId) {
+        let key = key_of(user.as_str());
+        if self.exclude.is_some_and(|x| x.contains(key.as_ref())) {
+            if self.is_new(&key, Kept::Excluded(self.batch.excluded.len())) {
+                self.batch.excluded.push(user);
+            }
+        } else if self.is_new(&key, Kept::User(self.batch.users.len())) {
+            self.batch.users.push(user);
+        }
+    }
+
+    /// Records `key` for the entry about to be pushed at `at`; counts a duplicate if it was seen.
+    fn is_new(&mut self, key: &str, at: Kept) -> bool {
+        let batch = &self.batch;
+        let fresh = self.seen.insert(key, at, |kept| match kept {
+            Kept::User(i) => key_of(batch.users[i].as_str()),
+            Kept::Invalid(i) => key_of(&batch.invalid[i].raw),
+            Kept::Excluded(i) => key_of(batch.excluded[i].as_str()),
+        });
+        if !fresh {
+            self.batch.duplicates += 1;
+        }
+        fresh
+    }
+}
+
+#[cfg(test)]
+mod tests;

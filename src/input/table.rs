@@ -1,0 +1,295 @@
+//! Reading one input file as a table: physical lines, CSV records, the header and the user column.
+//!
+//! Why not `csv::Reader`: errors and invalid rows must name the *physical* line (a comment or blank
+//! line still counts), and `csv::Reader`'s positions lag by one depending on LF vs CRLF and count
+//! skipped lines into the next record. So lines are read here (one reused buffer, nothing of the
+//! file kept), blank and `#` lines are skipped here, and each remaining line is fed to `csv_core`
+//! for the quoting; a quoted value may run over several lines and is then reported at its first.
+//! Only `\n` ends a record: a `\r` before it is dropped, a bare `\r` stays in the value (and makes
+//! it invalid).
+//!
+//! Rows are handed to a callback with borrowed cells, so the only per-row allocation is whatever
+//! the caller keeps.
+
+use std::io::BufRead;
+
+use super::InputError;
+
+/// Header names that mark a first row as a header, in order of preference when several are present
+/// (an export with `id,email,...` is read by email: emails are what an operator can check by eye,
+/// and they survive account migrations where IDs do not). Compared trimmed and case-insensitively.
+pub const KNOWN_HEADERS: [&str; 7] = [
+    "email",
+    "email address",
+    "user",
+    "userid",
+    "user_id",
+    "login",
+    "id",
+];
+
+/// One row's contribution, borrowed from the reader's buffers.
+pub(crate) enum Entry<'a> {
+    /// A cell to validate as a user (not yet trimmed).
+    Value(&'a str),
+    /// A row with no usable cell: `row` is the row's text (cells joined by `,`) so the operator can
+    /// find it, `reason` says what is missing.
+    Unusable { row: String, reason: String },
+}
+
+/// How a file holds its users, decided by its first row.
+enum Layout {
+    /// One column and no header: every row is a user.
+    Plain,
+    /// A header row named the user column.
+    Column { index: usize, name: String },
+}
+
+/// Reads every user entry of one file, calling `sink(line, entry)` in file order.
+///
+/// `file` is the display name used in errors; `column` is `--column`, if given.
+pub(crate) fn read_table(
+    file: &str,
+    src: &mut dyn BufRead,
+    column: Option<&str>,
+    sink: &mut dyn FnMut(u64, Entry<'_>) -> Result<(), InputError>,
+) -> Result<(), InputError> {
+    let mut rec = Records::new(file, src);
+    let Some(first) = rec.next_record()? else {
+        return Ok(());
+    };
+    let layout = detect_layout(&rec, first, column)?;
+    if let Layout::Plain = layout {
+        emit(&rec, first, &layout, sink)?;
+    }
+    while let Some(line) = rec.next_record()? {
+        emit(&rec, line, &layout, sink)?;
+    }
+    Ok(())
+}
+
+fn detect_layout(rec: &Records<'_>, line: u64, column: Option<&str>) -> Result<Layout, InputError> {
+    let cells = rec
+        .fields()
+        .map(|f| rec.utf8(f, line).map(str::to_owned))
+        .collect::<Result<Vec<_>, _>>()?;
+    let norm: Vec<String> = cells.iter().map(|c| c.trim().to_lowercase()).collect();
+    let found = |name: &str| norm.iter().position(|c| *c == name);
+    if let Some(wanted) = column {
+        return match found(&wanted.trim().to_lowercase()) {
+            Some(index) => Ok(Layout::Column {
+                index,
+                name: cells[index].trim().to_owned(),
+            }),
+            None => Err(InputError::ColumnNotFound {
+                file: rec.file.to_owned(),
+                line,
+                column: wanted.to_owned(),
+                available: cells,
+            }),
+        };
+    }
+    if let Some(index) = KNOWN_HEADERS.iter().find_map(|h| found(h)) {
+        return Ok(Layout::Column {
+            index,
+            name: cells[index].trim().to_owned(),
+        });
+    }
+    if cells.len() == 1 {
+        return Ok(Layout::Plain);
+    }
+    Err(InputError::NoKnownHeader {
+        file: rec.file.to_owned(),
+        line,
+        columns: cells,
+    })
+}
+
+/// Hands one data row to the sink. Rows whose cells are all blank (`,,,` from spreadsheets) are
+/// skipped like blank lines; a row repeating the header (files concatenated with `cat`) too.
+fn emit(
+    rec: &Records<'_>,
+    line: u64,
+    layout: &Layout,
+    sink: &mut dyn FnMut(u64, Entry<'_>) -> Result<(), InputError>,
+) -> Result<(), InputError> {
+    if rec.fields().all(|f| f.trim_ascii().is_empty()) {
+        return Ok(());
+    }
+    let n = rec.fields().count();
+    match layout {
+        Layout::Plain if n == 1 => sink(line, Entry::Value(rec.utf8(rec.field(0), line)?)),
+        Layout::Plain => sink(
+            line,
+            Entry::Unusable {
+                row: rec.row_text(),
+                reason: "contains ','".to_owned(),
+            },
+        ),
+        Layout::Column { index, name } if *index >= n => sink(
+            line,
+            Entry::Unusable {
+                row: rec.row_text(),
+                reason: format!("missing column \"{name}\" (the row has {n} cells)"),
+            },
+        ),
+        Layout::Column { index, name } => {
+            let cell = rec.utf8(rec.field(*index), line)?;
+            if cell.trim().is_empty() {
+                sink(
+                    line,
+                    Entry::Unusable {
+                        row: rec.row_text(),
+                        reason: format!("empty \"{name}\" cell"),
+                    },
+                )
+            } else if cell.trim().eq_ignore_ascii_case(name) {
+                Ok(())
+            } else {
+                sink(line, Entry::Value(cell))
+            }
+        }
+    }
+}
+
+/// A CSV record reader that knows physical line numbers.
+struct Records<'r> {
+    file: &'r str,
+    src: &'r mut dyn BufRead,
+    core: csv_core::Reader,
+    /// The current physical line, reused.
+    buf: Vec<u8>,
+    /// The current record's field bytes, contiguous, and their end offsets.
+    out: Vec<u8>,
+    ends: Vec<usize>,
+    /// How many entries of `ends` belong to the current record.
+    nfields: usize,
+    /// Physical lines read so far (the current line's number once read).
+    lineno: u64,
+}
+
+impl<'r> Records<'r> {
+    fn new(file: &'r str, src: &'r mut dyn BufRead) -> Records<'r> {
+        Records {
+            file,
+            src,
+            core: csv_core::ReaderBuilder::new()
+                .terminator(csv_core::Terminator::Any(b'\n'))
+                .build(),
+            buf: Vec::with_capacity(256),
+            out: vec![0; 256],
+            ends: vec![0; 16],
+            nfields: 0,
+            lineno: 0,
+        }
+    }
+
+    /// Reads the next record that is not a blank or comment line; returns the line it starts on.
+    fn next_record(&mut self) -> Result<Option<u64>, InputError> {
+        let mut start = None;
+        let (mut olen, mut elen) = (0, 0);
+        loop {
+            self.buf.clear();
+            let n = self
+                .src
+                .read_until(b'\n', &mut self.buf)
+                .map_err(|source| InputError::Unreadable {
+                    file: self.file.to_owned(),
+                    line: Some(self.lineno + 1),
+                    source,
+                })?;
+            if n == 0 {
+                return match start {
+                    Some(line) => Err(InputError::UnterminatedQuote {
+                        file: self.file.to_owned(),
+                        line,
+                    }),
+                    None => Ok(None),
+                };
+            }
+            self.lineno += 1;
+            let mut content = &self.buf[..];
+            if self.lineno == 1 {
+                content = content.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(content);
+            }
+            content = content.strip_suffix(b"\n").unwrap_or(content);
+            content = content.strip_suffix(b"\r").unwrap_or(content);
+            if start.is_none() {
+                if content.trim_ascii().is_empty() || content.first() == Some(&b'#') {
+                    continue;
+                }
+                start = Some(self.lineno);
+            }
+            // csv_core takes an empty input as end of file, so an empty line inside a quoted value
+            // only contributes its newline.
+            if !content.is_empty() {
+                feed(
+                    &mut self.core,
+                    &mut self.out,
+                    &mut self.ends,
+                    &mut olen,
+                    &mut elen,
+                    content,
+                );
+            }
+            if feed(
+                &mut self.core,
+                &mut self.out,
+                &mut self.ends,
+                &mut olen,
+                &mut elen,
+                b"\n",
+            ) {
+                self.nfields = elen;
+                return Ok(start);
+            }
+        }
+    }
+
+    fn fields(&self) -> impl Iterator<Item = &[u8]> {
+        (0..self.nfields).map(|i| self.field(i))
+    }
+
+    fn field(&self, i: usize) -> &[u8] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.out[start..self.ends[i]]
+    }
+
+    fn utf8<'a>(&self, bytes: &'a [u8], line: u64) -> Result<&'a str, InputError> {
+        std::str::from_utf8(bytes).map_err(|_| InputError::NotUtf8 {
+            file: self.file.to_owned(),
+            line,
+            value: String::from_utf8_lossy(bytes).into_owned(),
+        })
+    }
+
+    /// The record as text, for rows that have no usable cell.
+    fn row_text(&self) -> String {
+        let cells: Vec<_> = self.fields().map(String::from_utf8_lossy).collect();
+        cells.join(",")
+    }
+}
+
+/// Feeds `input` to the CSV parser; true when a record ended.
+fn feed(
+    core: &mut csv_core::Reader,
+    out: &mut Vec<u8>,
+    ends: &mut Vec<usize>,
+    olen: &mut usize,
+    elen: &mut usize,
+    mut input: &[u8],
+) -> bool {
+    use csv_core::ReadRecordResult as R;
+    loop {
+        let (res, nin, nout, nend) = core.read_record(input, &mut out[*olen..], &mut ends[*elen..]);
+        input = &input[nin..];
+        *olen += nout;
+        *elen += nend;
+        match res {
+            R::InputEmpty | R::End => return false,
+            R::OutputFull => out.resize(out.len() * 2, 0),
+            R::OutputEndsFull => ends.resize(ends.len() * 2, 0),
+            R::Record => return true,
+        }
+    }
+}

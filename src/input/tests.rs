@@ -1,0 +1,377 @@
+//! Tests for the input rules of the contract, one or more per rule.
+
+use std::io::Write;
+
+use super::*;
+
+/// Writes `content` to a temporary file and returns it (kept alive by the caller).
+fn file(content: &[u8]) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(content).unwrap();
+    f
+}
+
+fn load_one(content: &[u8]) -> Result<Batch, InputError> {
+    load_opts(content, None)
+}
+
+fn load_opts(content: &[u8], column: Option<&str>) -> Result<Batch, InputError> {
+    let f = file(content);
+    let opts = InputOptions {
+        column: column.map(str::to_owned),
+    };
+    load(
+        &[InputSource::Path(f.path().to_owned())],
+        &[],
+        None,
+        &opts,
+        &mut std::io::empty(),
+    )
+}
+
+fn users(b: &Batch) -> Vec<&str> {
+    b.users.iter().map(UserId::as_str).collect()
+}
+
+fn invalid(b: &Batch) -> Vec<(&str, u64, &str)> {
+    b.invalid
+        .iter()
+        .map(|e| (e.raw.as_str(), e.origin.line, e.reason.as_str()))
+        .collect()
+}
+
+#[test]
+fn plain_list_every_line_is_a_user() {
+    let b = load_one(b"a@x.com\nKdYKjnimT4KPd8FFgQt9FQ\nb@x.com\n").unwrap();
+    assert_eq!(users(&b), ["a@x.com", "KdYKjnimT4KPd8FFgQt9FQ", "b@x.com"]);
+    assert_eq!(b.lines, 3);
+    assert_eq!(b.total_distinct(), 3);
+}
+
+#[test]
+fn bom_crlf_blank_and_comment_lines() {
+    let b = load_one(
+        b"\xEF\xBB\xBF# exported 2026-11-28\r\n\r\na@x.com\r\n   \r\nb@x.com\r\n#c\r\nc@x.com",
+    )
+    .unwrap();
+    assert_eq!(users(&b), ["a@x.com", "b@x.com", "c@x.com"]);
+    assert_eq!(b.lines, 3);
+    // A BOM before a header is not part of the header.
+    let b = load_one(b"\xEF\xBB\xBFEmail,Name\r\na@x.com,A\r\n").unwrap();
+    assert_eq!(users(&b), ["a@x.com"]);
+}
+
+#[test]
+fn line_numbers_are_physical() {
+    let b = load_one(b"# header comment\n\nemail\na@x.com\n# c\n\na/b\n").unwrap();
+    assert_eq!(invalid(&b), [("a/b", 7, "contains '/'")]);
+    assert_eq!(b.lines, 2, "header not counted");
+}
+
+#[test]
+fn every_known_header_in_any_case() {
+    for h in KNOWN_HEADERS {
+        let content = format!("  {}  \na@x.com\n", h.to_uppercase());
+        let b = load_one(content.as_bytes()).unwrap();
+        assert_eq!(users(&b), ["a@x.com"], "{h}");
+        assert_eq!(b.lines, 1, "{h}");
+    }
+}
+
+#[test]
+fn header_picks_the_column() {
+    let b = load_one(b"name,email,dept\nAnn,a@x.com,Ops\nBob,b@x.com,IT\n").unwrap();
+    assert_eq!(users(&b), ["a@x.com", "b@x.com"]);
+}
+
+#[test]
+fn several_known_headers_prefer_email() {
+    // The shape `zoom-offboard users` prints.
+    let b = load_one(b"id,email,first_name\nKdYKjnimT4KPd8FFgQt9FQ,a@x.com,Ann\n").unwrap();
+    assert_eq!(users(&b), ["a@x.com"]);
+    let b = load_one(b"id,login\nK1,a@x.com\n").unwrap();
+    assert_eq!(users(&b), ["a@x.com"]);
+    let b = load_one(b"ID,User_ID\nK1,K2\n").unwrap();
+    assert_eq!(users(&b), ["K2"]);
+}
+
+#[test]
+fn column_option_picks_another_column() {
+    let content = b"id,email,Work Mail\nK1,a@x.com,w@x.com\n";
+    let b = load_opts(content, Some(" work mail ")).unwrap();
+    assert_eq!(users(&b), ["w@x.com"]);
+    let b = load_opts(content, Some("ID")).unwrap();
+    assert_eq!(users(&b), ["K1"]);
+    let err = load_opts(content, Some("mail")).unwrap_err().to_string();
+    assert!(err.contains("line 1: no column \"mail\""), "{err}");
+    assert!(err.contains("\"id\", \"email\", \"Work Mail\""), "{err}");
+}
+
+#[test]
+fn several_columns_without_known_header_is_an_error() {
+    let err = load_one(b"# c\nname,mail\nAnn,a@x.com\n").unwrap_err();
+    assert!(matches!(err, InputError::NoKnownHeader { line: 2, .. }));
+    let msg = err.to_string();
+    assert!(msg.contains("2 columns (\"name\", \"mail\")"), "{msg}");
+    assert!(msg.contains("--column"), "{msg}");
+    // ... but --column can name one of them.
+    let b = load_opts(b"name,mail\nAnn,a@x.com\n", Some("mail")).unwrap();
+    assert_eq!(users(&b), ["a@x.com"]);
+}
+
+#[test]
+fn invalid_values_become_entries_not_errors() {
+    let long = "a".repeat(129);
+    let content = format!("a/b\nx?y\n../..\n%2F\nme\n{long}\nok@x.com\n.\nMe\na b@x.com\n");
+    let b = load_one(content.as_bytes()).unwrap();
+    assert_eq!(users(&b), ["ok@x.com"]);
+    let got = invalid(&b);
+    assert_eq!(got[0], ("a/b", 1, "contains '/'"));
+    assert_eq!(got[1], ("x?y", 2, "contains '?'"));
+    assert_eq!(got[2], ("../..", 3, "contains '/'"));
+    assert_eq!(got[3], ("%2F", 4, "contains '%'"));
+    assert!(got[4].2.contains("\"me\""));
+    assert_eq!(got[5].2, "longer than 128 characters (129)");
+    assert!(got[6].2.contains("path segment"));
+    assert!(got[7].2.contains("\"me\""), "me in any case");
+    assert_eq!(got[8], ("a b@x.com", 10, "contains a space"));
+    assert_eq!(b.invalid[0].origin.file, b.invalid[1].origin.file);
+}
+
+#[test]
+fn empty_cell_and_missing_column_are_invalid_rows() {
+    let b = load_one(b"id,email,name\nK1,,Ann\nK2\nK3,c@x.com,Cy\n").unwrap();
+    assert_eq!(users(&b), ["c@x.com"]);
+    assert_eq!(
+        invalid(&b),
+        [
+            ("K1,,Ann", 2, "empty \"email\" cell"),
+            ("K2", 3, "missing column \"email\" (the row has 1 cells)"),
+        ]
+    );
+    assert!(b.invalid[1].reason.contains("missing column"));
+}
+
+#[test]
+fn plain_list_row_with_a_comma_is_invalid() {
+    let b = load_one(b"a@x.com\nb@x.com,c@x.com\n").unwrap();
+    assert_eq!(invalid(&b), [("b@x.com,c@x.com", 2, "contains ','")]);
+}
+
+#[test]
+fn blank_cells_rows_and_repeated_headers_are_skipped() {
+    let b = load_one(b"email,name\na@x.com,A\n,\n , \nemail,name\nb@x.com,B\n").unwrap();
+    assert_eq!(users(&b), ["a@x.com", "b@x.com"]);
+    assert!(b.invalid.is_empty());
+    assert_eq!(b.lines, 2);
+}
+
+#[test]
+fn whitespace_around_values_is_trimmed() {
+    let b = load_one(b"email , name\n  a@x.com\t, Ann \n\" b@x.com \",Bob\n").unwrap();
+    assert_eq!(users(&b), ["a@x.com", "b@x.com"]);
+}
+
+#[test]
+fn quoted_csv() {
+    let b = load_one(b"\"email\",\"name\"\n\"a@x.com\",\"Doe, Ann\"\n\"b@x.com\",\"Bob \"\"B\"\" \nSmith\"\nc@x.com,C\n").unwrap();
+    assert_eq!(users(&b), ["a@x.com", "b@x.com", "c@x.com"]);
+    // A quoted value with a comma in a plain list is one cell, and not an email.
+    let b = load_one(b"\"a,b@x.com\"\n").unwrap();
+    assert!(b.invalid[0].reason.contains("','"), "{:?}", b.invalid);
+    // A multi-line record is reported at the line it starts on.
+    let b = load_one(b"email,n\n\"a\nb@x.com\",x\nc@x.com,y\n").unwrap();
+    assert_eq!(b.invalid[0].origin.line, 2);
+    assert!(b.invalid[0].reason.contains("control character"));
+    assert_eq!(users(&b), ["c@x.com"]);
+}
+
+#[test]
+fn unterminated_quote_is_an_error() {
+    let err = load_one(b"email\na@x.com\n\"b@x.com\nc@x.com\n").unwrap_err();
+    assert!(
+        matches!(err, InputError::UnterminatedQuote { line: 3, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn duplicates_compare_emails_without_case() {
+    let b = load_one(b"A@X.com\na@x.com\n a@x.COM \nKd1\nkd1\nKd1\nbad/1\nbad/1\n").unwrap();
+    assert_eq!(users(&b), ["A@X.com", "Kd1", "kd1"]);
+    assert_eq!(invalid(&b), [("bad/1", 7, "contains '/'")]);
+    assert_eq!(b.duplicates, 4);
+    assert_eq!(b.lines, 8);
+    assert_eq!(b.total_distinct(), 4);
+}
+
+#[test]
+fn multiple_files_cli_users_and_stdin() {
+    let f1 = file(b"email\na@x.com\nb@x.com\n");
+    let f2 = file(b"c@x.com\nA@x.com\n");
+    let mut stdin = &b"d@x.com\nbad/x\n"[..];
+    let b = load(
+        &[
+            InputSource::Path(f1.path().to_owned()),
+            InputSource::from_arg("-"),
+            InputSource::Path(f2.path().to_owned()),
+        ],
+        &["e@x.com".to_owned(), "me".to_owned(), "b@x.com".to_owned()],
+        None,
+        &InputOptions::default(),
+        &mut stdin,
+    )
+    .unwrap();
+    assert_eq!(
+        users(&b),
+        ["a@x.com", "b@x.com", "d@x.com", "c@x.com", "e@x.com"]
+    );
+    assert_eq!(b.duplicates, 2);
+    assert_eq!(b.invalid[0].origin.file, "<stdin>");
+    assert_eq!(b.invalid[0].origin.line, 2);
+    assert_eq!(
+        b.invalid[1].origin,
+        Origin {
+            file: "--user".into(),
+            line: 2
+        }
+    );
+    assert_eq!(b.invalid[1].origin.to_string(), "--user #2");
+    assert_eq!(b.lines, 9);
+}
+
+#[test]
+fn no_inputs_reads_stdin() {
+    let mut stdin = &b"a@x.com\n"[..];
+    let b = load(&[], &[], None, &InputOptions::default(), &mut stdin).unwrap();
+    assert_eq!(users(&b), ["a@x.com"]);
+    let mut stdin = &b"a@x.com\n"[..];
+    let b = load(
+        &[],
+        &["b@x.com".into()],
+        None,
+        &InputOptions::default(),
+        &mut stdin,
+    )
+    .unwrap();
+    assert_eq!(users(&b), ["b@x.com"], "--user alone does not read stdin");
+}
+
+#[test]
+fn exclude_list() {
+    let ex = file(b"# break-glass admins\nEmail\nROOT@x.com\nKd9\n");
+    let f = file(b"a@x.com\nroot@X.com\nKd9\nroot@x.com\nb@x.com\n");
+    let b = load(
+        &[InputSource::Path(f.path().to_owned())],
+        &[],
+        Some(ex.path()),
+        &InputOptions::default(),
+        &mut std::io::empty(),
+    )
+    .unwrap();
+    assert_eq!(users(&b), ["a@x.com", "b@x.com"]);
+    let ex_users: Vec<_> = b.excluded.iter().map(UserId::as_str).collect();
+    assert_eq!(ex_users, ["root@X.com", "Kd9"]);
+    assert_eq!(b.duplicates, 1);
+    assert_eq!(b.total_distinct(), 4);
+    let keys = read_exclude(ex.path()).unwrap();
+    assert!(keys.contains("root@x.com") && keys.contains("Kd9"));
+}
+
+#[test]
+fn invalid_exclude_entry_is_an_error() {
+    let ex = file(b"admin@x.com\nroot @x.com\n");
+    let err = read_exclude(ex.path()).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        matches!(err, InputError::InvalidExclude { line: 2, .. }),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("\"root @x.com\"") && msg.contains("contains a space"),
+        "{msg}"
+    );
+    let f = file(b"a@x.com\n");
+    let err = load(
+        &[InputSource::Path(f.path().to_owned())],
+        &[],
+        Some(ex.path()),
+        &InputOptions::default(),
+        &mut std::io::empty(),
+    );
+    assert!(err.is_err());
+}
+
+#[test]
+fn not_utf8_names_file_and_line() {
+    let f = file(b"email,name\na@x.com,Ann\nb\xE9@x.com,Bob\n");
+    let name = f.path().display().to_string();
+    let opts = InputOptions::default();
+    let err = load(
+        &[InputSource::Path(f.path().to_owned())],
+        &[],
+        None,
+        &opts,
+        &mut std::io::empty(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, InputError::NotUtf8 { line: 3, .. }));
+    assert!(
+        err.to_string()
+            .starts_with(&format!("{name} line 3: not UTF-8")),
+        "{err}"
+    );
+    // Other columns are not read, so a Latin-1 name does not stop the run.
+    let b = load_one(b"email,name\na@x.com,Jos\xE9\n").unwrap();
+    assert_eq!(users(&b), ["a@x.com"]);
+}
+
+#[test]
+fn unreadable_file_names_the_path() {
+    let err = load(
+        &[InputSource::from_arg("/nonexistent/users.csv")],
+        &[],
+        None,
+        &InputOptions::default(),
+        &mut std::io::empty(),
+    )
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("cannot read /nonexistent/users.csv: "),
+        "{msg}"
+    );
+}
+
+#[test]
+fn empty_input_is_an_empty_batch() {
+    let b = load_one(b"").unwrap();
+    assert_eq!(b, Batch::default());
+    let b = load_one(b"email\n").unwrap();
+    assert_eq!(b.total_distinct(), 0);
+}
+
+/// Scale check: `cargo test --release --lib input::tests::million_rows -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn million_rows() {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    {
+        let mut w = std::io::BufWriter::new(f.as_file_mut());
+        writeln!(w, "id,email,first_name,last_name").unwrap();
+        for i in 0..1_000_000u32 {
+            writeln!(w, "K{i:021},first.last{i}@example-company.com,First,Last").unwrap();
+        }
+    }
+    let start = std::time::Instant::now();
+    let b = load(
+        &[InputSource::Path(f.path().to_owned())],
+        &[],
+        None,
+        &InputOptions::default(),
+        &mut std::io::empty(),
+    )
+    .unwrap();
+    eprintln!("1M rows in {:?}", start.elapsed());
+    assert_eq!(b.users.len(), 1_000_000);
+}

@@ -1,0 +1,289 @@
+//! What counts as a user, and when two input lines mean the same user.
+//!
+//! A user goes into a URL path (`/users/{userId}/token`), so validation is about more than tidiness:
+//! `/`, `?`, `#`, `%` or `\` would change which resource is hit, `.` and `..` are dropped or resolved
+//! by URL builders (see `shared/style.md`), and `me` is Zoom's alias for the token's own user (the
+//! admin running this tool). Anything that is neither a plausible email address nor a Zoom user ID
+//! is rejected with a reason short enough for a report cell.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::str::FromStr;
+
+/// Longest user accepted. Zoom IDs are about 22 characters; emails longer than this are not
+/// accepted by Zoom either, so a longer value is a pasted line, not a user.
+pub const MAX_LEN: usize = 128;
+
+/// A validated user: an email address or a Zoom user ID, safe to put in a URL path segment once
+/// percent-encoded.
+///
+/// The only way to get one is [`UserId::parse`], so holding a `UserId` is proof it was checked.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserId(String);
+
+/// Why a value is not a user. `Display` is the bare reason (`contains '/'`), so callers can prefix
+/// it with the file, line and value they know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct InvalidUser {
+    /// What is wrong, e.g. `contains a space`.
+    pub reason: String,
+}
+
+impl InvalidUser {
+    fn new(reason: impl Into<String>) -> InvalidUser {
+        InvalidUser {
+            reason: reason.into(),
+        }
+    }
+}
+
+impl UserId {
+    /// Validates `raw` after trimming surrounding whitespace (cells often carry it).
+    ///
+    /// Checks run from the most to the least specific, so the reason names the real problem:
+    /// a value with a space and no `@` is reported as "contains a space", not "not an email".
+    pub fn parse(raw: &str) -> Result<UserId, InvalidUser> {
+        let s = raw.trim();
+        if s.is_empty() {
+            return Err(InvalidUser::new("empty"));
+        }
+        let chars = s.chars().count();
+        if chars > MAX_LEN {
+            return Err(InvalidUser::new(format!(
+                "longer than {MAX_LEN} characters ({chars})"
+            )));
+        }
+        for c in s.chars() {
+            if c.is_control() {
+                return Err(InvalidUser::new(format!(
+                    "contains a control character (U+{:04X})",
+                    u32::from(c)
+                )));
+            }
+            if c.is_whitespace() {
+                return Err(InvalidUser::new("contains a space"));
+            }
+            if matches!(c, '/' | '?' | '#' | '%' | '\\') {
+                return Err(InvalidUser::new(format!("contains '{c}'")));
+            }
+        }
+        if s == "." || s == ".." {
+            return Err(InvalidUser::new(format!(
+                "\"{s}\" is a path segment, not a user"
+            )));
+        }
+        if s.eq_ignore_ascii_case("me") {
+            return Err(InvalidUser::new(
+                "\"me\" means the admin whose token runs this tool, not a user to offboard",
+            ));
+        }
+        if s.contains('@') {
+            check_email(s)?;
+        } else if let Some(c) = s
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_'))
+        {
+            return Err(InvalidUser::new(format!(
+                "contains '{c}': not an email address (no '@') nor a Zoom user ID (letters, digits, '-', '_')"
+            )));
+        }
+        Ok(UserId(s.to_owned()))
+    }
+
+    /// The user as it goes into the request path (before percent-encoding) and the report.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Emails and IDs compare differently (see [`dedupe_key`]) and a dry run looks them up the
+    /// same way, but the report and the summary may want to tell them apart.
+    pub fn is_email(&self) -> bool {
+        self.0.contains('@')
+    }
+
+    /// The key that decides whether two users are the same: [`dedupe_key`] of this user.
+    pub fn key(&self) -> String {
+        dedupe_key(&self.0)
+    }
+}
+
+/// The de-duplication key for a raw input value (valid or not) and for a report row's `user`.
+///
+/// Trimmed; emails (anything with an `@`) lower-cased, because mail domains and, at Zoom, local
+/// parts are case-insensitive; Zoom user IDs kept as they are, because they are case-sensitive.
+/// Resume matches report rows to input users with this same key.
+pub fn dedupe_key(raw: &str) -> String {
+    key_of(raw).into_owned()
+}
+
+/// [`dedupe_key`] without an allocation when the value already is its key (IDs, and emails that
+/// are lower-case ASCII, which is most of them): a million-row input then allocates only the
+/// users it keeps.
+pub(crate) fn key_of(raw: &str) -> Cow<'_, str> {
+    let s = raw.trim();
+    if s.contains('@') && (!s.is_ascii() || s.bytes().any(|b| b.is_ascii_uppercase())) {
+        Cow::Owned(s.to_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// A plausible email address: exactly one `@`, a non-empty local part, a dotted domain with no
+/// empty label, and none of the characters that would need quoting in an address or break a CSV
+/// or header (`"`, `,`, `;`, `<`, `>`). Forbidden URL characters were rejected before this.
+fn check_email(s: &str) -> Result<(), InvalidUser> {
+    if let Some(c) = s.chars().find(|c| matches!(c, '"' | ',' | ';' | '<' | '>')) {
+        return Err(InvalidUser::new(format!(
+            "contains '{c}', which a plain email address does not"
+        )));
+    }
+    let Some((local, domain)) = s.split_once('@') else {
+        return Err(InvalidUser::new("not an email address"));
+    };
+    if domain.contains('@') {
+        return Err(InvalidUser::new(
+            "contains more than one '@': not an email address",
+        ));
+    }
+    if local.is_empty() {
+        return Err(InvalidUser::new("nothing before '@': not an email address"));
+    }
+    if domain.is_empty() {
+        return Err(InvalidUser::new("nothing after '@': not an email address"));
+    }
+    if !domain.contains('.') {
+        return Err(InvalidUser::new(format!(
+            "domain \"{domain}\" has no dot: not an email address"
+        )));
+    }
+    if domain.split('.').any(str::is_empty) {
+        return Err(InvalidUser::new(format!(
+            "domain \"{domain}\" has an empty label: not an email address"
+        )));
+    }
+    Ok(())
+}
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl FromStr for UserId {
+    type Err = InvalidUser;
+
+    fn from_str(s: &str) -> Result<UserId, InvalidUser> {
+        UserId::parse(s)
+    }
+}
+
+impl AsRef<str> for UserId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(raw: &str) -> String {
+        UserId::parse(raw).unwrap_err().reason
+    }
+
+    #[test]
+    fn accepts_emails_and_ids() {
+        for ok in [
+            "a@x.com",
+            "First.Last+tag@sub.example.co.uk",
+            "KdYKjnimT4KPd8FFgQt9FQ",
+            "abc-DEF_123",
+            "josé@exämple.com",
+        ] {
+            let u = UserId::parse(ok).unwrap();
+            assert_eq!(u.as_str(), ok);
+            assert_eq!(u.to_string(), ok);
+        }
+        assert!(UserId::parse("a@x.com").unwrap().is_email());
+        assert!(!UserId::parse("abc").unwrap().is_email());
+        assert_eq!("abc".parse::<UserId>().unwrap().as_str(), "abc");
+    }
+
+    #[test]
+    fn trims_surrounding_whitespace() {
+        assert_eq!(UserId::parse("  a@x.com\t").unwrap().as_str(), "a@x.com");
+        assert_eq!(UserId::parse("\u{a0}abc ").unwrap().as_str(), "abc");
+    }
+
+    #[test]
+    fn rejects_url_breaking_characters() {
+        assert_eq!(reason("a/b"), "contains '/'");
+        assert_eq!(reason("x?y"), "contains '?'");
+        assert_eq!(reason("a#b"), "contains '#'");
+        assert_eq!(reason("%2F"), "contains '%'");
+        assert_eq!(reason("a\\b"), "contains '\\'");
+        assert_eq!(reason("../.."), "contains '/'");
+        assert_eq!(reason("a b@x.com"), "contains a space");
+        assert_eq!(reason("a\u{7}b"), "contains a control character (U+0007)");
+        assert_eq!(reason("a\nb"), "contains a control character (U+000A)");
+    }
+
+    #[test]
+    fn rejects_dot_segments_me_and_empty() {
+        assert!(reason(".").contains("path segment"));
+        assert!(reason("..").contains("path segment"));
+        for me in ["me", "ME", " Me "] {
+            assert!(reason(me).contains("\"me\""), "{me}");
+        }
+        assert_eq!(reason(""), "empty");
+        assert_eq!(reason("   "), "empty");
+        // "me" inside a longer ID is an ordinary ID.
+        assert!(UserId::parse("meme").is_ok());
+    }
+
+    #[test]
+    fn length_limit_is_128_characters() {
+        let ok = "a".repeat(MAX_LEN);
+        assert!(UserId::parse(&ok).is_ok());
+        assert_eq!(
+            reason(&"a".repeat(MAX_LEN + 1)),
+            "longer than 128 characters (129)"
+        );
+        // Characters, not bytes: 128 two-byte letters are fine.
+        let wide = format!("{}@x.com", "é".repeat(MAX_LEN - 6));
+        assert!(UserId::parse(&wide).is_ok());
+    }
+
+    #[test]
+    fn rejects_implausible_emails() {
+        assert!(reason("a@b@x.com").contains("more than one '@'"));
+        assert!(reason("@x.com").contains("nothing before '@'"));
+        assert!(reason("a@").contains("nothing after '@'"));
+        assert!(reason("a@localhost").contains("has no dot"));
+        assert!(reason("a@x..com").contains("empty label"));
+        assert!(reason("a@.com").contains("empty label"));
+        for c in ['"', ',', ';', '<', '>'] {
+            assert!(reason(&format!("a{c}b@x.com")).contains(c), "{c}");
+        }
+    }
+
+    #[test]
+    fn rejects_ids_with_other_characters() {
+        let r = reason("abc.def");
+        assert!(r.starts_with("contains '.'"), "{r}");
+        assert!(reason("ab+c").starts_with("contains '+'"));
+    }
+
+    #[test]
+    fn dedupe_key_folds_email_case_only() {
+        assert_eq!(dedupe_key(" A@X.Com "), "a@x.com");
+        assert_eq!(
+            UserId::parse("A@x.com").unwrap().key(),
+            UserId::parse("a@X.COM").unwrap().key()
+        );
+        assert_eq!(dedupe_key(" AbC "), "AbC");
+        assert_ne!(dedupe_key("AbC"), dedupe_key("abc"));
+    }
+}
