@@ -1,1 +1,380 @@
-//! Report (being written).
+//! The per-user report (CSV or JSONL), its resume reader and the run summary.
+//!
+//! The report is the run's durable record and the operator's audit trail, so it is written as
+//! users finish (one appended, flushed row each) and a run killed at any moment leaves a readable
+//! file: at worst a torn last row, which `--resume` cuts off and [`read_report`] ignores. The last
+//! row for a user is its current state; resume keys rows with [`crate::input::dedupe_key`], so a
+//! report row and an input line for the same person always meet.
+//!
+//! Layout: this file has the row model and errors; [`writer`] opens, locks and appends; [`resume`]
+//! reads a report back; [`summary`] renders the end-of-run lines on stderr.
+
+mod resume;
+mod summary;
+mod writer;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
+
+pub use resume::{ResumeState, read_report};
+pub use summary::Summary;
+pub use writer::ReportWriter;
+
+/// A user's state in the report. Every status but `Pending` is final for the run that wrote it.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Zoom accepted the revoke: the user's SSO sessions are gone.
+    Revoked,
+    /// Zoom does not know the user (404/1001, 400/1120/1010); not retried.
+    NotFound,
+    /// Still failing after the retries, or a non-retryable error; retried by `--resume`.
+    Failed,
+    /// Not an email address or Zoom user ID; never sent.
+    Invalid,
+    /// In the exclude list; never sent.
+    Excluded,
+    /// Dry run: would be revoked by a real run.
+    WouldRevoke,
+    /// Not attempted: the run stopped early. `--resume` picks it up.
+    Pending,
+}
+
+impl Status {
+    /// Every status, in the order the summary lists them.
+    pub const ALL: [Status; 7] = [
+        Status::Revoked,
+        Status::NotFound,
+        Status::Failed,
+        Status::Invalid,
+        Status::Excluded,
+        Status::WouldRevoke,
+        Status::Pending,
+    ];
+
+    /// True for every status but `Pending`: the contract's "terminal". See
+    /// [`ResumeState::is_done`] for why resume still retries `Failed`.
+    pub fn is_terminal(self) -> bool {
+        self != Status::Pending
+    }
+
+    /// The report spelling (`not_found`), shared by CSV, JSONL and the summary.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Revoked => "revoked",
+            Status::NotFound => "not_found",
+            Status::Failed => "failed",
+            Status::Invalid => "invalid",
+            Status::Excluded => "excluded",
+            Status::WouldRevoke => "would_revoke",
+            Status::Pending => "pending",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A `status` cell that is not one of [`Status::ALL`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown status \"{0}\" (expected one of revoked, not_found, failed, invalid, excluded, would_revoke, pending)"
+)]
+pub struct UnknownStatus(pub String);
+
+impl FromStr for Status {
+    type Err = UnknownStatus;
+
+    fn from_str(s: &str) -> Result<Status, UnknownStatus> {
+        Status::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| UnknownStatus(s.to_owned()))
+    }
+}
+
+/// Report columns, in order. The first seven are the contract's; the rest may grow.
+pub const COLUMNS: [&str; 11] = [
+    "user",
+    "status",
+    "http_status",
+    "error_code",
+    "message",
+    "attempts",
+    "finished_at",
+    "tracking_id",
+    "name",
+    "zoom_status",
+    "last_login",
+];
+
+/// How many leading [`COLUMNS`] an existing CSV report must share to be appended to.
+pub const REQUIRED_COLUMNS: usize = 7;
+
+/// One report row: a user's state after an attempt (or after validation, for `invalid`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Row {
+    /// The user as given in the input (trimmed), or the input row's text for an unusable row.
+    pub user: String,
+    /// Where the user stands.
+    pub status: Status,
+    /// The last HTTP status received, if a request was made.
+    pub http_status: Option<u16>,
+    /// Zoom's error `code` from the last response body, if any.
+    pub error_code: Option<i64>,
+    /// What happened, for a person: Zoom's message, the validation reason, the stop reason.
+    pub message: String,
+    /// Requests made for this user in this run (0 if none was sent).
+    pub attempts: u32,
+    /// When the row was written; RFC 3339 UTC with milliseconds in both formats.
+    #[serde(with = "rfc3339")]
+    pub finished_at: DateTime<Utc>,
+    /// Zoom's `x-zm-trackingid` for failures: support asks for it.
+    pub tracking_id: Option<String>,
+    /// Dry-run lookup: the user's display name.
+    pub name: Option<String>,
+    /// Dry-run lookup: Zoom's status for the user (active, inactive, pending).
+    pub zoom_status: Option<String>,
+    /// Dry-run lookup: last login time as Zoom reports it.
+    pub last_login: Option<String>,
+}
+
+impl Row {
+    /// A row stamped now (to the millisecond, the precision the report keeps, so a written row
+    /// reads back equal), with nothing else filled in.
+    pub fn new(user: impl Into<String>, status: Status) -> Row {
+        Row {
+            user: user.into(),
+            status,
+            http_status: None,
+            error_code: None,
+            message: String::new(),
+            attempts: 0,
+            finished_at: Utc::now().trunc_subsecs(3),
+            tracking_id: None,
+            name: None,
+            zoom_status: None,
+            last_login: None,
+        }
+    }
+}
+
+/// `finished_at` as written: RFC 3339, UTC, `Z`, milliseconds (fixed width, so it sorts as text).
+pub fn format_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Parses any RFC 3339 time (a hand-edited report may use another offset) into UTC.
+pub fn parse_time(s: &str) -> Result<DateTime<Utc>, chrono::ParseError> {
+    DateTime::parse_from_rfc3339(s).map(|t| t.with_timezone(&Utc))
+}
+
+/// Serde adapter for `finished_at`, so JSONL and CSV share one spelling without chrono's `serde`
+/// feature (whose default varies the number of fraction digits).
+mod rfc3339 {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::format_time(*t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let s = String::deserialize(d)?;
+        super::parse_time(&s).map_err(|e| D::Error::custom(format!("finished_at \"{s}\": {e}")))
+    }
+}
+
+/// The report's file format, chosen by extension so the name says what is inside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// `.csv`: for spreadsheets and people.
+    Csv,
+    /// `.jsonl` or `.ndjson`: one object per line, for `jq` and log pipelines.
+    Jsonl,
+}
+
+impl Format {
+    /// `.csv` → CSV; `.jsonl`/`.ndjson` → JSONL (any case); anything else is refused rather than
+    /// guessed, before any API call.
+    pub fn from_path(p: &Path) -> Result<Format, ReportError> {
+        let ext = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("csv") => Ok(Format::Csv),
+            Some("jsonl" | "ndjson") => Ok(Format::Jsonl),
+            _ => Err(ReportError::UnknownFormat { path: p.to_owned() }),
+        }
+    }
+}
+
+/// `zoom-offboard-report-<yyyymmddThhmmssZ>.csv` in the working directory: sortable, and unique
+/// per second, so two runs do not collide on a default name.
+pub fn default_report_path(now: DateTime<Utc>) -> PathBuf {
+    PathBuf::from(format!(
+        "zoom-offboard-report-{}.csv",
+        now.format("%Y%m%dT%H%M%SZ")
+    ))
+}
+
+/// A report problem. Every message names the report's path, and the line when parsing.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// The extension is not one the tool writes.
+    #[error("report {}: unknown format: name it .csv, .jsonl or .ndjson", .path.display())]
+    UnknownFormat {
+        /// The report path.
+        path: PathBuf,
+    },
+    /// The report cannot be created or opened.
+    #[error("cannot open report {}: {source}", .path.display())]
+    Open {
+        /// The report path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Another process holds the report's lock: two runs appending to one report would interleave
+    /// rows and each would resume from a state the other is changing.
+    #[error("report {} is locked: another zoom-offboard run is writing it; wait for it to finish, or choose another --report", .path.display())]
+    Locked {
+        /// The report path.
+        path: PathBuf,
+    },
+    /// Taking the lock failed for another reason than a competing holder.
+    #[error("cannot lock report {}: {source}", .path.display())]
+    Lock {
+        /// The report path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A fresh run would append to an old report and mix two runs' rows.
+    #[error("report {} already exists and is not empty: use --resume to continue it, or choose another --report", .path.display())]
+    Exists {
+        /// The report path.
+        path: PathBuf,
+    },
+    /// Reading an existing report failed.
+    #[error("cannot read report {}: {source}", .path.display())]
+    Read {
+        /// The report path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An existing CSV report's header is not ours: appending would put values under the wrong
+    /// columns.
+    #[error("report {} line 1: header \"{found}\" does not start with {}: not a zoom-offboard report; choose another --report", .path.display(), COLUMNS[..REQUIRED_COLUMNS].join(","))]
+    Header {
+        /// The report path.
+        path: PathBuf,
+        /// The header found.
+        found: String,
+    },
+    /// A complete row that cannot be read back (a torn *last* row is not an error).
+    #[error("report {} line {line}: {message}", .path.display())]
+    Parse {
+        /// The report path.
+        path: PathBuf,
+        /// Physical line of the row.
+        line: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// Writing, flushing or syncing failed (disk full, file removed...).
+    #[error("cannot write report {}: {source}", .path.display())]
+    Write {
+        /// The report path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_spellings_round_trip() {
+        for st in Status::ALL {
+            assert_eq!(st.as_str().parse::<Status>().unwrap(), st);
+            assert_eq!(st.to_string(), st.as_str());
+            let json = serde_json::to_string(&st).unwrap();
+            assert_eq!(json, format!("\"{}\"", st.as_str()));
+        }
+        assert_eq!(Status::WouldRevoke.as_str(), "would_revoke");
+        assert!("Revoked".parse::<Status>().is_err());
+        assert!(!Status::Pending.is_terminal());
+        assert!(Status::Failed.is_terminal());
+    }
+
+    #[test]
+    fn format_from_path() {
+        assert_eq!(Format::from_path(Path::new("r.csv")).unwrap(), Format::Csv);
+        assert_eq!(
+            Format::from_path(Path::new("a/R.CSV")).unwrap(),
+            Format::Csv
+        );
+        assert_eq!(
+            Format::from_path(Path::new("r.jsonl")).unwrap(),
+            Format::Jsonl
+        );
+        assert_eq!(
+            Format::from_path(Path::new("r.ndjson")).unwrap(),
+            Format::Jsonl
+        );
+        for bad in ["r.json", "r", "r.csv.bak"] {
+            let err = Format::from_path(Path::new(bad)).unwrap_err().to_string();
+            assert!(err.contains(bad), "{err}");
+        }
+    }
+
+    #[test]
+    fn default_report_path_format() {
+        let now = parse_time("2026-11-28T09:05:03.250Z").unwrap();
+        assert_eq!(
+            default_report_path(now),
+            PathBuf::from("zoom-offboard-report-20261128T090503Z.csv")
+        );
+    }
+
+    #[test]
+    fn row_new_and_time_format() {
+        let r = Row::new("a@x.com", Status::Pending);
+        assert_eq!(r.attempts, 0);
+        assert_eq!(r.finished_at.timestamp_subsec_nanos() % 1_000_000, 0);
+        let t = parse_time("2026-11-28T13:00:00+01:00").unwrap();
+        assert_eq!(format_time(t), "2026-11-28T12:00:00.000Z");
+    }
+
+    #[test]
+    fn jsonl_row_has_all_columns_with_nulls() {
+        let mut r = Row::new("a@x.com", Status::Revoked);
+        r.finished_at = parse_time("2026-11-28T12:00:00Z").unwrap();
+        let v: serde_json::Value = serde_json::to_value(&r).unwrap();
+        let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut want = COLUMNS.to_vec();
+        want.sort_unstable();
+        let mut got = keys.clone();
+        got.sort_unstable();
+        assert_eq!(got, want);
+        assert!(v["http_status"].is_null());
+        assert_eq!(v["finished_at"], "2026-11-28T12:00:00.000Z");
+    }
+}
