@@ -86,6 +86,17 @@ pub struct InvalidEntry {
     pub reason: String,
 }
 
+impl std::fmt::Display for InvalidEntry {
+    /// `users.csv line 12: "a b@x.com" is not an email address or Zoom user ID: contains a space`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: \"{}\" is not an email address or Zoom user ID: {}",
+            self.origin, self.raw, self.reason
+        )
+    }
+}
+
 /// Everything the run needs from the input, decided before the first request.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Batch {

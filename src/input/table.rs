@@ -69,10 +69,12 @@ pub(crate) fn read_table(
 }
 
 fn detect_layout(rec: &Records<'_>, line: u64, column: Option<&str>) -> Result<Layout, InputError> {
-    let cells = rec
+    // Lossy: only the user column has to be UTF-8, and a Latin-1 "Prénom" header must not stop
+    // the run; the known names are ASCII.
+    let cells: Vec<String> = rec
         .fields()
-        .map(|f| rec.utf8(f, line).map(str::to_owned))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|f| String::from_utf8_lossy(f).into_owned())
+        .collect();
     let norm: Vec<String> = cells.iter().map(|c| c.trim().to_lowercase()).collect();
     let found = |name: &str| norm.iter().position(|c| *c == name);
     if let Some(wanted) = column {

@@ -136,6 +136,13 @@ fn invalid_values_become_entries_not_errors() {
     assert!(got[7].2.contains("\"me\""), "me in any case");
     assert_eq!(got[8], ("a b@x.com", 10, "contains a space"));
     assert_eq!(b.invalid[0].origin.file, b.invalid[1].origin.file);
+    let name = b.invalid[8].origin.file.clone();
+    assert_eq!(
+        b.invalid[8].to_string(),
+        format!(
+            "{name} line 10: \"a b@x.com\" is not an email address or Zoom user ID: contains a space"
+        )
+    );
 }
 
 #[test]
@@ -322,7 +329,7 @@ fn not_utf8_names_file_and_line() {
         "{err}"
     );
     // Other columns are not read, so a Latin-1 name does not stop the run.
-    let b = load_one(b"email,name\na@x.com,Jos\xE9\n").unwrap();
+    let b = load_one(b"email,Pr\xE9nom\na@x.com,Jos\xE9\n").unwrap();
     assert_eq!(users(&b), ["a@x.com"]);
 }
 

@@ -61,6 +61,12 @@ impl UserId {
                     u32::from(c)
                 )));
             }
+            if is_invisible(c) {
+                return Err(InvalidUser::new(format!(
+                    "contains an invisible character (U+{:04X})",
+                    u32::from(c)
+                )));
+            }
             if c.is_whitespace() {
                 return Err(InvalidUser::new("contains a space"));
             }
@@ -127,6 +133,15 @@ pub(crate) fn key_of(raw: &str) -> Cow<'_, str> {
     } else {
         Cow::Borrowed(s)
     }
+}
+
+/// Zero-width and direction-control characters that copy-paste from chat and documents brings
+/// along: they are not controls or spaces, so they would otherwise pass inside an email address
+/// and make the request miss the user.
+fn is_invisible(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// A plausible email address: exactly one `@`, a non-empty local part, a dotted domain with no
@@ -228,6 +243,10 @@ mod tests {
         assert_eq!(reason("a b@x.com"), "contains a space");
         assert_eq!(reason("a\u{7}b"), "contains a control character (U+0007)");
         assert_eq!(reason("a\nb"), "contains a control character (U+000A)");
+        assert_eq!(
+            reason("a\u{200B}@x.com"),
+            "contains an invisible character (U+200B)"
+        );
     }
 
     #[test]

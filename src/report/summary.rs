@@ -81,7 +81,7 @@ impl Summary {
         );
         add(
             "throttled",
-            format!("{} × 429, {} retries", self.throttled, self.retries),
+            format!("{} (HTTP 429), {} retries", self.throttled, self.retries),
         );
         add("report", self.report_path.display().to_string());
         if let Some(reason) = &self.stop_reason {
@@ -162,7 +162,7 @@ mod tests {
         assert!(!text.contains("failed"), "zero counts are left out: {text}");
         assert!(text.contains("wall time   12.3s"), "{text}");
         assert!(text.contains("1234 at 100.0/s (target 100.0/s)"), "{text}");
-        assert!(text.contains("2 × 429, 5 retries"), "{text}");
+        assert!(text.contains("2 (HTTP 429), 5 retries"), "{text}");
         assert!(text.contains("report      out/report.csv"), "{text}");
         assert!(!text.contains("resume"), "{text}");
         assert!(!text.contains("dry run"), "{text}");
