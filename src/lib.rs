@@ -1,18 +1,32 @@
 //! zoom-offboard: revoke Zoom SSO sessions in bulk, as fast as the account's rate limit allows.
 //!
 //! # Layout
-//! - [`plan`]: Zoom plans and rate-limit labels (Light, Medium) with their ceilings.
+//! - [`cli`]: clap types, raw flags only.
+//! - [`config`]: flags + environment + config file resolved once into [`config::Settings`].
 //! - [`input`]: reading, validating and de-duplicating the users to revoke.
+//! - [`zoom`]: the HTTP client, the token source ([`zoom::auth`]) and answer classification.
+//! - [`pacing`]: the shared rate limiter and the account-wide slow-down on 429s.
+//! - [`run`]: the worker pool and its stop conditions.
+//! - [`users`]: listing the account's users (incident-wide logout, large dry runs).
 //! - [`report`]: the per-user report (CSV or JSONL), its resume reader and the run summary.
+//! - [`app`]: the commands wired together; [`exit`]: exit codes; [`logging`]: logs and the bar.
+//! - [`plan`]: Zoom plans and rate-limit labels (Light, Medium) with their ceilings.
 //! - [`sim`]: a Zoom API simulator on loopback, used by every network test and by `demo`.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+#![warn(missing_docs)]
 
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod exit;
 pub mod input;
+pub mod logging;
+pub mod pacing;
 pub mod plan;
 pub mod report;
+pub mod run;
 pub mod sim;
+pub mod users;
+pub mod zoom;
 
-/// Entry point used by `src/main.rs`.
-pub fn main_entry() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
-}
+pub use app::main_entry;

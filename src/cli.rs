@@ -1,0 +1,207 @@
+//! Command-line types (clap). Raw flags only: defaults from the environment and the config file
+//! are resolved later, once, in [`crate::config`] (ripgrep's lowargs → hiargs split).
+//! The `///` comments double as `--help` text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Revoke Zoom SSO sessions in bulk, at the account's rate limit, with a report per user.
+#[derive(Debug, Parser)]
+#[command(name = "zoom-offboard", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Log users out of Zoom: DELETE /v2/users/{user}/token for each user in the input.
+    Revoke(Box<RevokeArgs>),
+    /// List the account's users (GET /v2/users) as CSV or JSONL on stdout, e.g. to pipe every
+    /// active user into `revoke` after a security incident.
+    Users(Box<UsersArgs>),
+    /// Serve the built-in Zoom API simulator on loopback (for trying the tool and for tests).
+    Sim(crate::sim::SimArgs),
+    /// Run a real revoke of fixtures/users.csv against the built-in simulator: the first run.
+    Demo(DemoArgs),
+}
+
+/// Logging and progress options shared by the subcommands that talk to Zoom.
+#[derive(Debug, Args, Clone, Default)]
+pub struct OutputArgs {
+    /// More log output (-v: debug, -vv: trace). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Less log output: errors only.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// Log line format on stderr.
+    #[arg(long, value_enum, global = true)]
+    pub log_format: Option<LogFormat>,
+    /// Never show the progress bar (it is shown only when stderr is a terminal anyway).
+    #[arg(long, global = true)]
+    pub no_progress: bool,
+}
+
+/// Log line formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// `zoom-offboard revoke`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RevokeArgs {
+    /// CSV or plain-list files of users (emails or Zoom user ids); `-` is stdin.
+    /// With no INPUT and no --user, stdin is read.
+    #[arg(value_name = "INPUT")]
+    pub inputs: Vec<PathBuf>,
+    /// A user on the command line (email or Zoom user id); repeatable.
+    #[arg(short = 'u', long = "user", value_name = "ID")]
+    pub users: Vec<String>,
+    /// The CSV column that holds the users (default: a column named email, user, user_id, id...).
+    #[arg(long, value_name = "NAME")]
+    pub column: Option<String>,
+    /// Users never to touch (break-glass admins): each gets status `excluded`.
+    #[arg(long, value_name = "FILE")]
+    pub exclude: Option<PathBuf>,
+    /// Send no write request: validate, plan and (with credentials) look users up.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The report file: .csv or .jsonl [default: zoom-offboard-report-<UTC time>.csv]
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Continue the run recorded in --report: users already done are not requested again.
+    #[arg(long, requires = "report")]
+    pub resume: bool,
+    /// The account's plan, which sets the Light ceiling: free 4/s, pro 30/s, business 80/s
+    /// (business also covers Business Plus, Education and Enterprise) [default: pro]
+    #[arg(long, value_name = "PLAN")]
+    pub plan: Option<String>,
+    /// Requests per second for this run [default: 80% of the plan's ceiling].
+    #[arg(long, value_name = "N")]
+    pub rate: Option<f64>,
+    /// Requests in flight at most [default: 16].
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
+    /// Retries per user for 429, 5xx, timeouts and dropped connections [default: 6].
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<u32>,
+    /// Per-request timeout in seconds [default: 30].
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// Run without asking for confirmation.
+    #[arg(long)]
+    pub yes: bool,
+    /// TOML config file [default: zoom-offboard.toml in the working directory, if present].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// API base URL [default: https://api.zoom.us/v2].
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// OAuth token endpoint [default: https://zoom.us/oauth/token].
+    #[arg(long, value_name = "URL")]
+    pub oauth_url: Option<String>,
+    /// Read the S2S OAuth client secret from this file (never pass secrets as arguments).
+    #[arg(long, value_name = "PATH")]
+    pub client_secret_file: Option<PathBuf>,
+    /// Logging and progress.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Which users `users` lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum UserStatusFilter {
+    /// Active users (the ones with sessions to revoke).
+    #[default]
+    Active,
+    /// Deactivated users.
+    Inactive,
+    /// Invited users who have not joined yet (they have no id: their email is listed).
+    Pending,
+}
+
+impl UserStatusFilter {
+    /// The value of Zoom's `status` query parameter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatusFilter::Active => "active",
+            UserStatusFilter::Inactive => "inactive",
+            UserStatusFilter::Pending => "pending",
+        }
+    }
+}
+
+/// Output formats of `users`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ListFormat {
+    /// CSV with a header row: id,email,first_name,last_name,type,status,role_id,last_login_time.
+    #[default]
+    Csv,
+    /// One JSON object per line with the same keys.
+    Jsonl,
+}
+
+/// `zoom-offboard users`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct UsersArgs {
+    /// Which users to list.
+    #[arg(long, value_enum, default_value_t)]
+    pub status: UserStatusFilter,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ListFormat,
+    /// The account's plan, which sets the Medium ceiling: free 2/s, pro 20/s, business 60/s.
+    #[arg(long, value_name = "PLAN")]
+    pub plan: Option<String>,
+    /// List requests per second [default: 80% of the plan's Medium ceiling].
+    #[arg(long, value_name = "N")]
+    pub rate: Option<f64>,
+    /// Retries per page for 429, 5xx, timeouts and dropped connections.
+    #[arg(long, value_name = "N", default_value_t = 6)]
+    pub max_retries: u32,
+    /// Per-request timeout in seconds [default: 30].
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
+    /// TOML config file [default: zoom-offboard.toml, if present].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// API base URL [default: https://api.zoom.us/v2].
+    #[arg(long, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// OAuth token endpoint [default: https://zoom.us/oauth/token].
+    #[arg(long, value_name = "URL")]
+    pub oauth_url: Option<String>,
+    /// Read the S2S OAuth client secret from this file.
+    #[arg(long, value_name = "PATH")]
+    pub client_secret_file: Option<PathBuf>,
+    /// Logging.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// `zoom-offboard demo`.
+#[derive(Debug, Args, Clone)]
+pub struct DemoArgs {
+    /// The users to revoke.
+    #[arg(long, default_value = "fixtures/users.csv")]
+    pub input: PathBuf,
+    /// Where to write the report [default: a fresh file in the system temp folder].
+    #[arg(long, value_name = "PATH")]
+    pub report: Option<PathBuf>,
+    /// Users the simulator knows (generated as user00001@example.com ...).
+    #[arg(long, default_value_t = 1000)]
+    pub sim_users: usize,
+    /// Logging and progress.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}

@@ -1,0 +1,708 @@
+//! Settings: flags, environment, config file and defaults resolved and checked once.
+//!
+//! Precedence is flag > environment > config file > default (contract). The environment is
+//! passed in as a function so tests can supply their own without touching the process's.
+//!
+//! Environment variables: credentials `ZOOM_ACCESS_TOKEN`, `ZOOM_ACCOUNT_ID`, `ZOOM_CLIENT_ID`,
+//! `ZOOM_CLIENT_SECRET`; settings `ZOOM_OFFBOARD_PLAN`, `ZOOM_OFFBOARD_RATE`,
+//! `ZOOM_OFFBOARD_CONCURRENCY`, `ZOOM_OFFBOARD_MAX_RETRIES`, `ZOOM_OFFBOARD_TIMEOUT`,
+//! `ZOOM_OFFBOARD_BASE_URL`, `ZOOM_OFFBOARD_OAUTH_URL`, `ZOOM_OFFBOARD_CONFIG`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use secrecy::SecretString;
+
+use crate::cli::{LogFormat, OutputArgs, RevokeArgs};
+use crate::plan::Plan;
+use crate::zoom::auth::S2sCredentials;
+
+/// The default API base.
+pub const DEFAULT_BASE_URL: &str = "https://api.zoom.us/v2";
+/// The default token endpoint.
+pub const DEFAULT_OAUTH_URL: &str = "https://zoom.us/oauth/token";
+/// The config file looked for in the working directory when `--config` is not given.
+pub const DEFAULT_CONFIG: &str = "zoom-offboard.toml";
+
+/// A settings problem: always exit 2, before any API call.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The config file could not be read or parsed.
+    #[error("config file {path}: {detail}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (with line and column for TOML errors).
+        detail: String,
+    },
+    /// A value is out of range or malformed.
+    #[error("{source_name}: {detail}")]
+    Value {
+        /// Where the value came from: `--rate`, `ZOOM_OFFBOARD_RATE`, `rate in zoom-offboard.toml`.
+        source_name: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// S2S credentials given only in part.
+    #[error(
+        "incomplete Server-to-Server OAuth credentials: missing {0}. Set ZOOM_ACCOUNT_ID, \
+         ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET (or [auth] in the config file, or \
+         --client-secret-file), or ZOOM_ACCESS_TOKEN"
+    )]
+    IncompleteCredentials(String),
+}
+
+/// The config file, as written by an operator. Every key is optional.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Account plan: free, pro, business (business plus, education, enterprise).
+    pub plan: Option<String>,
+    /// Requests per second.
+    pub rate: Option<f64>,
+    /// Requests in flight at most.
+    pub concurrency: Option<usize>,
+    /// Retries per user.
+    pub max_retries: Option<u32>,
+    /// Per-request timeout in seconds.
+    pub timeout: Option<f64>,
+    /// API base URL.
+    pub base_url: Option<String>,
+    /// Token endpoint.
+    pub oauth_url: Option<String>,
+    /// Default `--exclude` file (break-glass admins), relative to the working directory.
+    pub exclude: Option<PathBuf>,
+    /// Default log format.
+    pub log_format: Option<LogFormat>,
+    /// Credentials.
+    #[serde(default)]
+    pub auth: FileAuth,
+}
+
+/// `[auth]` in the config file.
+#[derive(Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileAuth {
+    /// Zoom account id.
+    pub account_id: Option<String>,
+    /// S2S app client id.
+    pub client_id: Option<String>,
+    /// S2S app client secret. Prefer `client_secret_file`; the config file must then be 0600.
+    pub client_secret: Option<SecretString>,
+    /// A file holding the client secret.
+    pub client_secret_file: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for FileAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileAuth")
+            .field("account_id", &self.account_id)
+            .field("client_id", &self.client_id)
+            .field(
+                "client_secret",
+                &self.client_secret.as_ref().map(|_| "(redacted)"),
+            )
+            .field("client_secret_file", &self.client_secret_file)
+            .finish()
+    }
+}
+
+/// How the tool authenticates.
+#[derive(Debug)]
+pub enum Credentials {
+    /// `ZOOM_ACCESS_TOKEN`, used as is.
+    Static(SecretString),
+    /// Server-to-Server OAuth.
+    S2s(S2sCredentials),
+}
+
+/// Logging and progress settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LogSettings {
+    /// -v count.
+    pub verbose: u8,
+    /// -q.
+    pub quiet: bool,
+    /// text or json.
+    pub format: LogFormat,
+    /// Progress bar allowed (it still needs a terminal).
+    pub progress: bool,
+}
+
+impl LogSettings {
+    /// From the shared output flags (no config file: used by `sim`, `demo`).
+    pub fn from_args(o: &OutputArgs) -> LogSettings {
+        LogSettings {
+            verbose: o.verbose,
+            quiet: o.quiet,
+            format: o.log_format.unwrap_or_default(),
+            progress: !o.no_progress,
+        }
+    }
+}
+
+/// Everything `revoke` needs, resolved and validated.
+#[derive(Debug)]
+pub struct Settings {
+    /// Input files (`-` = stdin). Empty with no `users` means stdin.
+    pub inputs: Vec<PathBuf>,
+    /// `--user` values.
+    pub users: Vec<String>,
+    /// `--column`.
+    pub column: Option<String>,
+    /// `--exclude`, from the flag or the config file.
+    pub exclude: Option<PathBuf>,
+    /// `--dry-run`.
+    pub dry_run: bool,
+    /// The report path.
+    pub report: PathBuf,
+    /// `--resume`.
+    pub resume: bool,
+    /// The account plan.
+    pub plan: Plan,
+    /// Requests per second.
+    pub rate: f64,
+    /// Requests in flight at most.
+    pub concurrency: usize,
+    /// Retries per user.
+    pub max_retries: u32,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// `--yes`.
+    pub yes: bool,
+    /// API base URL (no trailing slash).
+    pub base_url: String,
+    /// Token endpoint.
+    pub oauth_url: String,
+    /// Credentials, if any were given (a dry run can go without).
+    pub credentials: Option<Credentials>,
+    /// Logging.
+    pub log: LogSettings,
+    /// Warnings found while resolving (printed once logging is up).
+    pub warnings: Vec<String>,
+}
+
+type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+fn env_nonempty(env: Env<'_>, key: &str) -> Option<String> {
+    env(key).filter(|v| !v.trim().is_empty())
+}
+
+/// Reads a config file. `explicit` says whether the operator named it (then it must exist).
+pub fn load_file(path: &Path, explicit: bool) -> Result<Option<FileConfig>, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(None),
+        Err(e) => {
+            return Err(ConfigError::File {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            });
+        }
+    };
+    toml::from_str(&text)
+        .map(Some)
+        .map_err(|e| ConfigError::File {
+            path: path.to_path_buf(),
+            detail: e.to_string().trim_end().to_string(),
+        })
+}
+
+/// Warns when a file holding a secret can be read by group or others.
+pub fn secret_file_warning(path: &Path) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).ok()?.permissions().mode();
+        (mode & 0o077 != 0).then(|| {
+            format!(
+                "{} holds a secret but is readable by group or others (mode {:o}); run: chmod 600 {}",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            )
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+fn read_secret_file(path: &Path) -> Result<SecretString, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Value {
+        source_name: format!("client secret file {}", path.display()),
+        detail: e.to_string(),
+    })?;
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err(ConfigError::Value {
+            source_name: format!("client secret file {}", path.display()),
+            detail: "the file is empty".into(),
+        });
+    }
+    Ok(SecretString::from(trimmed.to_string()))
+}
+
+/// Checks a URL: absolute, https — or plain http only to a loopback host.
+pub fn check_url(source_name: &str, raw: &str) -> Result<String, ConfigError> {
+    let bad = |detail: String| ConfigError::Value {
+        source_name: source_name.to_string(),
+        detail,
+    };
+    let url = url::Url::parse(raw.trim()).map_err(|e| bad(format!("{raw:?} is not a URL: {e}")))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad("credentials in the URL are not accepted".into()));
+    }
+    match url.scheme() {
+        "https" => {}
+        "http" => {
+            let loopback = match url.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                None => false,
+            };
+            if !loopback {
+                return Err(bad(format!(
+                    "{raw} uses plain http: only https is allowed, except to a loopback address \
+                     (127.0.0.1, ::1, localhost)"
+                )));
+            }
+        }
+        other => return Err(bad(format!("{raw}: unsupported scheme {other:?}"))),
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad(format!(
+            "{raw}: a query or fragment is not allowed here"
+        )));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
+}
+
+/// Picks the first value present among flag, environment and file, naming where it came from.
+fn pick<T>(
+    flag: Option<T>,
+    flag_name: &str,
+    env: Option<(String, &str)>,
+    file: Option<T>,
+    file_key: &str,
+    parse: impl Fn(&str) -> Result<T, String>,
+) -> Result<Option<(T, String)>, ConfigError> {
+    if let Some(v) = flag {
+        return Ok(Some((v, flag_name.to_string())));
+    }
+    if let Some((raw, name)) = env {
+        return parse(&raw)
+            .map(|v| Some((v, name.to_string())))
+            .map_err(|detail| ConfigError::Value {
+                source_name: name.to_string(),
+                detail,
+            });
+    }
+    Ok(file.map(|v| (v, format!("{file_key} in the config file"))))
+}
+
+fn parse_num<T: std::str::FromStr>(raw: &str) -> Result<T, String> {
+    raw.trim()
+        .parse::<T>()
+        .map_err(|_| format!("{raw:?} is not a number"))
+}
+
+impl Settings {
+    /// Resolves `revoke`'s settings. `env` looks up environment variables; `now` names the
+    /// default report.
+    pub fn resolve(
+        args: &RevokeArgs,
+        env: Env<'_>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Settings, ConfigError> {
+        let mut warnings = Vec::new();
+        let (config_path, explicit) =
+            match (&args.config, env_nonempty(env, "ZOOM_OFFBOARD_CONFIG")) {
+                (Some(p), _) => (p.clone(), true),
+                (None, Some(p)) => (PathBuf::from(p), true),
+                (None, None) => (PathBuf::from(DEFAULT_CONFIG), false),
+            };
+        let file = load_file(&config_path, explicit)?.unwrap_or_default();
+
+        let plan = match pick(
+            args.plan.clone(),
+            "--plan",
+            env_nonempty(env, "ZOOM_OFFBOARD_PLAN").map(|v| (v, "ZOOM_OFFBOARD_PLAN")),
+            file.plan.clone(),
+            "plan",
+            |s| Ok(s.to_string()),
+        )? {
+            Some((name, from)) => name.parse::<Plan>().map_err(|e| ConfigError::Value {
+                source_name: from,
+                detail: e.to_string(),
+            })?,
+            None => Plan::default(),
+        };
+
+        let rate = match pick(
+            args.rate,
+            "--rate",
+            env_nonempty(env, "ZOOM_OFFBOARD_RATE").map(|v| (v, "ZOOM_OFFBOARD_RATE")),
+            file.rate,
+            "rate",
+            parse_num::<f64>,
+        )? {
+            Some((r, from)) => {
+                if !r.is_finite() || r <= 0.0 || r > 10_000.0 {
+                    return Err(ConfigError::Value {
+                        source_name: from,
+                        detail: format!("{r} is not a rate: give requests per second above 0"),
+                    });
+                }
+                let ceiling = f64::from(plan.per_second(crate::plan::Label::Light));
+                if r > ceiling {
+                    warnings.push(format!(
+                        "{from} {r}/s is above the {plan} plan's Light ceiling of {ceiling}/s: \
+                         expect 429s (is --plan right?)"
+                    ));
+                }
+                r
+            }
+            None => plan.default_rate(),
+        };
+
+        let concurrency = match pick(
+            args.concurrency,
+            "--concurrency",
+            env_nonempty(env, "ZOOM_OFFBOARD_CONCURRENCY")
+                .map(|v| (v, "ZOOM_OFFBOARD_CONCURRENCY")),
+            file.concurrency,
+            "concurrency",
+            parse_num::<usize>,
+        )? {
+            Some((c, from)) if !(1..=1024).contains(&c) => {
+                return Err(ConfigError::Value {
+                    source_name: from,
+                    detail: format!("{c} is out of range: 1 to 1024"),
+                });
+            }
+            Some((c, _)) => c,
+            None => 16,
+        };
+
+        let max_retries = match pick(
+            args.max_retries,
+            "--max-retries",
+            env_nonempty(env, "ZOOM_OFFBOARD_MAX_RETRIES")
+                .map(|v| (v, "ZOOM_OFFBOARD_MAX_RETRIES")),
+            file.max_retries,
+            "max_retries",
+            parse_num::<u32>,
+        )? {
+            Some((n, from)) if n > 100 => {
+                return Err(ConfigError::Value {
+                    source_name: from,
+                    detail: format!("{n} is out of range: 0 to 100"),
+                });
+            }
+            Some((n, _)) => n,
+            None => 6,
+        };
+
+        let timeout = match pick(
+            args.timeout,
+            "--timeout",
+            env_nonempty(env, "ZOOM_OFFBOARD_TIMEOUT").map(|v| (v, "ZOOM_OFFBOARD_TIMEOUT")),
+            file.timeout,
+            "timeout",
+            parse_num::<f64>,
+        )? {
+            Some((t, from)) if !t.is_finite() || t <= 0.0 || t > 3600.0 => {
+                return Err(ConfigError::Value {
+                    source_name: from,
+                    detail: format!("{t} is out of range: more than 0 and at most 3600 seconds"),
+                });
+            }
+            Some((t, _)) => Duration::from_secs_f64(t),
+            None => Duration::from_secs(30),
+        };
+
+        let base_url = match pick(
+            args.base_url.clone(),
+            "--base-url",
+            env_nonempty(env, "ZOOM_OFFBOARD_BASE_URL").map(|v| (v, "ZOOM_OFFBOARD_BASE_URL")),
+            file.base_url.clone(),
+            "base_url",
+            |s| Ok(s.to_string()),
+        )? {
+            Some((u, from)) => check_url(&from, &u)?,
+            None => DEFAULT_BASE_URL.to_string(),
+        };
+        let oauth_url = match pick(
+            args.oauth_url.clone(),
+            "--oauth-url",
+            env_nonempty(env, "ZOOM_OFFBOARD_OAUTH_URL").map(|v| (v, "ZOOM_OFFBOARD_OAUTH_URL")),
+            file.oauth_url.clone(),
+            "oauth_url",
+            |s| Ok(s.to_string()),
+        )? {
+            Some((u, from)) => check_url(&from, &u)?,
+            None => DEFAULT_OAUTH_URL.to_string(),
+        };
+
+        let credentials = resolve_credentials(args, env, &file, &config_path, &mut warnings)?;
+
+        let log_format = args
+            .output
+            .log_format
+            .or(file.log_format)
+            .unwrap_or_default();
+
+        Ok(Settings {
+            inputs: args.inputs.clone(),
+            users: args.users.clone(),
+            column: args.column.clone(),
+            exclude: args.exclude.clone().or(file.exclude),
+            dry_run: args.dry_run,
+            report: args
+                .report
+                .clone()
+                .unwrap_or_else(|| crate::report::default_report_path(now)),
+            resume: args.resume,
+            plan,
+            rate,
+            concurrency,
+            max_retries,
+            timeout,
+            yes: args.yes,
+            base_url,
+            oauth_url,
+            credentials,
+            log: LogSettings {
+                verbose: args.output.verbose,
+                quiet: args.output.quiet,
+                format: log_format,
+                progress: !args.output.no_progress,
+            },
+            warnings,
+        })
+    }
+}
+
+fn resolve_credentials(
+    args: &RevokeArgs,
+    env: Env<'_>,
+    file: &FileConfig,
+    config_path: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<Option<Credentials>, ConfigError> {
+    let account_id = env_nonempty(env, "ZOOM_ACCOUNT_ID").or(file.auth.account_id.clone());
+    let client_id = env_nonempty(env, "ZOOM_CLIENT_ID").or(file.auth.client_id.clone());
+    let secret = if let Some(path) = &args.client_secret_file {
+        if let Some(w) = secret_file_warning(path) {
+            warnings.push(w);
+        }
+        Some(read_secret_file(path)?)
+    } else if let Some(s) = env_nonempty(env, "ZOOM_CLIENT_SECRET") {
+        Some(SecretString::from(s))
+    } else if let Some(s) = &file.auth.client_secret {
+        if let Some(w) = secret_file_warning(config_path) {
+            warnings.push(w);
+        }
+        Some(s.clone())
+    } else if let Some(path) = &file.auth.client_secret_file {
+        if let Some(w) = secret_file_warning(path) {
+            warnings.push(w);
+        }
+        Some(read_secret_file(path)?)
+    } else {
+        None
+    };
+    let any_s2s = account_id.is_some() || client_id.is_some() || secret.is_some();
+
+    if let Some(token) = env_nonempty(env, "ZOOM_ACCESS_TOKEN") {
+        if any_s2s {
+            warnings.push(
+                "ZOOM_ACCESS_TOKEN is set: using it, and ignoring the Server-to-Server OAuth \
+                 credentials also configured"
+                    .into(),
+            );
+        }
+        return Ok(Some(Credentials::Static(SecretString::from(
+            token.trim().to_string(),
+        ))));
+    }
+    if !any_s2s {
+        return Ok(None);
+    }
+    match (account_id, client_id, secret) {
+        (Some(account_id), Some(client_id), Some(client_secret)) => {
+            Ok(Some(Credentials::S2s(S2sCredentials {
+                account_id: account_id.trim().to_string(),
+                client_id: client_id.trim().to_string(),
+                client_secret,
+            })))
+        }
+        (a, c, s) => {
+            let mut missing = Vec::new();
+            if a.is_none() {
+                missing.push("account id (ZOOM_ACCOUNT_ID)");
+            }
+            if c.is_none() {
+                missing.push("client id (ZOOM_CLIENT_ID)");
+            }
+            if s.is_none() {
+                missing.push("client secret (ZOOM_CLIENT_SECRET)");
+            }
+            Err(ConfigError::IncompleteCredentials(missing.join(", ")))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn now() -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+    }
+
+    fn resolve(args: &RevokeArgs, vars: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let env = move |k: &str| map.get(k).cloned();
+        Settings::resolve(args, &env, now())
+    }
+
+    fn with_config(text: &str) -> (tempfile::TempDir, RevokeArgs) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, text).unwrap();
+        let args = RevokeArgs {
+            config: Some(path),
+            ..RevokeArgs::default()
+        };
+        (dir, args)
+    }
+
+    #[test]
+    fn the_example_config_parses() {
+        let cfg: FileConfig = toml::from_str(include_str!("../config.example.toml")).unwrap();
+        assert_eq!(cfg.plan.as_deref(), Some("business"));
+        assert_eq!(cfg.concurrency, Some(16));
+    }
+
+    #[test]
+    fn defaults() {
+        let s = resolve(&RevokeArgs::default(), &[]).unwrap();
+        assert_eq!(s.plan, Plan::Pro);
+        assert!((s.rate - 24.0).abs() < 1e-9);
+        assert_eq!(s.concurrency, 16);
+        assert_eq!(s.max_retries, 6);
+        assert_eq!(s.timeout, Duration::from_secs(30));
+        assert_eq!(s.base_url, DEFAULT_BASE_URL);
+        assert!(s.credentials.is_none());
+    }
+
+    #[test]
+    fn precedence_flag_env_file_default() {
+        let (_d, mut args) = with_config("plan = \"free\"\nrate = 3\nconcurrency = 4\n");
+        let s = resolve(&args, &[]).unwrap();
+        assert_eq!((s.plan, s.rate, s.concurrency), (Plan::Free, 3.0, 4));
+        let s = resolve(
+            &args,
+            &[
+                ("ZOOM_OFFBOARD_RATE", "2"),
+                ("ZOOM_OFFBOARD_PLAN", "business"),
+            ],
+        )
+        .unwrap();
+        assert_eq!((s.plan, s.rate), (Plan::Business, 2.0));
+        args.rate = Some(1.0);
+        let s = resolve(&args, &[("ZOOM_OFFBOARD_RATE", "2")]).unwrap();
+        assert_eq!(s.rate, 1.0);
+        // Plan sets the default rate when no rate is given anywhere.
+        let (_d, args) = with_config("plan = \"Business Plus\"\n");
+        assert!((resolve(&args, &[]).unwrap().rate - 64.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn bad_values_name_their_source() {
+        let e = resolve(&RevokeArgs::default(), &[("ZOOM_OFFBOARD_RATE", "fast")]).unwrap_err();
+        assert!(e.to_string().starts_with("ZOOM_OFFBOARD_RATE:"), "{e}");
+        let (_d, args) = with_config("concurrency = 0\n");
+        let e = resolve(&args, &[]).unwrap_err();
+        assert!(
+            e.to_string().contains("concurrency in the config file"),
+            "{e}"
+        );
+        let (_d, args) = with_config("colour = \"blue\"\n");
+        let e = resolve(&args, &[]).unwrap_err();
+        assert!(e.to_string().contains("colour"), "{e}");
+        let args = RevokeArgs {
+            config: Some("/nonexistent/x.toml".into()),
+            ..RevokeArgs::default()
+        };
+        assert!(resolve(&args, &[]).is_err());
+    }
+
+    #[test]
+    fn urls_must_be_https_unless_loopback() {
+        assert!(check_url("--base-url", "http://127.0.0.1:8080/v2").is_ok());
+        assert!(check_url("--base-url", "http://[::1]:8080/v2").is_ok());
+        assert!(check_url("--base-url", "http://localhost:1/v2").is_ok());
+        assert!(check_url("--base-url", "https://api.zoom.us/v2/").is_ok());
+        assert!(check_url("--base-url", "http://api.zoom.us/v2").is_err());
+        assert!(check_url("--base-url", "http://10.0.0.1/v2").is_err());
+        assert!(check_url("--base-url", "ftp://x/").is_err());
+        assert!(check_url("--base-url", "https://u:p@api.zoom.us/v2").is_err());
+        assert_eq!(
+            check_url("x", "https://api.zoom.us/v2/").unwrap(),
+            "https://api.zoom.us/v2"
+        );
+    }
+
+    #[test]
+    fn credentials_resolution() {
+        let all = [
+            ("ZOOM_ACCOUNT_ID", "acc"),
+            ("ZOOM_CLIENT_ID", "cid"),
+            ("ZOOM_CLIENT_SECRET", "s3cr3t-value"),
+        ];
+        let s = resolve(&RevokeArgs::default(), &all).unwrap();
+        assert!(matches!(s.credentials, Some(Credentials::S2s(_))));
+        let dbg = format!("{s:?}");
+        assert!(!dbg.contains("s3cr3t-value"), "{dbg}");
+        let e = resolve(&RevokeArgs::default(), &all[..2]).unwrap_err();
+        assert!(e.to_string().contains("client secret"), "{e}");
+        let s = resolve(&RevokeArgs::default(), &[("ZOOM_ACCESS_TOKEN", "tok-abc")]).unwrap();
+        assert!(matches!(s.credentials, Some(Credentials::Static(_))));
+        assert!(!format!("{s:?}").contains("tok-abc"));
+    }
+
+    #[test]
+    fn secret_in_config_file_is_redacted_and_warned_about() {
+        let (d, args) = with_config(
+            "[auth]\naccount_id = \"a\"\nclient_id = \"c\"\nclient_secret = \"file-secret-123\"\n",
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                d.path().join("c.toml"),
+                std::fs::Permissions::from_mode(0o644),
+            )
+            .unwrap();
+        }
+        let s = resolve(&args, &[]).unwrap();
+        assert!(matches!(s.credentials, Some(Credentials::S2s(_))));
+        assert!(!format!("{s:?}").contains("file-secret-123"));
+        #[cfg(unix)]
+        assert!(
+            s.warnings.iter().any(|w| w.contains("chmod 600")),
+            "{:?}",
+            s.warnings
+        );
+    }
+}

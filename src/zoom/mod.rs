@@ -1,0 +1,355 @@
+//! The Zoom API client: one HTTP connection pool, one token source, and the calls we make.
+//!
+//! Every call returns an [`Outcome`](classify::Outcome) instead of an error, because for a bulk
+//! run a 404, a 429 or a dropped connection are all ordinary answers that the run loop decides
+//! about. The client itself never retries: retries belong to the run, where they pass through the
+//! shared rate limiter and count against the user's `--max-retries`.
+//!
+//! Safety of the path: the user goes into the URL as exactly one percent-encoded segment, so no
+//! input can change the path (`/`, `?`, `#`, `%`, `.`/`..` are either encoded or refused earlier
+//! by input validation). Redirects are never followed, so the `Authorization` header is never
+//! sent anywhere but the configured base URL.
+
+pub mod auth;
+pub mod classify;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use secrecy::ExposeSecret;
+
+use crate::input::UserId;
+pub use auth::{AuthError, TokenSource};
+pub use classify::{ErrorInfo, FatalKind, Outcome, RetryKind};
+
+/// Characters left as they are in a path segment: RFC 3986 unreserved plus `@`, which Zoom's own
+/// examples send raw in emails. Everything else (`/ ? # % +` space ...) is percent-encoded.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'@');
+
+/// Error bodies are read up to this many bytes; a hostile endpoint cannot make us buffer more.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// The User-Agent sent with every request, so Zoom (and proxies) can tell who is calling.
+pub fn user_agent() -> String {
+    format!(
+        "zoom-offboard/{} (+https://github.com/zoom-offboard)",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// Installs rustls' ring crypto provider for the process. Idempotent; call before building any
+/// HTTP client (reqwest is built without a default provider to avoid aws-lc's C build).
+pub fn init_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Builds the shared HTTP client: rustls with the platform's roots, TLS 1.2 at least, keep-alive
+/// pool, no redirects, per-request timeout.
+pub fn http_client(timeout: Duration, pool: usize) -> Result<reqwest::Client, reqwest::Error> {
+    init_tls();
+    reqwest::Client::builder()
+        .user_agent(user_agent())
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .pool_max_idle_per_host(pool.max(1))
+        .pool_idle_timeout(Duration::from_secs(50))
+        .tcp_nodelay(true)
+        .min_tls_version(reqwest::tls::Version::TLS_1_2)
+        .build()
+}
+
+/// Percent-encodes one user as one path segment.
+pub fn encode_segment(user: &str) -> String {
+    utf8_percent_encode(user, SEGMENT).to_string()
+}
+
+/// A user as Zoom describes it (`GET /users/{id}` and `GET /users`).
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize, PartialEq)]
+pub struct ZoomUser {
+    /// Zoom user id; pending users have none.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Email address.
+    #[serde(default)]
+    pub email: String,
+    /// First name.
+    #[serde(default)]
+    pub first_name: Option<String>,
+    /// Last name.
+    #[serde(default)]
+    pub last_name: Option<String>,
+    /// User type (1 basic, 2 licensed, ...).
+    #[serde(default, rename = "type")]
+    pub user_type: Option<i64>,
+    /// `active`, `inactive` or `pending`.
+    #[serde(default)]
+    pub status: Option<String>,
+    /// Role id.
+    #[serde(default)]
+    pub role_id: Option<String>,
+    /// Last login, RFC 3339.
+    #[serde(default)]
+    pub last_login_time: Option<String>,
+}
+
+impl ZoomUser {
+    /// "First Last", or `None` when Zoom has neither.
+    pub fn display_name(&self) -> Option<String> {
+        let parts: Vec<&str> = [self.first_name.as_deref(), self.last_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.is_empty())
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(" "))
+    }
+}
+
+/// One page of `GET /users`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct UsersPage {
+    /// The users on this page.
+    #[serde(default)]
+    pub users: Vec<ZoomUser>,
+    /// Token for the next page; empty or missing on the last one.
+    #[serde(default)]
+    pub next_page_token: Option<String>,
+    /// Total users matching, as Zoom counts them.
+    #[serde(default)]
+    pub total_records: Option<u64>,
+}
+
+/// The Zoom API client shared by all workers (cheap to clone).
+#[derive(Clone)]
+pub struct ZoomClient {
+    http: reqwest::Client,
+    /// Base URL without a trailing slash, e.g. `https://api.zoom.us/v2`.
+    base: Arc<str>,
+    auth: Arc<TokenSource>,
+}
+
+impl std::fmt::Debug for ZoomClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZoomClient")
+            .field("base", &self.base)
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+/// The answer to one call: the outcome and, for a successful lookup, the parsed body.
+#[derive(Debug)]
+pub struct Answer<T> {
+    /// What the answer means.
+    pub outcome: Outcome,
+    /// The token generation used, to pass to [`TokenSource::renew`] on a 124.
+    pub token_generation: u64,
+    /// The parsed body of a 2xx lookup.
+    pub body: Option<T>,
+}
+
+impl ZoomClient {
+    /// A client for `base` (e.g. `https://api.zoom.us/v2`) using `auth` for tokens.
+    pub fn new(http: reqwest::Client, base: &str, auth: Arc<TokenSource>) -> ZoomClient {
+        ZoomClient {
+            http,
+            base: base.trim_end_matches('/').into(),
+            auth,
+        }
+    }
+
+    /// The token source (for renewals and scope checks).
+    pub fn auth(&self) -> &Arc<TokenSource> {
+        &self.auth
+    }
+
+    /// `DELETE /users/{user}/token`: revoke the user's SSO token (Light label).
+    pub async fn revoke(&self, user: &UserId) -> Result<Answer<()>, AuthError> {
+        let url = format!(
+            "{}/users/{}/token",
+            self.base,
+            encode_segment(user.as_str())
+        );
+        self.call(reqwest::Method::DELETE, url, &[]).await
+    }
+
+    /// `GET /users/{user}`: look a user up (Light label), for dry runs.
+    pub async fn get_user(&self, user: &UserId) -> Result<Answer<ZoomUser>, AuthError> {
+        let url = format!("{}/users/{}", self.base, encode_segment(user.as_str()));
+        self.call(reqwest::Method::GET, url, &[]).await
+    }
+
+    /// `GET /users?status=..&page_size=..&next_page_token=..` (Medium label).
+    pub async fn list_users(
+        &self,
+        status: &str,
+        page_size: u32,
+        page_token: Option<&str>,
+    ) -> Result<Answer<UsersPage>, AuthError> {
+        let url = format!("{}/users", self.base);
+        let size = page_size.to_string();
+        let mut query = vec![("status", status), ("page_size", size.as_str())];
+        if let Some(t) = page_token.filter(|t| !t.is_empty()) {
+            query.push(("next_page_token", t));
+        }
+        self.call(reqwest::Method::GET, url, &query).await
+    }
+
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        url: String,
+        query: &[(&str, &str)],
+    ) -> Result<Answer<T>, AuthError> {
+        let token = self.auth.token().await?;
+        let mut req = self
+            .http
+            .request(method, url)
+            .bearer_auth(token.secret.expose_secret());
+        if !query.is_empty() {
+            req = req.query(query);
+        }
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                return Ok(Answer {
+                    outcome: transport_outcome(&e),
+                    token_generation: token.generation,
+                    body: None,
+                });
+            }
+        };
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = match read_capped(resp, MAX_BODY).await {
+            Ok(b) => b,
+            Err(detail) => {
+                return Ok(Answer {
+                    outcome: Outcome::Retry {
+                        kind: RetryKind::Connection,
+                        retry_after: None,
+                        info: ErrorInfo {
+                            http_status: Some(status),
+                            message: detail,
+                            ..ErrorInfo::default()
+                        },
+                    },
+                    token_generation: token.generation,
+                    body: None,
+                });
+            }
+        };
+        let outcome = classify::classify(status, &headers, &body, chrono::Utc::now());
+        let mut parsed = None;
+        if let Outcome::Done { .. } = outcome
+            && !body.is_empty()
+        {
+            match serde_json::from_slice::<T>(&body) {
+                Ok(v) => parsed = Some(v),
+                Err(e) => {
+                    return Ok(Answer {
+                        outcome: Outcome::Failed(ErrorInfo {
+                            http_status: Some(status),
+                            code: None,
+                            message: format!("unreadable answer from Zoom: {e}"),
+                            tracking_id: headers
+                                .get("x-zm-trackingid")
+                                .and_then(|v| v.to_str().ok())
+                                .map(str::to_string),
+                        }),
+                        token_generation: token.generation,
+                        body: None,
+                    });
+                }
+            }
+        }
+        Ok(Answer {
+            outcome,
+            token_generation: token.generation,
+            body: parsed,
+        })
+    }
+}
+
+fn transport_outcome(e: &reqwest::Error) -> Outcome {
+    let kind = if e.is_timeout() {
+        RetryKind::Timeout
+    } else {
+        RetryKind::Connection
+    };
+    Outcome::Retry {
+        kind,
+        retry_after: None,
+        info: ErrorInfo {
+            http_status: None,
+            code: None,
+            message: describe_transport_error(e),
+            tracking_id: None,
+        },
+    }
+}
+
+/// Describes a transport error without the URL (which is fine) or any header (which is not).
+pub(crate) fn describe_transport_error(e: &reqwest::Error) -> String {
+    let what = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the answer was cut off"
+    } else {
+        "the connection failed"
+    };
+    let mut detail = String::new();
+    let mut source: Option<&dyn std::error::Error> = std::error::Error::source(e);
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() {
+        what.to_string()
+    } else {
+        format!("{what}: {}", classify::truncate(&detail, 200))
+    }
+}
+
+/// Reads at most `cap` bytes of a body; the rest is dropped with the connection.
+pub(crate) async fn read_capped(
+    mut resp: reqwest::Response,
+    cap: usize,
+) -> Result<Vec<u8>, String> {
+    let mut buf = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = cap.saturating_sub(buf.len());
+                buf.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if buf.len() >= cap {
+                    return Ok(buf);
+                }
+            }
+            Ok(None) => return Ok(buf),
+            Err(e) => return Err(describe_transport_error(&e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_encoded_whole() {
+        assert_eq!(encode_segment("a.b+c@example.com"), "a.b%2Bc@example.com");
+        assert_eq!(encode_segment("a/b"), "a%2Fb");
+        assert_eq!(encode_segment("x?y#z%"), "x%3Fy%23z%25");
+        assert_eq!(encode_segment("KDcu-GIm_1Qg"), "KDcu-GIm_1Qg");
+        assert_eq!(encode_segment("a b"), "a%20b");
+    }
+}
