@@ -116,6 +116,19 @@ pub async fn run_command(cli: Cli, ctx: Context) -> Exit {
                 Err(e) => usage(&format!("{e:#}")),
             }
         }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "zoom-offboard", &mut std::io::stdout());
+            Exit::Success
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+                Ok(()) => Exit::Success,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Success,
+                Err(e) => usage(&format!("cannot write the man page: {e}")),
+            }
+        }
         Command::Demo(args) => {
             logging::init(&LogSettings::from_args(&args.output));
             demo(args, &ctx).await

@@ -27,6 +27,14 @@ pub enum Command {
     Sim(crate::sim::SimArgs),
     /// Run a real revoke of fixtures/users.csv against the built-in simulator: the first run.
     Demo(DemoArgs),
+    /// Print shell completions: `zoom-offboard completions bash > /etc/bash_completion.d/zoom-offboard`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `zoom-offboard man > zoom-offboard.1`.
+    Man,
 }
 
 /// Logging and progress options shared by the subcommands that talk to Zoom.
