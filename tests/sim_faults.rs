@@ -217,3 +217,41 @@ async fn set_faults_makes_out_of_range_rates_valid() {
     sim.set_faults(Faults::default());
     assert_eq!(revoke(&c, &sim, &ids[1], &auth).await.status(), 204);
 }
+
+#[tokio::test]
+async fn a_stalled_call_is_applied_only_if_its_client_waits() {
+    let sim = common::start(SimConfig {
+        fault_stall: 1.0,
+        stall: Duration::from_millis(600),
+        ..common::roomy()
+    })
+    .await;
+    let ids = common::active_ids(&sim, 2);
+    let auth = bearer(&sim);
+    let impatient = common::client_with_timeout(Duration::from_millis(150));
+    let err = revoke_err(&impatient, &sim, &ids[0], &auth).await;
+    assert!(err.is_timeout(), "{err:?}");
+
+    let patient = common::client_with_timeout(Duration::from_secs(10));
+    let t0 = Instant::now();
+    assert_eq!(revoke(&patient, &sim, &ids[1], &auth).await.status(), 204);
+    assert!(t0.elapsed() >= Duration::from_millis(600));
+    // By now the abandoned call's stall is long over: its connection closed, so it never ran.
+    let st = sim.state();
+    assert_eq!(st.requests[0].status, 0);
+    assert!(!st.revocations.contains_key(&ids[0]));
+    assert_eq!(st.revocations.get(&ids[1]), Some(&1));
+}
+
+async fn revoke_err(
+    c: &reqwest::Client,
+    sim: &zoom_offboard::sim::Sim,
+    id: &str,
+    auth: &str,
+) -> reqwest::Error {
+    c.delete(format!("{}/users/{id}/token", sim.base_url()))
+        .header("Authorization", auth)
+        .send()
+        .await
+        .expect_err("no answer expected")
+}

@@ -54,7 +54,9 @@ pub struct Faults {
     pub fault_5xx_after: f64,
     /// Probability of closing the connection without any answer.
     pub fault_drop: f64,
-    /// Probability of holding the response for `stall` (to exercise client timeouts).
+    /// Probability of holding the call for `stall` before handling it (to exercise client
+    /// timeouts). A client that waits gets the normal answer; one that gives up closes the
+    /// connection, the call is abandoned, and its side effect never happens.
     pub fault_stall: f64,
     /// Uniform latency range in milliseconds, added before answering an admitted API call.
     pub latency_ms: (u64, u64),
@@ -151,7 +153,8 @@ pub struct SimConfig {
     pub fault_stall: f64,
     /// How long a stalled response is held (default 120 s, longer than any sane client timeout).
     pub stall: Duration,
-    /// Windows (measured from start) in which every `/v2` call answers 503.
+    /// Windows (measured from start) in which every `/v2` API call answers 503 before any
+    /// other check (paths the simulator does not serve still answer 404).
     pub outages: Vec<Range<Duration>>,
     /// `expires_in` of issued OAuth tokens (default 3600 s; tests use 1–2 s).
     pub token_ttl: Duration,

@@ -19,7 +19,8 @@ pub(crate) enum Fault {
     None,
     /// Close the connection without answering.
     Drop,
-    /// Hold the request for the configured stall, then answer normally.
+    /// Hold the request for the configured stall, then answer normally (if the client closed
+    /// the connection meanwhile, hyper drops the call and nothing is applied).
     Stall,
     /// Answer this 5xx without applying the side effect.
     Before(u16),

@@ -124,7 +124,6 @@ impl Shared {
 
 /// A running simulator. Dropping it (or [`Sim::shutdown`]) stops the server and closes every
 /// connection, stalled ones included.
-#[derive(Debug)]
 pub struct Sim {
     /// Everything the server tasks share.
     shared: Arc<Shared>,
@@ -243,6 +242,16 @@ impl Sim {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
+    }
+}
+
+/// Address and config only: the user table and request log can be huge.
+impl std::fmt::Debug for Sim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sim")
+            .field("addr", &self.shared.addr)
+            .field("config", &self.shared.cfg)
+            .finish_non_exhaustive()
     }
 }
 
