@@ -1,0 +1,284 @@
+//! Request dispatch: which endpoint a request is, and the Zoom-like order of checks.
+//!
+//! Routing works on the RAW path, so a `%2F` inside `{userId}` never splits the segment; the
+//! segment is percent-decoded only after the route is known. A `/v2` API call then goes through:
+//!
+//! 1. outage window → 503;
+//! 2. bearer token → 401 code 124; scope → 400 code 4711 naming the granular scope;
+//! 3. same-user concurrency (mutating calls) → 429 "Too many concurrent requests.";
+//! 4. daily, then per-second budget → 429 with `X-RateLimit-*` headers;
+//! 5. latency, then the drawn fault (drop, stall, 5xx before the side effect);
+//! 6. the handler (side effect), then a 5xx-after fault if drawn.
+//!
+//! Requests the simulator does not serve get 404 code 300 and land in `SimState::unexpected`.
+//! `POST /oauth/token` and `GET /_sim/state` bypass limits, latency and faults.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, header};
+use percent_encoding::percent_decode_str;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::plan::Label;
+use crate::sim::auth::{self, TokenRequest};
+use crate::sim::faults::{self, Fault};
+use crate::sim::respond::{concurrent_429, json_response, rate_limited};
+use crate::sim::{Shared, handlers, lock};
+
+/// Largest request body read; Zoom's bodies for these calls are tiny.
+const BODY_LIMIT: usize = 64 * 1024;
+
+/// A `/v2` endpoint the simulator serves, with its decoded `{userId}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    /// `DELETE /v2/users/{userId}/token`
+    RevokeToken(String),
+    /// `GET /v2/users/{userId}`
+    GetUser(String),
+    /// `PUT /v2/users/{userId}/status`
+    SetStatus(String),
+    /// `GET /v2/users`
+    ListUsers,
+}
+
+impl Endpoint {
+    /// Routes on the raw (still percent-encoded) path; decodes `{userId}` afterwards.
+    fn parse(method: &Method, raw_path: &str) -> Option<Self> {
+        let rest = raw_path.strip_prefix("/v2/users")?;
+        if rest.is_empty() {
+            return (method == Method::GET).then_some(Endpoint::ListUsers);
+        }
+        let segs: Vec<&str> = rest.strip_prefix('/')?.split('/').collect();
+        let user = |seg: &str| {
+            (!seg.is_empty()).then(|| percent_decode_str(seg).decode_utf8_lossy().into_owned())
+        };
+        match (method, segs.as_slice()) {
+            (&Method::GET, [seg]) => user(seg).map(Endpoint::GetUser),
+            (&Method::DELETE, [seg, "token"]) => user(seg).map(Endpoint::RevokeToken),
+            (&Method::PUT, [seg, "status"]) => user(seg).map(Endpoint::SetStatus),
+            _ => None,
+        }
+    }
+
+    fn label(&self) -> Label {
+        match self {
+            Endpoint::ListUsers => Label::Medium,
+            _ => Label::Light,
+        }
+    }
+
+    /// Scopes any of which allows the call, and the granular one named when none is held.
+    fn scopes(&self) -> (&'static [&'static str], &'static str) {
+        match self {
+            Endpoint::RevokeToken(_) => (
+                &["user:write:admin", "user:delete:token:admin"],
+                "user:delete:token:admin",
+            ),
+            Endpoint::SetStatus(_) => (
+                &["user:write:admin", "user:update:status:admin"],
+                "user:update:status:admin",
+            ),
+            Endpoint::GetUser(_) => (
+                &[
+                    "user:read:admin",
+                    "user:write:admin",
+                    "user:read:user:admin",
+                ],
+                "user:read:user:admin",
+            ),
+            Endpoint::ListUsers => (
+                &[
+                    "user:read:admin",
+                    "user:write:admin",
+                    "user:read:list_users:admin",
+                ],
+                "user:read:list_users:admin",
+            ),
+        }
+    }
+
+    pub(crate) fn user(&self) -> Option<&str> {
+        match self {
+            Endpoint::RevokeToken(u) | Endpoint::GetUser(u) | Endpoint::SetStatus(u) => Some(u),
+            Endpoint::ListUsers => None,
+        }
+    }
+
+    fn mutating(&self) -> bool {
+        matches!(self, Endpoint::RevokeToken(_) | Endpoint::SetStatus(_))
+    }
+}
+
+/// Serves one request: records it, dispatches it, stamps `x-zm-trackingid`. `kill` closes the
+/// connection without an answer (the drop fault); this future is then dropped mid-way.
+pub(crate) async fn handle(
+    shared: Arc<Shared>,
+    req: Request<hyper::body::Incoming>,
+    kill: CancellationToken,
+) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let raw = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.path().to_string(), |p| p.as_str().to_string());
+    let idx = {
+        let mut rec = lock(&shared.recorder);
+        rec.arrive(shared.elapsed_ms(), parts.method.as_str(), &raw)
+    };
+    let body = axum::body::to_bytes(Body::new(body), BODY_LIMIT)
+        .await
+        .unwrap_or_default();
+    let path = parts.uri.path();
+    let mut resp = if parts.method == Method::POST && path == "/oauth/token" {
+        oauth(&shared, &parts.headers, parts.uri.query(), &body)
+    } else if parts.method == Method::GET && path == "/_sim/state" {
+        match serde_json::to_value(shared.snapshot()) {
+            Ok(v) => json_response(200, &v),
+            Err(e) => json_response(500, &json!({"code": 500, "message": e.to_string()})),
+        }
+    } else if let Some(ep) = Endpoint::parse(&parts.method, path) {
+        let _in_flight = InFlight::enter(&shared);
+        api(
+            &shared,
+            idx,
+            ep,
+            &parts.headers,
+            parts.uri.query(),
+            &body,
+            &kill,
+        )
+        .await
+    } else {
+        lock(&shared.recorder).mark_unexpected(idx);
+        let message = format!("Invalid api {} {path}", parts.method);
+        json_response(404, &json!({"code": 300, "message": message}))
+    };
+    let rid = shared.tracking.fetch_add(1, Ordering::Relaxed) + 1;
+    if let Ok(v) = HeaderValue::from_str(&format!("v=2.0;clid=aw1;rid={rid}")) {
+        resp.headers_mut().insert("x-zm-trackingid", v);
+    }
+    lock(&shared.recorder).complete(idx, resp.status().as_u16());
+    resp
+}
+
+/// Counts a `/v2` request as in flight while alive, tracking the peak.
+struct InFlight<'a>(&'a Shared);
+
+impl<'a> InFlight<'a> {
+    fn enter(shared: &'a Shared) -> Self {
+        let now = shared.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.peak_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(shared)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// `POST /oauth/token`: parameters from the query string and/or a form body.
+fn oauth(shared: &Shared, headers: &HeaderMap, query: Option<&str>, body: &[u8]) -> Response<Body> {
+    let mut params = parse_query(query);
+    params.extend(url::form_urlencoded::parse(body).into_owned());
+    let req = TokenRequest {
+        authorization: headers
+            .get(header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok()),
+        grant_type: params.remove("grant_type"),
+        account_id: params.remove("account_id"),
+    };
+    let api_url = format!("http://{}", shared.addr);
+    let (status, v) = {
+        let mut tokens = lock(&shared.tokens);
+        auth::token_endpoint(
+            &shared.cfg,
+            &mut tokens,
+            &req,
+            std::time::Instant::now(),
+            &api_url,
+        )
+    };
+    json_response(status, &v)
+}
+
+/// One `/v2` call through the checks listed in the module doc.
+async fn api(
+    shared: &Shared,
+    idx: usize,
+    ep: Endpoint,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    body: &[u8],
+    kill: &CancellationToken,
+) -> Response<Body> {
+    let label = ep.label();
+    let user_id = ep.user().and_then(|key| {
+        let dir = lock(&shared.dir);
+        dir.find(key).and_then(|i| dir.get(i)).map(|u| u.id.clone())
+    });
+    lock(&shared.recorder).annotate(idx, Some(label), user_id.clone());
+
+    if shared.in_outage() {
+        return json_response(503, &faults::server_error_body(503));
+    }
+    {
+        let tokens = lock(&shared.tokens);
+        let authz = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|h| h.to_str().ok());
+        if let Err(e) = tokens.check(authz, std::time::Instant::now()) {
+            return json_response(401, &json!({"code": 124, "message": e.message()}));
+        }
+        let (accepted, granular) = ep.scopes();
+        if !tokens.has_any(accepted) {
+            let message = format!("Invalid access token, does not contain scopes:[{granular}].");
+            return json_response(400, &json!({"code": 4711, "message": message}));
+        }
+    }
+    let _busy = match (ep.mutating(), ep.user()) {
+        (true, Some(key)) => {
+            let key = user_id
+                .clone()
+                .unwrap_or_else(|| format!("?{}", key.to_lowercase()));
+            match shared.busy.try_mark(key) {
+                Some(guard) => Some(guard),
+                None => return concurrent_429(shared, label),
+            }
+        }
+        _ => None,
+    };
+    let admitted = lock(&shared.limiter).admit(label, shared.elapsed());
+    if let Err(rejection) = admitted {
+        return rate_limited(shared, label, rejection);
+    }
+    let draw = lock(&shared.faults).draw();
+    if !draw.latency.is_zero() {
+        tokio::time::sleep(draw.latency).await;
+    }
+    match draw.fault {
+        Fault::Drop => {
+            kill.cancel();
+            std::future::pending::<()>().await;
+        }
+        Fault::Stall => tokio::time::sleep(shared.cfg.stall).await,
+        Fault::Before(status) => return json_response(status, &faults::server_error_body(status)),
+        Fault::None | Fault::After(_) => {}
+    }
+    let resp = handlers::endpoint(shared, &ep, query, body);
+    match draw.fault {
+        Fault::After(status) => json_response(status, &faults::server_error_body(status)),
+        _ => resp,
+    }
+}
+
+pub(crate) fn parse_query(query: Option<&str>) -> HashMap<String, String> {
+    url::form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}

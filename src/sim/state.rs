@@ -1,0 +1,144 @@
+//! Ground truth: what the simulator received and did, for tests to assert on.
+//!
+//! Every request is recorded on arrival (so the log is in arrival order, 429s and dropped
+//! connections included) and completed when its answer is known. A request whose connection was
+//! closed before an answer — a drop fault, or a client that gave up — keeps status 0.
+
+use std::collections::BTreeMap;
+
+use crate::plan::Label;
+
+/// A snapshot of the simulator's ground truth (see [`crate::sim::Sim::state`]).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct SimState {
+    /// User id → number of successful revocations (side effect applied, whatever the client saw).
+    pub revocations: BTreeMap<String, u32>,
+    /// Every request, `/oauth/token` and 429s included, in arrival order.
+    pub requests: Vec<RequestRecord>,
+    /// Requests answered 429 because the per-second budget was spent.
+    pub rejected_qps: u64,
+    /// Requests answered 429 because the daily budget was spent.
+    pub rejected_daily: u64,
+    /// Mutating requests answered 429 because another one for the same user was in flight.
+    pub rejected_concurrent: u64,
+    /// The most `/v2` requests ever being handled at once.
+    pub peak_in_flight: usize,
+    /// OAuth tokens minted (token endpoint and [`crate::sim::Sim::issue_token`]).
+    pub tokens_issued: u64,
+    /// Requests to paths or methods the simulator does not serve (a client bug, usually).
+    pub unexpected: Vec<RequestRecord>,
+}
+
+/// One request as the simulator saw it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RequestRecord {
+    /// Arrival time, milliseconds since the simulator started.
+    pub at_ms: u64,
+    /// HTTP method, e.g. `DELETE`.
+    pub method: String,
+    /// The raw path as received (still percent-encoded), plus `?query` if any.
+    pub path: String,
+    /// The status answered; 0 if the connection closed without an answer.
+    pub status: u16,
+    /// The rate-limit label of the endpoint, for `/v2` endpoints the simulator knows.
+    pub label: Option<Label>,
+    /// The user id the path resolved to, if it named a known user.
+    pub user: Option<String>,
+}
+
+impl RequestRecord {
+    fn matches(&self, method: &str, path_suffix: &str) -> bool {
+        self.method.eq_ignore_ascii_case(method) && self.path.ends_with(path_suffix)
+    }
+}
+
+impl SimState {
+    /// The most requests matching `method` and `path_suffix` that arrived within any sliding
+    /// window `[t, t + 1000 ms)`: what the client's pacing promise ("never more than --rate
+    /// started in any one-second window") is checked against.
+    pub fn peak_starts_per_second(&self, method: &str, path_suffix: &str) -> usize {
+        let times: Vec<u64> = self
+            .requests
+            .iter()
+            .filter(|r| r.matches(method, path_suffix))
+            .map(|r| r.at_ms)
+            .collect();
+        let mut peak = 0;
+        let mut lo = 0;
+        for hi in 0..times.len() {
+            while times[hi] >= times[lo] + 1000 {
+                lo += 1;
+            }
+            peak = peak.max(hi - lo + 1);
+        }
+        peak
+    }
+
+    /// Requests matching `method` and `path_suffix`, and `status` if given.
+    pub fn count(&self, method: &str, path_suffix: &str, status: Option<u16>) -> usize {
+        self.requests
+            .iter()
+            .filter(|r| r.matches(method, path_suffix))
+            .filter(|r| status.is_none_or(|s| r.status == s))
+            .count()
+    }
+
+    /// Successful revocations over all users (a user revoked twice counts twice).
+    pub fn total_revocations(&self) -> u64 {
+        self.revocations.values().map(|&n| u64::from(n)).sum()
+    }
+}
+
+/// The request log, appended on arrival and completed in place.
+#[derive(Debug, Default)]
+pub(crate) struct Recorder {
+    /// Every request in arrival order.
+    requests: Vec<RequestRecord>,
+    /// Indices into `requests` of the unexpected ones.
+    unexpected: Vec<usize>,
+}
+
+impl Recorder {
+    /// Logs an arrival with status 0 and returns its index for [`Recorder::complete`].
+    pub(crate) fn arrive(&mut self, at_ms: u64, method: &str, path: &str) -> usize {
+        self.requests.push(RequestRecord {
+            at_ms,
+            method: method.to_string(),
+            path: path.to_string(),
+            status: 0,
+            label: None,
+            user: None,
+        });
+        self.requests.len() - 1
+    }
+
+    /// Notes the label and resolved user as soon as they are known (a dropped request keeps them).
+    pub(crate) fn annotate(&mut self, idx: usize, label: Option<Label>, user: Option<String>) {
+        if let Some(r) = self.requests.get_mut(idx) {
+            r.label = label;
+            r.user = user;
+        }
+    }
+
+    /// Records the status answered.
+    pub(crate) fn complete(&mut self, idx: usize, status: u16) {
+        if let Some(r) = self.requests.get_mut(idx) {
+            r.status = status;
+        }
+    }
+
+    /// Marks a request as one to a path or method the simulator does not serve.
+    pub(crate) fn mark_unexpected(&mut self, idx: usize) {
+        self.unexpected.push(idx);
+    }
+
+    /// Copies of the request log and of the unexpected requests.
+    pub(crate) fn snapshot(&self) -> (Vec<RequestRecord>, Vec<RequestRecord>) {
+        let unexpected = self
+            .unexpected
+            .iter()
+            .filter_map(|&i| self.requests.get(i).cloned())
+            .collect();
+        (self.requests.clone(), unexpected)
+    }
+}
