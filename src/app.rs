@@ -395,10 +395,18 @@ pub async fn revoke(settings: Settings, ctx: &Context) -> Exit {
         logging::eprint_line(&text);
     }
     if let Some(reason) = &stop {
-        logging::eprint_line(&format!("zoom-offboard: stopped: {reason}"));
         if first_call_stop {
+            logging::eprint_line(&format!(
+                "zoom-offboard: stopped on the first call, nothing was done: {reason}"
+            ));
             return Exit::Usage;
         }
+        logging::eprint_line(&format!(
+            "zoom-offboard: stopped: {reason}. Users not finished are `pending` in {}; \
+             continue with the same command plus --resume --report {}",
+            settings.report.display(),
+            settings.report.display()
+        ));
         return Exit::Stopped;
     }
     Exit::from_counts(&final_counts)

@@ -60,6 +60,9 @@ struct Gate {
     last_change: Instant,
     /// When the last cut happened; `None` before any.
     last_cut: Option<Instant>,
+    /// Bumped by every throttle: a caller whose slot was handed out before the bump must
+    /// take a new one (its slot may fall inside the pause).
+    epoch: u64,
     /// The learned ceiling: what got through in the second before the last throttle.
     w_max: Option<f64>,
     /// Answers that were not throttled, in the last second (for measuring `w_max`).
@@ -99,6 +102,7 @@ impl Pacer {
                 paused_until: now,
                 last_change: now,
                 last_cut: None,
+                epoch: 0,
                 w_max: None,
                 recent_ok: std::collections::VecDeque::new(),
             }),
@@ -128,15 +132,21 @@ impl Pacer {
 
     /// Waits until this caller may start one request.
     pub async fn acquire(&self) {
-        let slot = {
-            let mut g = self.lock();
-            let now = Instant::now();
-            climb(&mut g, now, self.max_rate);
-            let start = g.next_slot.max(now).max(g.paused_until);
-            g.next_slot = start + Duration::from_secs_f64(1.0 / g.rate);
-            start
-        };
-        tokio::time::sleep_until(slot).await;
+        loop {
+            let (slot, epoch) = {
+                let mut g = self.lock();
+                let now = Instant::now();
+                climb(&mut g, now, self.max_rate);
+                let start = g.next_slot.max(now).max(g.paused_until);
+                g.next_slot = start + Duration::from_secs_f64(1.0 / g.rate);
+                (start, g.epoch)
+            };
+            tokio::time::sleep_until(slot).await;
+            // A throttle while we slept invalidates the slot: queue again behind the pause.
+            if self.lock().epoch == epoch {
+                break;
+            }
+        }
         // The hard ceiling; normally ready at once, since the gate is at or under it.
         self.limiter.until_ready().await;
     }
@@ -169,6 +179,7 @@ impl Pacer {
             g.last_change = now;
             tracing::debug!(rate = g.rate, measured, "throttled: slowing the whole run");
         }
+        g.epoch += 1;
         let until = now + pause;
         if until > g.paused_until {
             g.paused_until = until;

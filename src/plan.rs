@@ -9,7 +9,9 @@ use std::fmt;
 use std::str::FromStr;
 
 /// The account's plan, which sets the per-second ceilings (and, for Free, daily limits).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Plan {
     /// Free accounts: 4/s Light with 6,000 a day, 2/s Medium with 2,000 a day.
@@ -91,7 +93,9 @@ impl fmt::Display for Plan {
 
 /// Error for a plan name that is not one of Zoom's plans.
 #[derive(Debug, thiserror::Error)]
-#[error("unknown plan {0:?}: expected free, pro or business (business plus, education, enterprise)")]
+#[error(
+    "unknown plan {0:?}: expected free, pro or business (business plus, education, enterprise)"
+)]
 pub struct UnknownPlan(pub String);
 
 impl FromStr for Plan {

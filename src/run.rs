@@ -236,6 +236,8 @@ pub async fn execute(
         shared.halt(StopReason::Interrupted).await;
     }
     let stop = shared.reason.lock().await.clone();
+    // Release the report watcher (it holds a sender; the collector ends when all are gone).
+    shared.stop.cancel();
     RunResult {
         stop,
         stopped_on_first_call,

@@ -10,3 +10,13 @@ mod sim_auth;
 mod sim_limits;
 // Simulator faults: 5xx before/after the side effect, dropped connections, stalls, outages.
 mod sim_faults;
+// revoke in-process against the simulator: helpers shared by the revoke_* and resume_* modules.
+mod revoke_support;
+// revoke end to end: happy path, not found, invalid, duplicates, odd input.
+mod revoke_basic;
+// revoke under faults: 5xx, drops, stalls, token expiry, scope loss, daily limit.
+mod revoke_faults;
+// revoke's pacing against the simulator's rate limits.
+mod revoke_pacing;
+// the real binary stopped (SIGKILL, SIGINT, daily limit) and resumed.
+mod resume_kill;

@@ -1,0 +1,243 @@
+//! Stopping and resuming the real binary: SIGKILL at seeded points, SIGINT, the daily limit.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::revoke_support::*;
+use zoom_offboard::report::Status;
+use zoom_offboard::sim::{Sim, SimConfig};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_zoom-offboard")
+}
+
+/// Starts the binary on `input` against `sim`, reporting to `report`.
+fn spawn(sim: &Sim, input: &Path, report: &Path, extra: &[&str]) -> Child {
+    let c = sim.config();
+    Command::new(bin())
+        .arg("revoke")
+        .arg(input)
+        .arg("--report")
+        .arg(report)
+        .args([
+            "--base-url",
+            &sim.base_url(),
+            "--oauth-url",
+            &sim.oauth_url(),
+        ])
+        .args([
+            "--yes",
+            "--no-progress",
+            "-q",
+            "--config",
+            "/dev/null",
+            "--plan",
+            "business",
+        ])
+        .args(extra)
+        .env("ZOOM_ACCOUNT_ID", &c.account_id)
+        .env("ZOOM_CLIENT_ID", &c.client_id)
+        .env("ZOOM_CLIENT_SECRET", &c.client_secret)
+        .env("ZOOM_OFFBOARD_NO_TTY", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn zoom-offboard")
+}
+
+/// Waits (bounded) until the simulator has revoked `n` users.
+async fn until_revoked(sim: &Sim, n: u64) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sim.state().total_revocations() < n {
+        assert!(
+            Instant::now() < deadline,
+            "the run did not get to {n} revocations"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+async fn wait(mut child: Child) -> (i32, String) {
+    let out = tokio::task::spawn_blocking(move || {
+        let status = child.wait().expect("wait");
+        let mut err = String::new();
+        if let Some(mut e) = child.stderr.take() {
+            use std::io::Read;
+            let _ = e.read_to_string(&mut err);
+        }
+        (status.code().unwrap_or(-1), err)
+    });
+    tokio::time::timeout(Duration::from_secs(60), out)
+        .await
+        .expect("the run ended in time")
+        .expect("join")
+}
+
+fn input_file(sim: &Sim, dir: &Path, n: usize) -> std::path::PathBuf {
+    let mut lines = vec!["email".to_string()];
+    lines.extend(active_emails(sim, n));
+    write_input(dir, "users.csv", &lines)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_at_seeded_points_then_resume_revokes_everyone_once() {
+    const USERS: usize = 120;
+    const CONCURRENCY: usize = 4;
+    for seed in 1..=5u64 {
+        let sim = Sim::start(SimConfig {
+            light_per_second: Some(2000),
+            latency_ms: (5, 25),
+            seed,
+            users: zoom_offboard::sim::SimUsers::Generated(1000),
+            ..SimConfig::default()
+        })
+        .await
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let input = input_file(&sim, dir.path(), USERS);
+        let report = dir.path().join("out.csv");
+        let conc = CONCURRENCY.to_string();
+        let extra = ["--rate", "80", "--concurrency", conc.as_str()];
+
+        let mut child = spawn(&sim, &input, &report, &extra);
+        // Kill at a point chosen by the seed: after 10..100 revocations.
+        until_revoked(&sim, 10 + seed * 17).await;
+        child.kill().expect("SIGKILL");
+        let _ = wait(child).await;
+        let revoked_before = sim.state().total_revocations();
+        assert!(
+            revoked_before < USERS as u64,
+            "seed {seed}: killed too late"
+        );
+
+        let (code, err) = wait(spawn(
+            &sim,
+            &input,
+            &report,
+            &[&extra[..], &["--resume"]].concat(),
+        ))
+        .await;
+        assert_eq!(code, 0, "seed {seed}: resume exit code; stderr: {err}");
+
+        let state = sim.state();
+        assert_eq!(
+            state.revocations.len(),
+            USERS,
+            "seed {seed}: everyone revoked"
+        );
+        let twice = state.revocations.values().filter(|&&n| n > 1).count();
+        assert!(
+            twice <= CONCURRENCY,
+            "seed {seed}: {twice} users revoked twice; only those in flight at the kill may be"
+        );
+        let last = last_status(&report);
+        assert_eq!(last.len(), USERS);
+        assert!(last.values().all(|s| *s == Status::Revoked), "seed {seed}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigint_leaves_pending_rows_and_exit_3() {
+    let sim = Sim::start(SimConfig {
+        light_per_second: Some(2000),
+        latency_ms: (5, 25),
+        users: zoom_offboard::sim::SimUsers::Generated(1000),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = input_file(&sim, dir.path(), 150);
+    let report = dir.path().join("out.csv");
+    let child = spawn(&sim, &input, &report, &["--rate", "50"]);
+    until_revoked(&sim, 20).await;
+    let st = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill -INT");
+    assert!(st.success());
+    let (code, err) = wait(child).await;
+    assert_eq!(code, 3, "stderr: {err}");
+    let last = last_status(&report);
+    assert_eq!(last.len(), 150, "every user has a row");
+    let pending = last.values().filter(|s| **s == Status::Pending).count();
+    let revoked = last.values().filter(|s| **s == Status::Revoked).count();
+    assert!(pending > 0);
+    assert_eq!(revoked + pending, 150);
+    assert_eq!(revoked, sim.state().revocations.len());
+    assert!(
+        err.contains("--resume"),
+        "the summary says how to continue: {err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daily_limit_stop_resumes_the_next_day() {
+    let sim = Sim::start(SimConfig {
+        light_per_second: Some(2000),
+        light_per_day: Some(70),
+        users: zoom_offboard::sim::SimUsers::Generated(1000),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = input_file(&sim, dir.path(), 120);
+    let report = dir.path().join("out.csv");
+    let (code, err) = wait(spawn(&sim, &input, &report, &["--rate", "500"])).await;
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("daily"), "{err}");
+    assert_eq!(sim.state().total_revocations(), 70);
+
+    sim.new_day();
+    let (code, err) = wait(spawn(&sim, &input, &report, &["--rate", "500", "--resume"])).await;
+    assert_eq!(code, 0, "{err}");
+    let state = sim.state();
+    assert_eq!(state.revocations.len(), 120);
+    assert!(state.revocations.values().all(|&n| n == 1));
+}
+
+#[tokio::test]
+async fn no_terminal_and_no_yes_refuses_with_exit_2() {
+    let sim = Sim::start(SimConfig {
+        users: zoom_offboard::sim::SimUsers::Generated(1000),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = input_file(&sim, dir.path(), 3);
+    let report = dir.path().join("out.csv");
+    let c = sim.config();
+    let out = Command::new(bin())
+        .arg("revoke")
+        .arg(&input)
+        .arg("--report")
+        .arg(&report)
+        .args([
+            "--base-url",
+            &sim.base_url(),
+            "--oauth-url",
+            &sim.oauth_url(),
+            "--config",
+            "/dev/null",
+        ])
+        .env("ZOOM_ACCOUNT_ID", &c.account_id)
+        .env("ZOOM_CLIENT_ID", &c.client_id)
+        .env("ZOOM_CLIENT_SECRET", &c.client_secret)
+        .env("ZOOM_OFFBOARD_NO_TTY", "1")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--yes"), "{err}");
+    assert_eq!(
+        sim.state().requests.len(),
+        0,
+        "nothing sent, not even a token request"
+    );
+    assert!(!report.exists(), "no report left behind");
+}

@@ -1,0 +1,116 @@
+//! Helpers for running `revoke` in-process against the simulator.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+use zoom_offboard::app::{Context, revoke};
+use zoom_offboard::cli::RevokeArgs;
+use zoom_offboard::config::Settings;
+use zoom_offboard::exit::Exit;
+use zoom_offboard::report::{Row, Status, read_report};
+use zoom_offboard::sim::{Sim, SimConfig};
+
+/// An environment lookup shared with the revoke run.
+pub type Env = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// A simulator that allows a lot, so tests that are not about pacing run fast.
+pub fn fast_sim() -> SimConfig {
+    SimConfig {
+        light_per_second: Some(2000),
+        medium_per_second: Some(2000),
+        users: zoom_offboard::sim::SimUsers::Generated(1000),
+        ..SimConfig::default()
+    }
+}
+
+/// Arguments pointed at `sim`, reading `input`, reporting to `report`, fast by default.
+pub fn args(sim: &Sim, input: &Path, report: &Path) -> RevokeArgs {
+    RevokeArgs {
+        inputs: vec![input.to_path_buf()],
+        report: Some(report.to_path_buf()),
+        base_url: Some(sim.base_url()),
+        oauth_url: Some(sim.oauth_url()),
+        rate: Some(1000.0),
+        plan: Some("business".into()),
+        yes: true,
+        config: Some(PathBuf::from("/dev/null")),
+        timeout: Some(5.0),
+        output: zoom_offboard::cli::OutputArgs {
+            no_progress: true,
+            quiet: true,
+            ..Default::default()
+        },
+        ..RevokeArgs::default()
+    }
+}
+
+/// The simulator's S2S credentials as an environment.
+pub fn s2s_env(sim: &Sim) -> Env {
+    let c = sim.config().clone();
+    Arc::new(move |k: &str| match k {
+        "ZOOM_ACCOUNT_ID" => Some(c.account_id.clone()),
+        "ZOOM_CLIENT_ID" => Some(c.client_id.clone()),
+        "ZOOM_CLIENT_SECRET" => Some(c.client_secret.clone()),
+        _ => None,
+    })
+}
+
+/// A static-token environment.
+pub fn static_env(token: String) -> Env {
+    Arc::new(move |k: &str| (k == "ZOOM_ACCESS_TOKEN").then(|| token.clone()))
+}
+
+/// Runs revoke in-process with `env`, stopping on `cancel`.
+pub async fn run_with(
+    args: &RevokeArgs,
+    env: Env,
+    cancel: CancellationToken,
+) -> Exit {
+    let e2 = env.clone();
+    let settings = Settings::resolve(args, &move |k: &str| e2(k), chrono::Utc::now())
+        .expect("settings resolve");
+    let ctx = Context {
+        env: Box::new(move |k: &str| env(k)),
+        cancel,
+        stdin_is_terminal: false,
+        confirm: None,
+        progress_terminal: false,
+    };
+    revoke(settings, &ctx).await
+}
+
+/// Runs revoke in-process with the simulator's S2S credentials.
+pub async fn run(sim: &Sim, args: &RevokeArgs) -> Exit {
+    run_with(args, s2s_env(sim), CancellationToken::new()).await
+}
+
+/// Writes `lines` as a file in `dir`.
+pub fn write_input(dir: &Path, name: &str, lines: &[String]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, lines.join("\n") + "\n").expect("write input");
+    p
+}
+
+/// Emails of active users only (pending users answer 1120).
+pub fn active_emails(sim: &Sim, n: usize) -> Vec<String> {
+    sim.users()
+        .into_iter()
+        .filter(|u| matches!(u.status, zoom_offboard::sim::UserStatus::Active))
+        .take(n)
+        .map(|u| u.email)
+        .collect()
+}
+
+/// All rows of a report.
+pub fn rows(report: &Path) -> Vec<Row> {
+    let text = std::fs::read_to_string(report).expect("read report");
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    rdr.deserialize::<Row>().map(|r| r.expect("row")).collect()
+}
+
+/// The last row per user (lower-cased email key), via the product's own resume reader.
+pub fn last_status(report: &Path) -> std::collections::HashMap<String, Status> {
+    let state = read_report(report).expect("read report");
+    state.iter().map(|(k, r)| (k.clone(), r.status)).collect()
+}
