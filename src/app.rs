@@ -728,7 +728,7 @@ async fn demo(args: DemoArgs, ctx: &Context) -> Exit {
     let state = sim.state();
     logging::eprint_line(&format!(
         "demo: the simulator saw {} requests, {} tokens revoked, {} answered 429.\n\
-         demo: exit code {} ({}). Open the report: {}",
+         demo: revoke's exit code would be {} ({}). Open the report: {}",
         state.requests.len(),
         state.total_revocations(),
         state.rejected_qps + state.rejected_daily + state.rejected_concurrent,
@@ -742,7 +742,12 @@ async fn demo(args: DemoArgs, ctx: &Context) -> Exit {
         report.display()
     ));
     sim.shutdown().await;
-    exit
+    // The fixture holds missing and invalid users on purpose, so revoke's exit 1 is the demo
+    // working as intended; anything else is a real problem.
+    match exit {
+        Exit::Success | Exit::SomeFailed => Exit::Success,
+        other => other,
+    }
 }
 
 /// `zoom-offboard users`: every user with a status, on `out`, each exactly once.
