@@ -279,15 +279,17 @@ pub async fn revoke(settings: Settings, ctx: &Context) -> Exit {
     let stats = Arc::new(Stats::default());
     let (tx, rx) = mpsc::channel::<Row>(1024);
     let json_logs = settings.log.format == crate::cli::LogFormat::Json;
-    let collector = tokio::spawn(collect(writer, rx, bar.clone(), stats.clone(), json_logs));
+    let run_id = run_id();
+    let span = tracing::info_span!("run", run_id = %run_id);
+    let collector = tokio::spawn(
+        collect(writer, rx, bar.clone(), stats.clone(), json_logs).instrument(span.clone()),
+    );
     for row in plan.prewritten.iter().cloned() {
         if tx.send(row).await.is_err() {
             break;
         }
     }
 
-    let run_id = run_id();
-    let span = tracing::info_span!("run", run_id = %run_id);
     let mut stop: Option<StopReason> = None;
     let mut first_call_stop = false;
     let mut requests_rate = settings.rate;
@@ -308,17 +310,15 @@ pub async fn revoke(settings: Settings, ctx: &Context) -> Exit {
                 let mode = if dry { Mode::Lookup } else { Mode::Revoke };
                 match connect(&settings, creds).await {
                     Err(msg) => {
-                        for u in &plan.todo {
-                            let mut row = Row::new(u.as_str(), Status::Pending);
-                            row.message = format!("not attempted: {msg}");
-                            let _ = tx.send(row).await;
-                        }
+                        // Nothing was done: leave no report behind (unless resuming one), so
+                        // the same command works once the credentials are fixed.
                         drop(tx);
                         let _ = collector.await;
                         if let Some(b) = &bar {
                             b.finish_and_clear();
                         }
                         logging::set_bar(None);
+                        discard_fresh_report(&settings);
                         return usage(&msg);
                     }
                     Ok(client) => {
@@ -326,22 +326,58 @@ pub async fn revoke(settings: Settings, ctx: &Context) -> Exit {
                             Ok(p) => Arc::new(p),
                             Err(e) => return usage(&e.to_string()),
                         };
-                        let opts =
-                            RunOptions::new(mode, settings.concurrency, settings.max_retries);
-                        let res = run::execute(
-                            plan.todo.clone(),
-                            client,
-                            pacer.clone(),
-                            opts,
-                            stats.clone(),
-                            tx.clone(),
-                            ctx.cancel.clone(),
-                        )
-                        .instrument(span.clone())
-                        .await;
-                        stop = res.stop;
-                        first_call_stop = res.stopped_on_first_call;
                         requests_rate = pacer.max_rate();
+                        let strategy = if dry {
+                            pick_lookup(&settings, &client, plan.todo.len()).await
+                        } else {
+                            None
+                        };
+                        if let Some(medium) = strategy {
+                            match crate::dryrun::by_listing(
+                                &client,
+                                &medium,
+                                &plan.todo,
+                                settings.max_retries,
+                                &tx,
+                                &ctx.cancel,
+                            )
+                            .instrument(span.clone())
+                            .await
+                            {
+                                Ok(pages) => {
+                                    stats.requests.fetch_add(pages, Ordering::Relaxed);
+                                }
+                                Err(e) => {
+                                    stop = Some(match e {
+                                        crate::users::ListError::Interrupted => {
+                                            StopReason::Interrupted
+                                        }
+                                        other => StopReason::Credentials(other.to_string()),
+                                    });
+                                    for u in &plan.todo {
+                                        let mut row = Row::new(u.as_str(), Status::Pending);
+                                        row.message = "not looked up: the listing stopped".into();
+                                        let _ = tx.send(row).await;
+                                    }
+                                }
+                            }
+                        } else {
+                            let opts =
+                                RunOptions::new(mode, settings.concurrency, settings.max_retries);
+                            let res = run::execute(
+                                plan.todo.clone(),
+                                client,
+                                pacer.clone(),
+                                opts,
+                                stats.clone(),
+                                tx.clone(),
+                                ctx.cancel.clone(),
+                            )
+                            .instrument(span.clone())
+                            .await;
+                            stop = res.stop;
+                            first_call_stop = res.stopped_on_first_call;
+                        }
                     }
                 }
             }
@@ -396,6 +432,7 @@ pub async fn revoke(settings: Settings, ctx: &Context) -> Exit {
     }
     if let Some(reason) = &stop {
         if first_call_stop {
+            discard_fresh_report(&settings);
             logging::eprint_line(&format!(
                 "zoom-offboard: stopped on the first call, nothing was done: {reason}"
             ));
@@ -410,6 +447,35 @@ pub async fn revoke(settings: Settings, ctx: &Context) -> Exit {
         return Exit::Stopped;
     }
     Exit::from_counts(&final_counts)
+}
+
+/// Removes the report of a run that did nothing (exit 2), unless it was a resumed report.
+fn discard_fresh_report(settings: &Settings) {
+    if !settings.resume {
+        let _ = std::fs::remove_file(&settings.report);
+    }
+}
+
+/// For a dry run, decides how to look users up. `Some(medium pacer)` means: by listing.
+async fn pick_lookup(settings: &Settings, client: &ZoomClient, users: usize) -> Option<Pacer> {
+    use crate::dryrun::Lookup;
+    let medium_rate = f64::from(settings.plan.per_second(crate::plan::Label::Medium)) * 0.8;
+    let medium = Pacer::new(medium_rate).ok()?;
+    let chosen = match settings.lookup {
+        Lookup::Each => Lookup::Each,
+        Lookup::List => Lookup::List,
+        Lookup::Auto => {
+            let (pick, est) = crate::dryrun::choose(client, &medium, users, settings.rate).await;
+            tracing::info!(
+                each_secs = est.each_secs,
+                list_secs = ?est.list_secs,
+                "dry run: looking users up {}",
+                if pick == Lookup::List { "by listing the account" } else { "one by one" }
+            );
+            pick
+        }
+    };
+    (chosen == Lookup::List).then_some(medium)
 }
 
 /// What this invocation has to do, after input and resume state are known.

@@ -84,6 +84,10 @@ pub struct RevokeArgs {
     /// Send no write request: validate, plan and (with credentials) look users up.
     #[arg(long)]
     pub dry_run: bool,
+    /// How a dry run looks users up: one GET per user, by listing the account, or whichever
+    /// is cheaper.
+    #[arg(long, value_enum, default_value_t, requires = "dry_run")]
+    pub lookup: crate::dryrun::Lookup,
     /// The report file: .csv or .jsonl [default: zoom-offboard-report-<UTC time>.csv]
     #[arg(long, value_name = "PATH")]
     pub report: Option<PathBuf>,

@@ -154,6 +154,8 @@ pub struct Settings {
     pub exclude: Option<PathBuf>,
     /// `--dry-run`.
     pub dry_run: bool,
+    /// `--lookup` (dry runs).
+    pub lookup: crate::dryrun::Lookup,
     /// The report path.
     pub report: PathBuf,
     /// `--resume`.
@@ -462,6 +464,7 @@ impl Settings {
             column: args.column.clone(),
             exclude: args.exclude.clone().or(file.exclude),
             dry_run: args.dry_run,
+            lookup: args.lookup,
             report: args
                 .report
                 .clone()

@@ -7,6 +7,7 @@
 //! - [`zoom`]: the HTTP client, the token source ([`zoom::auth`]) and answer classification.
 //! - [`pacing`]: the shared rate limiter and the account-wide slow-down on 429s.
 //! - [`run`]: the worker pool and its stop conditions.
+//! - [`dryrun`]: dry-run lookups, per user or by listing the account.
 //! - [`users`]: listing the account's users (incident-wide logout, large dry runs).
 //! - [`report`]: the per-user report (CSV or JSONL), its resume reader and the run summary.
 //! - [`app`]: the commands wired together; [`exit`]: exit codes; [`logging`]: logs and the bar.
@@ -18,6 +19,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod dryrun;
 pub mod exit;
 pub mod input;
 pub mod logging;

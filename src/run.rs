@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Mutex, Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::input::UserId;
 use crate::pacing::{Pacer, backoff};
@@ -220,11 +221,14 @@ pub async fn execute(
             }
         };
         let shared2 = shared.clone();
-        tasks.spawn(async move {
-            let row = process(&shared2, user).await;
-            shared2.send(row).await;
-            drop(permit);
-        });
+        tasks.spawn(
+            async move {
+                let row = process(&shared2, user).await;
+                shared2.send(row).await;
+                drop(permit);
+            }
+            .in_current_span(),
+        );
         while tasks.try_join_next().is_some() {}
     }
     // Drain: requests on the wire finish; waiting ones turn into pending rows.

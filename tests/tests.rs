@@ -20,3 +20,7 @@ mod revoke_faults;
 mod revoke_pacing;
 // the real binary stopped (SIGKILL, SIGINT, daily limit) and resumed.
 mod resume_kill;
+// dry runs (both lookup strategies) and `users` listing.
+mod cli_dryrun_users;
+// the real binary's surface: report refusal and lock, file mode, usage errors, help output.
+mod cli_binary;

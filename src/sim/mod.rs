@@ -219,6 +219,12 @@ impl Sim {
         lock(&self.shared.tokens).expire_all(Instant::now());
     }
 
+    /// Expires every outstanding `next_page_token`, as 15 minutes passing would: lets a test
+    /// make one listing outlive its page token, once.
+    pub fn expire_page_tokens(&self) {
+        lock(&self.shared.pages).expire_all();
+    }
+
     /// Starts the next "day": daily counters reset.
     pub fn new_day(&self) {
         lock(&self.shared.limiter).new_day();

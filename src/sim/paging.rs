@@ -53,6 +53,11 @@ impl Pages {
         }
     }
 
+    /// Forgets every outstanding token: the next use of any of them is "invalid or expired".
+    pub(crate) fn expire_all(&mut self) {
+        self.cursors.clear();
+    }
+
     /// Answers one `GET /v2/users` call given its decoded query parameters.
     pub(crate) fn list(
         &mut self,

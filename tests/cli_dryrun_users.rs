@@ -1,0 +1,238 @@
+//! Dry runs (both lookup strategies, no credentials) and `users` listing, against the simulator.
+
+use std::time::Duration;
+
+use crate::revoke_support::*;
+use tokio_util::sync::CancellationToken;
+use zoom_offboard::app::{Context, users};
+use zoom_offboard::cli::UsersArgs;
+use zoom_offboard::dryrun::Lookup;
+use zoom_offboard::exit::Exit;
+use zoom_offboard::report::Status;
+use zoom_offboard::sim::{Sim, SimConfig, SimUsers};
+
+fn with_ghosts(sim: &Sim, dir: &std::path::Path, n: usize, ghosts: usize) -> std::path::PathBuf {
+    let mut lines = vec!["email".to_string()];
+    lines.extend(active_emails(sim, n));
+    lines.extend((0..ghosts).map(|i| format!("ghost{i}@example.com")));
+    write_input(dir, "users.csv", &lines)
+}
+
+#[tokio::test]
+async fn dry_run_looks_each_user_up_and_sends_no_write() {
+    let sim = Sim::start(fast_sim()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = with_ghosts(&sim, dir.path(), 15, 5);
+    let report = dir.path().join("dry.csv");
+    let mut a = args(&sim, &input, &report);
+    a.dry_run = true;
+    a.lookup = Lookup::Auto; // 20 users: under a page, so one GET each
+    let exit = run(&sim, &a).await;
+    assert_eq!(exit, Exit::SomeFailed, "ghosts are not_found");
+    let rows = rows(&report);
+    assert_eq!(rows.len(), 20);
+    let would: Vec<_> = rows
+        .iter()
+        .filter(|r| r.status == Status::WouldRevoke)
+        .collect();
+    assert_eq!(would.len(), 15);
+    assert!(
+        would
+            .iter()
+            .all(|r| r.name.is_some() && r.zoom_status.as_deref() == Some("active"))
+    );
+    assert_eq!(
+        rows.iter().filter(|r| r.status == Status::NotFound).count(),
+        5
+    );
+    let state = sim.state();
+    assert_eq!(
+        state.count("DELETE", "", None),
+        0,
+        "a dry run sends no write request"
+    );
+    assert_eq!(
+        state.requests.iter().filter(|r| r.method == "GET").count(),
+        20
+    );
+    assert_eq!(state.total_revocations(), 0);
+}
+
+#[tokio::test]
+async fn dry_run_by_listing_pages_the_account_instead() {
+    let sim = Sim::start(fast_sim()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = with_ghosts(&sim, dir.path(), 600, 3);
+    let report = dir.path().join("dry.csv");
+    let mut a = args(&sim, &input, &report);
+    a.dry_run = true;
+    a.rate = Some(24.0); // Pro's default: 603 lookups would take 25 s; listing takes a few pages
+    a.lookup = Lookup::Auto;
+    let exit = run(&sim, &a).await;
+    assert_eq!(exit, Exit::SomeFailed);
+    let rows = rows(&report);
+    assert_eq!(rows.len(), 603);
+    assert_eq!(
+        rows.iter()
+            .filter(|r| r.status == Status::WouldRevoke)
+            .count(),
+        600
+    );
+    assert_eq!(
+        rows.iter().filter(|r| r.status == Status::NotFound).count(),
+        3
+    );
+    let state = sim.state();
+    let per_user_gets = state
+        .requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.starts_with("/v2/users/"))
+        .count();
+    assert_eq!(
+        per_user_gets, 0,
+        "auto chose listing for a large share of the account"
+    );
+    let list_calls = state
+        .requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.starts_with("/v2/users?"))
+        .count();
+    assert!((4..=10).contains(&list_calls), "{list_calls} list calls");
+    assert_eq!(state.count("DELETE", "", None), 0);
+}
+
+#[tokio::test]
+async fn dry_run_without_credentials_validates_only() {
+    let sim = Sim::start(fast_sim()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = with_ghosts(&sim, dir.path(), 4, 1);
+    let report = dir.path().join("dry.csv");
+    let mut a = args(&sim, &input, &report);
+    a.dry_run = true;
+    let exit = run_with(
+        &a,
+        std::sync::Arc::new(|_: &str| None),
+        CancellationToken::new(),
+    )
+    .await;
+    assert_eq!(exit, Exit::Success);
+    let rows = rows(&report);
+    assert_eq!(rows.len(), 5);
+    assert!(rows.iter().all(|r| r.status == Status::WouldRevoke));
+    assert!(rows[0].message.contains("no credentials"));
+    assert_eq!(sim.state().requests.len(), 0);
+}
+
+fn users_ctx(sim: &Sim) -> Context {
+    let env = s2s_env(sim);
+    Context {
+        env: Box::new(move |k: &str| env(k)),
+        cancel: CancellationToken::new(),
+        stdin_is_terminal: false,
+        confirm: None,
+        progress_terminal: false,
+    }
+}
+
+fn users_args(sim: &Sim) -> UsersArgs {
+    UsersArgs {
+        base_url: Some(sim.base_url()),
+        oauth_url: Some(sim.oauth_url()),
+        config: Some("/dev/null".into()),
+        rate: Some(200.0),
+        max_retries: 6,
+        ..UsersArgs::default()
+    }
+}
+
+fn listed(out: &[u8]) -> Vec<String> {
+    let mut rdr = csv::Reader::from_reader(out);
+    let headers = rdr.headers().unwrap().clone();
+    assert_eq!(
+        headers.iter().collect::<Vec<_>>(),
+        [
+            "id",
+            "email",
+            "first_name",
+            "last_name",
+            "type",
+            "status",
+            "role_id",
+            "last_login_time"
+        ]
+    );
+    rdr.records().map(|r| r.unwrap()[1].to_string()).collect()
+}
+
+#[tokio::test]
+async fn users_pages_through_the_whole_account() {
+    let sim = Sim::start(SimConfig {
+        users: SimUsers::Generated(1000),
+        medium_per_second: Some(1000),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    let exit = users(&users_args(&sim), &users_ctx(&sim), &mut out).await;
+    assert_eq!(exit, Exit::Success);
+    let emails = listed(&out);
+    let active = active_emails(&sim, 1000);
+    assert_eq!(emails.len(), active.len());
+    let mut unique = emails.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), emails.len(), "each user exactly once");
+    let pages = sim.state().count("GET", "", Some(200));
+    assert_eq!(pages, active.len().div_ceil(300));
+}
+
+#[tokio::test]
+async fn users_survives_an_expired_page_token_by_restarting() {
+    let sim = Sim::start(SimConfig {
+        users: SimUsers::Generated(1000),
+        medium_per_second: Some(1000),
+        latency_ms: (20, 20),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut out = Vec::new();
+    let mut a = users_args(&sim);
+    a.rate = Some(20.0);
+    let ctx = users_ctx(&sim);
+    let listing = users(&a, &ctx, &mut out);
+    let expire = async {
+        // After the second page, every outstanding page token expires (once).
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while sim.state().count("GET", "", Some(200)) < 2 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the listing never got going"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        sim.expire_page_tokens();
+    };
+    let (exit, ()) = tokio::join!(listing, expire);
+    assert_eq!(exit, Exit::Success);
+    let emails = listed(&out);
+    let mut unique = emails.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        emails.len(),
+        "no user twice after the restart"
+    );
+    assert_eq!(
+        emails.len(),
+        active_emails(&sim, 1000).len(),
+        "and none missing"
+    );
+    assert_eq!(
+        sim.state().count("GET", "", Some(400)),
+        1,
+        "one expired token seen"
+    );
+}
