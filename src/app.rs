@@ -706,8 +706,9 @@ async fn collect(
             break;
         }
         if json_logs {
-            tracing::info!(user = %row.user, status = %row.status, http_status = ?row.http_status,
-                tracking_id = ?row.tracking_id, attempts = row.attempts, "user finished");
+            tracing::info!(user = %row.user, status = %row.status, http_status = row.http_status,
+                error_code = row.error_code, tracking_id = row.tracking_id.as_deref(),
+                attempts = row.attempts, "user finished");
         } else {
             tracing::debug!(user = %row.user, status = %row.status, "{}", row.message);
         }
