@@ -35,6 +35,10 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 /// Error bodies are read up to this many bytes; a hostile endpoint cannot make us buffer more.
 pub const MAX_BODY: usize = 64 * 1024;
 
+/// Successful bodies are read up to this many bytes: a `GET /users` page of 300 users is about
+/// 150 KB (up to 2,000 users with custom attributes under the 2026 spec), far above [`MAX_BODY`].
+pub const MAX_SUCCESS_BODY: usize = 16 * 1024 * 1024;
+
 /// The User-Agent sent with every request, so Zoom (and proxies) can tell who is calling.
 pub fn user_agent() -> String {
     format!(
@@ -227,7 +231,12 @@ impl ZoomClient {
         };
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = match read_capped(resp, MAX_BODY).await {
+        let cap = if resp.status().is_success() {
+            MAX_SUCCESS_BODY
+        } else {
+            MAX_BODY
+        };
+        let body = match read_capped(resp, cap).await {
             Ok(b) => b,
             Err(detail) => {
                 return Ok(Answer {
