@@ -20,3 +20,5 @@ mod revoke_faults;
 mod revoke_pacing;
 // the real binary stopped (SIGKILL, SIGINT, daily limit) and resumed.
 mod resume_kill;
+// Zoom's published OpenAPI spec between the tool and the simulator (Stoplight Prism proxy).
+mod conformance;
