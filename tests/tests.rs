@@ -24,3 +24,5 @@ mod resume_kill;
 mod cli_dryrun_users;
 // the real binary's surface: report refusal and lock, file mode, usage errors, help output.
 mod cli_binary;
+// Zoom's published OpenAPI spec between the tool and the simulator (Stoplight Prism proxy).
+mod conformance;

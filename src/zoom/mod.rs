@@ -34,9 +34,9 @@ const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
 
 /// Error bodies are read up to this many bytes; a hostile endpoint cannot make us buffer more.
 pub const MAX_BODY: usize = 64 * 1024;
-/// Successful bodies (a page of up to 300 users is ~100 KB; the spec allows 2,000) are read up
-/// to this many bytes; a longer one is cut, fails to parse and counts as a failed answer.
-pub const MAX_SUCCESS_BODY: usize = 8 * 1024 * 1024;
+/// Successful bodies are read up to this many bytes: a `GET /users` page of 300 users is about
+/// 150 KB (up to 2,000 users with custom attributes under the 2026 spec), far above [`MAX_BODY`].
+pub const MAX_SUCCESS_BODY: usize = 16 * 1024 * 1024;
 
 /// The User-Agent sent with every request, so Zoom (and proxies) can tell who is calling.
 pub fn user_agent() -> String {
@@ -230,7 +230,7 @@ impl ZoomClient {
         };
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let cap = if (200..300).contains(&status) {
+        let cap = if resp.status().is_success() {
             MAX_SUCCESS_BODY
         } else {
             MAX_BODY
