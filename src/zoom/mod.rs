@@ -226,9 +226,15 @@ impl ZoomClient {
             }
         };
         let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
+        let secret = token.secret.expose_secret();
+        let mut headers = resp.headers().clone();
+        for v in headers.values_mut() {
+            if secret.len() >= 8 && contains(v.as_bytes(), secret.as_bytes()) {
+                *v = reqwest::header::HeaderValue::from_static(REDACTED);
+            }
+        }
         let body = match read_capped(resp, MAX_BODY).await {
-            Ok(b) => b,
+            Ok(b) => redact(&b, secret),
             Err(detail) => {
                 return Ok(Answer {
                     outcome: Outcome::Retry {
@@ -319,6 +325,38 @@ pub(crate) fn describe_transport_error(e: &reqwest::Error) -> String {
     }
 }
 
+/// What a credential echoed back by an endpoint is replaced with.
+const REDACTED: &str = "(redacted)";
+
+/// True when `needle` (non-empty) occurs in `hay`.
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Replaces every occurrence of `secret` in `bytes` with `(redacted)`. An endpoint that echoes
+/// the request's credentials back (a debugging proxy, a hostile server) must not get them into
+/// the report, the logs or an error message: answers are scrubbed before anything reads them.
+/// Values shorter than 8 bytes are not real credentials (test stand-ins) and are left alone, so
+/// that scrubbing cannot mangle ordinary JSON.
+pub(crate) fn redact(bytes: &[u8], secret: &str) -> Vec<u8> {
+    let s = secret.as_bytes();
+    if s.len() < 8 || !contains(bytes, s) {
+        return bytes.to_vec();
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(s) {
+            out.extend_from_slice(REDACTED.as_bytes());
+            i += s.len();
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 /// Reads at most `cap` bytes of a body; the rest is dropped with the connection.
 pub(crate) async fn read_capped(
     mut resp: reqwest::Response,
@@ -351,5 +389,21 @@ mod tests {
         assert_eq!(encode_segment("x?y#z%"), "x%3Fy%23z%25");
         assert_eq!(encode_segment("KDcu-GIm_1Qg"), "KDcu-GIm_1Qg");
         assert_eq!(encode_segment("a b"), "a%20b");
+    }
+
+    #[test]
+    fn echoed_secrets_are_redacted() {
+        assert_eq!(
+            redact(b"got Bearer tok12345!", "tok12345"),
+            b"got Bearer (redacted)!"
+        );
+        assert_eq!(
+            redact(b"tok1tok1tok1tok1", "tok1tok1"),
+            b"(redacted)(redacted)"
+        );
+        assert_eq!(redact(b"nothing here", "tok1tok1"), b"nothing here");
+        assert_eq!(redact(b"short a", "a"), b"short a");
+        assert_eq!(redact(b"abc", ""), b"abc");
+        assert!(!contains(b"abc", b""));
     }
 }
