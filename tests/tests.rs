@@ -20,3 +20,13 @@ mod revoke_faults;
 mod revoke_pacing;
 // the real binary stopped (SIGKILL, SIGINT, daily limit) and resumed.
 mod resume_kill;
+// Security: helpers (the binary as a subprocess, a scriptable raw HTTP server, random secrets).
+mod sec_support;
+// Security: property tests over the input reader and path encoding; invalid input never sent.
+mod sec_input;
+// Security: secrets and tokens never printed, logged, reported or shown in Debug.
+mod sec_secrets;
+// Security: hostile servers (huge bodies, redirects, bad JSON, absurd Retry-After, hangs, cuts).
+mod sec_hostile;
+// Security: TLS verification and versions, plain http refused, no unwrap outside tests.
+mod sec_tls;
