@@ -26,3 +26,13 @@ mod cli_dryrun_users;
 mod cli_binary;
 // Zoom's published OpenAPI spec between the tool and the simulator (Stoplight Prism proxy).
 mod conformance;
+// Security: helpers (the binary as a subprocess, a scriptable raw HTTP server, random secrets).
+mod sec_support;
+// Security: property tests over the input reader and path encoding; invalid input never sent.
+mod sec_input;
+// Security: secrets and tokens never printed, logged, reported or shown in Debug.
+mod sec_secrets;
+// Security: hostile servers (huge bodies, redirects, bad JSON, absurd Retry-After, hangs, cuts).
+mod sec_hostile;
+// Security: TLS verification and versions, plain http refused, no unwrap outside tests.
+mod sec_tls;

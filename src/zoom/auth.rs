@@ -256,7 +256,11 @@ impl TokenSource {
             };
             let status = resp.status();
             let body = match super::read_capped(resp, 64 * 1024).await {
-                Ok(b) => b,
+                // An error answer that echoes the credentials must not carry them further.
+                Ok(b) => super::redact(
+                    &super::redact(&b, &basic),
+                    creds.client_secret.expose_secret(),
+                ),
                 Err(e) => {
                     last = e;
                     continue;

@@ -179,13 +179,14 @@ impl ZoomClient {
             self.base,
             encode_segment(user.as_str())
         );
-        self.call(reqwest::Method::DELETE, url, &[]).await
+        // Whatever body a 2xx carries, the token is gone: the body is not parsed.
+        self.call(reqwest::Method::DELETE, url, &[], false).await
     }
 
     /// `GET /users/{user}`: look a user up (Light label), for dry runs.
     pub async fn get_user(&self, user: &UserId) -> Result<Answer<ZoomUser>, AuthError> {
         let url = format!("{}/users/{}", self.base, encode_segment(user.as_str()));
-        self.call(reqwest::Method::GET, url, &[]).await
+        self.call(reqwest::Method::GET, url, &[], true).await
     }
 
     /// `GET /users?status=..&page_size=..&next_page_token=..` (Medium label).
@@ -201,7 +202,7 @@ impl ZoomClient {
         if let Some(t) = page_token.filter(|t| !t.is_empty()) {
             query.push(("next_page_token", t));
         }
-        self.call(reqwest::Method::GET, url, &query).await
+        self.call(reqwest::Method::GET, url, &query, true).await
     }
 
     async fn call<T: serde::de::DeserializeOwned>(
@@ -209,6 +210,7 @@ impl ZoomClient {
         method: reqwest::Method,
         url: String,
         query: &[(&str, &str)],
+        parse: bool,
     ) -> Result<Answer<T>, AuthError> {
         let token = self.auth.token().await?;
         let mut req = self
@@ -229,14 +231,20 @@ impl ZoomClient {
             }
         };
         let status = resp.status().as_u16();
-        let headers = resp.headers().clone();
-        let cap = if resp.status().is_success() {
+        let secret = token.secret.expose_secret();
+        let mut headers = resp.headers().clone();
+        for v in headers.values_mut() {
+            if secret.len() >= 8 && contains(v.as_bytes(), secret.as_bytes()) {
+                *v = reqwest::header::HeaderValue::from_static(REDACTED);
+            }
+        }
+        let cap = if (200..300).contains(&status) {
             MAX_SUCCESS_BODY
         } else {
             MAX_BODY
         };
         let body = match read_capped(resp, cap).await {
-            Ok(b) => b,
+            Ok(b) => redact(&b, secret),
             Err(detail) => {
                 return Ok(Answer {
                     outcome: Outcome::Retry {
@@ -256,6 +264,7 @@ impl ZoomClient {
         let outcome = classify::classify(status, &headers, &body, chrono::Utc::now());
         let mut parsed = None;
         if let Outcome::Done { .. } = outcome
+            && parse
             && !body.is_empty()
         {
             match serde_json::from_slice::<T>(&body) {
@@ -327,6 +336,38 @@ pub(crate) fn describe_transport_error(e: &reqwest::Error) -> String {
     }
 }
 
+/// What a credential echoed back by an endpoint is replaced with.
+const REDACTED: &str = "(redacted)";
+
+/// True when `needle` (non-empty) occurs in `hay`.
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Replaces every occurrence of `secret` in `bytes` with `(redacted)`. An endpoint that echoes
+/// the request's credentials back (a debugging proxy, a hostile server) must not get them into
+/// the report, the logs or an error message: answers are scrubbed before anything reads them.
+/// Values shorter than 8 bytes are not real credentials (test stand-ins) and are left alone, so
+/// that scrubbing cannot mangle ordinary JSON.
+pub(crate) fn redact(bytes: &[u8], secret: &str) -> Vec<u8> {
+    let s = secret.as_bytes();
+    if s.len() < 8 || !contains(bytes, s) {
+        return bytes.to_vec();
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(s) {
+            out.extend_from_slice(REDACTED.as_bytes());
+            i += s.len();
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 /// Reads at most `cap` bytes of a body; the rest is dropped with the connection.
 pub(crate) async fn read_capped(
     mut resp: reqwest::Response,
@@ -359,5 +400,21 @@ mod tests {
         assert_eq!(encode_segment("x?y#z%"), "x%3Fy%23z%25");
         assert_eq!(encode_segment("KDcu-GIm_1Qg"), "KDcu-GIm_1Qg");
         assert_eq!(encode_segment("a b"), "a%20b");
+    }
+
+    #[test]
+    fn echoed_secrets_are_redacted() {
+        assert_eq!(
+            redact(b"got Bearer tok12345!", "tok12345"),
+            b"got Bearer (redacted)!"
+        );
+        assert_eq!(
+            redact(b"tok1tok1tok1tok1", "tok1tok1"),
+            b"(redacted)(redacted)"
+        );
+        assert_eq!(redact(b"nothing here", "tok1tok1"), b"nothing here");
+        assert_eq!(redact(b"short a", "a"), b"short a");
+        assert_eq!(redact(b"abc", ""), b"abc");
+        assert!(!contains(b"abc", b""));
     }
 }
