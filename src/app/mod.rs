@@ -1,0 +1,290 @@
+//! The commands, wired together: settings → input → report → credentials → run → summary.
+//!
+//! `revoke` lives in [`revoke`], `users` in [`users`], `demo` in [`demo`]; this module holds
+//! what they share: the [`Context`], the entry point, signals, and connecting to Zoom.
+//!
+//! Errors before the first API call are [`Exit::Usage`] (2) with a message that names the file,
+//! line, flag or variable at fault. After that, per-user problems are report rows and the exit
+//! code comes from the users' final statuses ([`Exit::from_counts`]).
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::cli::{Cli, Command, DemoArgs, ListFormat, RevokeArgs, UsersArgs};
+use crate::config::{Credentials, LogSettings, Settings};
+use crate::exit::Exit;
+use crate::input::{self, Batch, InputOptions, InputSource};
+use crate::logging;
+use crate::pacing::Pacer;
+use crate::report::{ReportWriter, ResumeState, Row, Status, Summary};
+use crate::run::{self, Mode, RunOptions, Stats, StopReason};
+use crate::zoom::{self, TokenSource, ZoomClient};
+
+mod demo;
+mod revoke;
+mod users;
+
+pub use revoke::revoke;
+pub use users::users;
+
+/// The process environment (`std::env::var`), as the settings resolver wants it.
+pub fn process_env(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}
+
+/// Environment lookup: `std::env::var` in the process, a map in tests.
+pub type EnvFn = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+/// Asks the operator to confirm: shown the prompt, must answer the number of users.
+pub type ConfirmFn = Box<dyn Fn(&str, u64) -> bool + Send + Sync>;
+
+/// How a command talks to the world outside its arguments. Tests build their own.
+pub struct Context {
+    /// Environment lookup.
+    pub env: EnvFn,
+    /// Operator's stop (Ctrl-C / SIGTERM).
+    pub cancel: CancellationToken,
+    /// Whether stdin is a terminal (then reading users from it is a usage error).
+    pub stdin_is_terminal: bool,
+    /// Asks the operator to confirm a real run; `None` when there is no terminal to ask on.
+    pub confirm: Option<ConfirmFn>,
+    /// Whether a progress bar may be drawn (stderr is a terminal).
+    pub progress_terminal: bool,
+}
+
+impl Context {
+    /// The real process: environment, terminal on /dev/tty, stderr for the bar.
+    pub fn process(cancel: CancellationToken) -> Context {
+        Context {
+            env: Box::new(process_env),
+            cancel,
+            stdin_is_terminal: std::io::stdin().is_terminal(),
+            // ZOOM_OFFBOARD_NO_TTY=1 makes the tool behave as if it had no terminal to ask on
+            // (for tests and for scripts run from an interactive shell).
+            confirm: if process_env("ZOOM_OFFBOARD_NO_TTY").is_some_and(|v| v == "1") {
+                None
+            } else {
+                tty_confirm()
+            },
+            progress_terminal: std::io::stderr().is_terminal(),
+        }
+    }
+}
+
+/// Entry point used by `src/main.rs`.
+pub fn main_entry() -> std::process::ExitCode {
+    let cli = <Cli as clap::Parser>::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return Exit::Usage.into();
+        }
+    };
+    runtime.block_on(async move {
+        let cancel = CancellationToken::new();
+        watch_signals(cancel.clone());
+        let ctx = Context::process(cancel);
+        run_command(cli, ctx).await.into()
+    })
+}
+
+/// Runs one parsed command line.
+pub async fn run_command(cli: Cli, ctx: Context) -> Exit {
+    match cli.command {
+        Command::Revoke(args) => {
+            let settings = match Settings::resolve(&args, &*ctx.env, chrono::Utc::now()) {
+                Ok(s) => s,
+                Err(e) => {
+                    logging::init(&LogSettings::from_args(&args.output));
+                    return usage(&e.to_string());
+                }
+            };
+            logging::init(&settings.log);
+            revoke(settings, &ctx).await
+        }
+        Command::Users(args) => {
+            logging::init(&LogSettings::from_args(&args.output));
+            let mut out = std::io::stdout().lock();
+            users(&args, &ctx, &mut out).await
+        }
+        Command::Sim(args) => {
+            logging::init(&LogSettings::default());
+            match crate::sim::run_cli(args).await {
+                Ok(()) => Exit::Success,
+                Err(e) => usage(&format!("{e:#}")),
+            }
+        }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "zoom-offboard", &mut std::io::stdout());
+            Exit::Success
+        }
+        Command::Man => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+                Ok(()) => Exit::Success,
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Success,
+                Err(e) => usage(&format!("cannot write the man page: {e}")),
+            }
+        }
+        Command::Demo(args) => {
+            logging::init(&LogSettings::from_args(&args.output));
+            demo::demo(args, &ctx).await
+        }
+    }
+}
+
+/// First Ctrl-C (or SIGTERM): stop starting requests, drain, write `pending` rows, exit 3.
+/// Second Ctrl-C: exit 3 at once (the report holds every row written so far).
+fn watch_signals(cancel: CancellationToken) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        loop {
+            #[cfg(unix)]
+            let got = async {
+                match term.as_mut() {
+                    Some(t) => {
+                        tokio::select! {
+                            r = tokio::signal::ctrl_c() => r.is_ok(),
+                            r = t.recv() => r.is_some(),
+                        }
+                    }
+                    None => tokio::signal::ctrl_c().await.is_ok(),
+                }
+            }
+            .await;
+            #[cfg(not(unix))]
+            let got = tokio::signal::ctrl_c().await.is_ok();
+            if !got {
+                return;
+            }
+            if cancel.is_cancelled() {
+                logging::eprint_line("zoom-offboard: second interrupt: exiting now");
+                std::process::exit(i32::from(Exit::Stopped.code()));
+            }
+            logging::eprint_line(
+                "zoom-offboard: stopping: finishing requests in flight, then writing pending \
+                 rows (press Ctrl-C again to quit at once)",
+            );
+            cancel.cancel();
+        }
+    });
+}
+
+fn usage(message: &str) -> Exit {
+    logging::eprint_line(&format!("zoom-offboard: error: {message}"));
+    Exit::Usage
+}
+
+fn input_sources(paths: &[PathBuf]) -> Vec<InputSource> {
+    paths
+        .iter()
+        .map(|p| {
+            if p.as_os_str() == "-" {
+                InputSource::Stdin
+            } else {
+                InputSource::Path(p.clone())
+            }
+        })
+        .collect()
+}
+
+/// Asks on /dev/tty, so it works when the users come through a pipe on stdin.
+fn tty_confirm() -> Option<ConfirmFn> {
+    #[cfg(unix)]
+    {
+        let tty = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/tty")
+            .ok()?;
+        let tty = std::sync::Mutex::new(tty);
+        Some(Box::new(move |prompt: &str, n: u64| {
+            let Ok(mut t) = tty.lock() else { return false };
+            if t.write_all(prompt.as_bytes())
+                .and_then(|_| t.flush())
+                .is_err()
+            {
+                return false;
+            }
+            let mut line = String::new();
+            let mut reader = std::io::BufReader::new(&mut *t);
+            if reader.read_line(&mut line).is_err() {
+                return false;
+            }
+            line.trim() == n.to_string()
+        }))
+    }
+    #[cfg(not(unix))]
+    {
+        None
+    }
+}
+
+/// Fetches the first token and checks its scopes, so bad credentials cost no API call.
+async fn connect(settings: &Settings, creds: &Credentials) -> Result<ZoomClient, String> {
+    let http = zoom::http_client(settings.timeout, settings.concurrency)
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    let source = match creds {
+        Credentials::Static(t) => TokenSource::from_static(t.clone()),
+        Credentials::S2s(c) => TokenSource::s2s(
+            zoom::auth::S2sCredentials {
+                account_id: c.account_id.clone(),
+                client_id: c.client_id.clone(),
+                client_secret: c.client_secret.clone(),
+            },
+            settings.oauth_url.clone(),
+            http.clone(),
+        ),
+    };
+    let source = Arc::new(source);
+    if source.renewable() {
+        source.token().await.map_err(|e| e.to_string())?;
+        if let Some(granted) = source.granted_scopes().await {
+            let needed: &[&str] = if settings.dry_run {
+                &[
+                    "user:read:admin",
+                    "user:write:admin",
+                    "user:read:user:admin",
+                    "user:read:list_users:admin",
+                ]
+            } else {
+                &["user:write:admin", "user:delete:token:admin"]
+            };
+            if !granted.iter().any(|g| needed.contains(&g.as_str())) {
+                return Err(format!(
+                    "the app's token lacks the scope this needs: one of {} (granted: {}). Add \
+                     it to the Server-to-Server OAuth app in the Zoom Marketplace",
+                    needed.join(", "),
+                    if granted.is_empty() {
+                        "none".to_string()
+                    } else {
+                        granted.join(" ")
+                    }
+                ));
+            }
+        }
+    }
+    Ok(ZoomClient::new(http, &settings.base_url, source))
+}
+
+/// Where the demo's fixture lives relative to the crate (for tests).
+pub fn fixture_path(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures")
+        .join(name)
+}
