@@ -9,7 +9,9 @@
 //!    adaptive retry mode): the current rate starts at `--rate`. A per-second 429 means the
 //!    account's budget left for us is smaller — another app may be sharing it. The gate then
 //!    measures what actually got through in the last second, remembers it as the ceiling
-//!    (`w_max`), drops to 95% of it (at least a 10% cut), and pauses every worker briefly.
+//!    (`w_max`), drops to 95% of it (a cut of at least 10% and at most 30% at a time, since a
+//!    sparse second undercounts), and pauses every worker about a second. Throttles that echo
+//!    the same burst share that pause instead of extending it.
 //!    It then climbs back: fast to 95% of the ceiling, slowly (1% of it per second) past it,
 //!    and faster again once well above it (the neighbour may have gone).
 //!
@@ -29,9 +31,9 @@ use tokio::time::Instant;
 const SAFETY: f64 = 0.985;
 /// A throttle cuts the rate to at most this share of the current rate...
 const MAX_CUT: f64 = 0.9;
-/// ...and to this share of what got through in the last second.
+/// ...and to this share of what got through in the last second...
 const BELOW_MEASURED: f64 = 0.95;
-/// With nothing measured (the very first answers were 429s), a plain multiplicative cut.
+/// ...but never below this share of the current rate in one cut (a sparse second undercounts).
 const BLIND_CUT: f64 = 0.7;
 /// The adaptive rate never drops below this share of `--rate` (or 0.5/s).
 const FLOOR_SHARE: f64 = 0.05;
@@ -168,16 +170,20 @@ impl Pacer {
         if !cut_recently {
             prune(&mut g.recent_ok, now);
             let measured = g.recent_ok.len() as f64;
-            let target = if measured > 0.0 {
-                (measured * BELOW_MEASURED).min(g.rate * MAX_CUT)
-            } else {
-                g.rate * BLIND_CUT
-            };
+            // What got through says where the budget is, but one second of a sparse run (a few
+            // users, or the start) undercounts it: no single cut goes below BLIND_CUT.
+            let target = (measured * BELOW_MEASURED).clamp(g.rate * BLIND_CUT, g.rate * MAX_CUT);
             g.rate = target.max(self.floor());
             g.w_max = Some(measured.max(g.rate));
             g.last_cut = Some(now);
             g.last_change = now;
             tracing::debug!(rate = g.rate, measured, "throttled: slowing the whole run");
+        }
+        // Echoes of the same burst (within the cooldown) share its pause rather than extending
+        // it one by one: six requests throttled together cost one pause, not six in a row.
+        // A server's explicit hint is always honoured.
+        if cut_recently && retry_after.is_none() {
+            return;
         }
         g.epoch += 1;
         let until = now + pause;
@@ -254,7 +260,7 @@ mod tests {
     #[tokio::test]
     async fn throttle_cuts_once_per_burst_and_climbs_back() {
         let p = Pacer::new(100.0).unwrap();
-        // Nothing measured yet: a blind cut to 70%, once for the burst.
+        // Nothing measured yet: the deepest cut allowed, 70%, once for the burst.
         p.on_throttle(Some(Duration::from_millis(10)));
         p.on_throttle(Some(Duration::from_millis(10)));
         assert!(
@@ -271,13 +277,25 @@ mod tests {
 
     #[test]
     fn throttle_learns_what_got_through() {
+        // 35 of a 40/s run got through: the rate drops to 95% of that.
+        let p = Pacer::new(40.0).unwrap();
+        for _ in 0..35 {
+            p.on_success();
+        }
+        p.on_throttle(Some(Duration::ZERO));
+        assert!(
+            (p.current_rate() - 33.25).abs() < 1e-9,
+            "{}",
+            p.current_rate()
+        );
+        // 40 got through at 100/s: 95% of that would be 38, but one cut goes no lower than 70%.
         let p = Pacer::new(100.0).unwrap();
         for _ in 0..40 {
             p.on_success();
         }
         p.on_throttle(Some(Duration::ZERO));
         assert!(
-            (p.current_rate() - 38.0).abs() < 1e-9,
+            (p.current_rate() - 70.0).abs() < 1e-9,
             "{}",
             p.current_rate()
         );
