@@ -5,36 +5,9 @@ use std::process::{Command, Stdio};
 use crate::revoke_support::*;
 use zoom_offboard::sim::{Sim, SimConfig, SimUsers};
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_zoom-offboard"));
-    c.env("ZOOM_OFFBOARD_NO_TTY", "1").stdin(Stdio::null());
-    c
-}
-
-fn revoke_cmd(sim: &Sim, input: &std::path::Path, report: &std::path::Path) -> Command {
-    let cfg = sim.config();
-    let mut c = bin();
-    c.arg("revoke")
-        .arg(input)
-        .arg("--report")
-        .arg(report)
-        .args([
-            "--base-url",
-            &sim.base_url(),
-            "--oauth-url",
-            &sim.oauth_url(),
-        ])
-        .args([
-            "--yes",
-            "--no-progress",
-            "--config",
-            "/dev/null",
-            "--rate",
-            "500",
-        ])
-        .env("ZOOM_ACCOUNT_ID", &cfg.account_id)
-        .env("ZOOM_CLIENT_ID", &cfg.client_id)
-        .env("ZOOM_CLIENT_SECRET", &cfg.client_secret);
+fn revoke_fast(sim: &Sim, input: &std::path::Path, report: &std::path::Path) -> Command {
+    let mut c = revoke_cmd(sim, input, report);
+    c.args(["--rate", "500"]);
     c
 }
 
@@ -60,7 +33,7 @@ async fn an_existing_report_is_never_overwritten_and_is_created_0600() {
     let dir = tempfile::tempdir().unwrap();
     let input = input(&sim, dir.path(), 5);
     let report = dir.path().join("out.csv");
-    let out = revoke_cmd(&sim, &input, &report).output().unwrap();
+    let out = revoke_fast(&sim, &input, &report).output().unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -74,7 +47,7 @@ async fn an_existing_report_is_never_overwritten_and_is_created_0600() {
         assert_eq!(mode, 0o600, "the report lists people");
     }
     let before = std::fs::read(&report).unwrap();
-    let out = revoke_cmd(&sim, &input, &report).output().unwrap();
+    let out = revoke_fast(&sim, &input, &report).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -99,7 +72,7 @@ async fn a_report_in_use_by_another_run_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let input = input(&sim, dir.path(), 40);
     let report = dir.path().join("out.csv");
-    let mut first = revoke_cmd(&sim, &input, &report)
+    let mut first = revoke_fast(&sim, &input, &report)
         .args(["--concurrency", "1"])
         .stderr(Stdio::null())
         .spawn()
@@ -110,7 +83,7 @@ async fn a_report_in_use_by_another_run_is_refused() {
         assert!(std::time::Instant::now() < deadline);
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     }
-    let out = revoke_cmd(&sim, &input, &report)
+    let out = revoke_fast(&sim, &input, &report)
         .arg("--resume")
         .output()
         .unwrap();
@@ -132,7 +105,7 @@ async fn a_scope_missing_on_the_first_call_is_named_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let input = input(&sim, dir.path(), 5);
     let report = dir.path().join("out.csv");
-    let out = revoke_cmd(&sim, &input, &report)
+    let out = revoke_fast(&sim, &input, &report)
         .env_remove("ZOOM_CLIENT_SECRET")
         .env_remove("ZOOM_CLIENT_ID")
         .env_remove("ZOOM_ACCOUNT_ID")

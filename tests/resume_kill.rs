@@ -8,39 +8,11 @@ use crate::revoke_support::*;
 use zoom_offboard::report::Status;
 use zoom_offboard::sim::{Sim, SimConfig};
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_zoom-offboard")
-}
-
 /// Starts the binary on `input` against `sim`, reporting to `report`.
 fn spawn(sim: &Sim, input: &Path, report: &Path, extra: &[&str]) -> Child {
-    let c = sim.config();
-    Command::new(bin())
-        .arg("revoke")
-        .arg(input)
-        .arg("--report")
-        .arg(report)
-        .args([
-            "--base-url",
-            &sim.base_url(),
-            "--oauth-url",
-            &sim.oauth_url(),
-        ])
-        .args([
-            "--yes",
-            "--no-progress",
-            "-q",
-            "--config",
-            "/dev/null",
-            "--plan",
-            "business",
-        ])
+    revoke_cmd(sim, input, report)
+        .args(["-q", "--plan", "business"])
         .args(extra)
-        .env("ZOOM_ACCOUNT_ID", &c.account_id)
-        .env("ZOOM_CLIENT_ID", &c.client_id)
-        .env("ZOOM_CLIENT_SECRET", &c.client_secret)
-        .env("ZOOM_OFFBOARD_NO_TTY", "1")
-        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -210,8 +182,9 @@ async fn no_terminal_and_no_yes_refuses_with_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let input = input_file(&sim, dir.path(), 3);
     let report = dir.path().join("out.csv");
-    let c = sim.config();
-    let out = Command::new(bin())
+    // revoke_cmd passes --yes; this is the same command line without it.
+    let cfg = sim.config();
+    let out = bin()
         .arg("revoke")
         .arg(&input)
         .arg("--report")
@@ -221,14 +194,11 @@ async fn no_terminal_and_no_yes_refuses_with_exit_2() {
             &sim.base_url(),
             "--oauth-url",
             &sim.oauth_url(),
-            "--config",
-            "/dev/null",
         ])
-        .env("ZOOM_ACCOUNT_ID", &c.account_id)
-        .env("ZOOM_CLIENT_ID", &c.client_id)
-        .env("ZOOM_CLIENT_SECRET", &c.client_secret)
-        .env("ZOOM_OFFBOARD_NO_TTY", "1")
-        .stdin(Stdio::null())
+        .args(["--config", "/dev/null"])
+        .env("ZOOM_ACCOUNT_ID", &cfg.account_id)
+        .env("ZOOM_CLIENT_ID", &cfg.client_id)
+        .env("ZOOM_CLIENT_SECRET", &cfg.client_secret)
         .output()
         .expect("run");
     assert_eq!(out.status.code(), Some(2));

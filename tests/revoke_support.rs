@@ -1,6 +1,7 @@
 //! Helpers for running `revoke` in-process against the simulator.
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
@@ -109,4 +110,32 @@ pub fn rows(report: &Path) -> Vec<Row> {
 pub fn last_status(report: &Path) -> std::collections::HashMap<String, Status> {
     let state = read_report(report).expect("read report");
     state.iter().map(|(k, r)| (k.clone(), r.status)).collect()
+}
+
+/// The real binary, with no terminal to confirm on and nothing on stdin.
+pub fn bin() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_zoom-offboard"));
+    c.env("ZOOM_OFFBOARD_NO_TTY", "1").stdin(Stdio::null());
+    c
+}
+
+/// `zoom-offboard revoke INPUT --report REPORT --yes` against `sim` with its S2S credentials.
+pub fn revoke_cmd(sim: &Sim, input: &Path, report: &Path) -> Command {
+    let cfg = sim.config();
+    let mut c = bin();
+    c.arg("revoke")
+        .arg(input)
+        .arg("--report")
+        .arg(report)
+        .args([
+            "--base-url",
+            &sim.base_url(),
+            "--oauth-url",
+            &sim.oauth_url(),
+        ])
+        .args(["--yes", "--no-progress", "--config", "/dev/null"])
+        .env("ZOOM_ACCOUNT_ID", &cfg.account_id)
+        .env("ZOOM_CLIENT_ID", &cfg.client_id)
+        .env("ZOOM_CLIENT_SECRET", &cfg.client_secret);
+    c
 }
