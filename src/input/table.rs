@@ -168,6 +168,11 @@ struct Records<'r> {
     nfields: usize,
     /// Physical lines read so far (the current line's number once read).
     lineno: u64,
+    /// Whether anything was fed to the parser yet. Until then, leading UTF-8 BOMs are stripped
+    /// here: the file's own BOM, and any csv_core would drop at the start of its first input
+    /// (a BOM-only line after leading blank or comment lines would otherwise reach it as an
+    /// empty line, never end a record, and read as an unterminated quote).
+    fed: bool,
 }
 
 impl<'r> Records<'r> {
@@ -183,6 +188,7 @@ impl<'r> Records<'r> {
             ends: vec![0; 16],
             nfields: 0,
             lineno: 0,
+            fed: false,
         }
     }
 
@@ -211,8 +217,10 @@ impl<'r> Records<'r> {
             }
             self.lineno += 1;
             let mut content = &self.buf[..];
-            if self.lineno == 1 {
-                content = content.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(content);
+            if !self.fed {
+                while let Some(rest) = content.strip_prefix(b"\xEF\xBB\xBF") {
+                    content = rest;
+                }
             }
             content = content.strip_suffix(b"\n").unwrap_or(content);
             content = content.strip_suffix(b"\r").unwrap_or(content);
@@ -221,6 +229,7 @@ impl<'r> Records<'r> {
                     continue;
                 }
                 start = Some(self.lineno);
+                self.fed = true;
             }
             // csv_core takes an empty input as end of file, so an empty line inside a quoted value
             // only contributes its newline.

@@ -382,3 +382,25 @@ fn million_rows() {
     eprintln!("1M rows in {:?}", start.elapsed());
     assert_eq!(b.users.len(), 1_000_000);
 }
+
+#[test]
+fn a_bom_after_leading_blank_lines_is_not_a_user_and_does_not_hang_the_reader() {
+    // Found by the property test: "\n\u{feff}\n" was reported as an unterminated quote.
+    for text in [
+        "\n\u{feff}\n",
+        "# c\n\u{feff}\n",
+        "\n\u{feff}a@example.com\n",
+    ] {
+        let mut stdin = text.as_bytes();
+        let b = load(
+            &[InputSource::Stdin],
+            &[],
+            None,
+            &InputOptions::default(),
+            &mut stdin,
+        )
+        .unwrap_or_else(|e| panic!("{text:?}: {e}"));
+        assert!(b.invalid.is_empty(), "{text:?}: {:?}", b.invalid.len());
+        assert_eq!(b.users.len(), usize::from(text.contains('@')), "{text:?}");
+    }
+}
