@@ -111,7 +111,7 @@ fn model_user_lines(lines: &[String]) -> Vec<String> {
     let mut first = true;
     let mut out = Vec::new();
     let mut fed = false;
-    for (i, l) in lines.iter().enumerate() {
+    for l in lines {
         // Byte-order marks before the first user line are encoding marks, not data.
         let l = if fed {
             l.as_str()

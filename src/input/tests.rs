@@ -390,6 +390,7 @@ fn a_bom_after_leading_blank_lines_is_not_a_user_and_does_not_hang_the_reader() 
         "\n\u{feff}\n",
         "# c\n\u{feff}\n",
         "\n\u{feff}a@example.com\n",
+        "\u{feff}\u{feff}\n",
     ] {
         let mut stdin = text.as_bytes();
         let b = load(
