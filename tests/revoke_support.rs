@@ -62,11 +62,7 @@ pub fn static_env(token: String) -> Env {
 }
 
 /// Runs revoke in-process with `env`, stopping on `cancel`.
-pub async fn run_with(
-    args: &RevokeArgs,
-    env: Env,
-    cancel: CancellationToken,
-) -> Exit {
+pub async fn run_with(args: &RevokeArgs, env: Env, cancel: CancellationToken) -> Exit {
     let e2 = env.clone();
     let settings = Settings::resolve(args, &move |k: &str| e2(k), chrono::Utc::now())
         .expect("settings resolve");
