@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 BIN=${ZOOM_OFFBOARD_BIN:-target/release/zoom-offboard}
-N=600             # users
+N=${COMPARE_USERS:-600}  # users
 CEILING=30        # Pro plan, Light label, per second
 LATENCY=50..150   # ms
 SEED=5
@@ -21,9 +21,17 @@ command -v python3 >/dev/null || { echo "compare.sh: python3 is needed" >&2; exi
 
 work=$(mktemp -d)
 SIM_PID=""
+# `zoom-offboard sim` stops on Ctrl-C (SIGINT); SIGTERM only cancels the revoke machinery it
+# does not use, so it is the fallback, and SIGKILL after three seconds the last resort.
 stop_sim() {
     if [ -n "$SIM_PID" ]; then
-        kill "$SIM_PID" 2>/dev/null || true
+        kill -INT "$SIM_PID" 2>/dev/null || true
+        local i
+        for i in $(seq 1 30); do
+            kill -0 "$SIM_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$SIM_PID" 2>/dev/null || true
         wait "$SIM_PID" 2>/dev/null || true
         SIM_PID=""
     fi
