@@ -1,34 +1,46 @@
 //! Pacing: how fast requests start, shared by every worker.
 //!
 //! Two layers, both process-wide:
-//! 1. A `governor` GCRA limiter at `--rate` with a burst of one: the hard guarantee that no
-//!    one-second window holds more than `--rate` request starts, whatever the workers do. It is
-//!    set a little (1.5%) under `--rate` so that jitter between our clock and the server's
-//!    arrival times cannot put `rate + 1` requests into one of Zoom's windows.
-//! 2. An adaptive gate on top (AIMD with a learned ceiling, after TCP CUBIC and the AWS SDKs'
-//!    adaptive retry mode): the current rate starts at `--rate`. A per-second 429 means the
-//!    account's budget left for us is smaller — another app may be sharing it. The gate then
-//!    measures what actually got through in the last second, remembers it as the ceiling
-//!    (`w_max`), drops to 95% of it (a cut of at least 10% and at most 30% at a time, since a
-//!    sparse second undercounts), and pauses every worker about a second. Throttles that echo
-//!    the same burst share that pause instead of extending it.
-//!    It then climbs back: fast to 95% of the ceiling, slowly (1% of it per second) past it,
-//!    and faster again once well above it (the neighbour may have gone).
+//! 1. An adaptive gate that does the pacing. It hands out start times on absolute deadlines
+//!    (`next_slot`), so the rate does not drift with scheduling delays: a late wake-up does not
+//!    delay the next slot. The slots are spaced a little (1.5%) wider than the current rate, so
+//!    that jitter between our clock and the server's arrival times cannot put `rate + 1`
+//!    requests into one of Zoom's windows. The gate is AIMD with a learned ceiling (after TCP
+//!    CUBIC and the AWS SDKs' adaptive retry mode): the current rate starts at `--rate`. A
+//!    per-second 429 means the account's budget left for us is smaller — another app may be
+//!    sharing it. The gate then measures what actually got through in the last second,
+//!    remembers it as the ceiling (`w_max`), drops to 95% of it (a cut of 10% to 30%: one
+//!    sparse second undercounts the budget), and
+//!    pauses every worker briefly. It then climbs back: fast to 95% of the ceiling, slowly (1%
+//!    of it per second) past it, and faster again once well above it (the neighbour may have
+//!    gone).
+//! 2. A hard ceiling behind the gate: the start times of the last `floor(--rate)` requests
+//!    (a sliding-window log). A request starts only once the oldest of them is more than a
+//!    window (1 s plus 0.5% for transit jitter; `1/rate` below one per second) old, so no
+//!    one-second window ever holds more than `--rate` starts, whatever the workers do. It binds
+//!    only when the gate's slots bunch up (a stalled thread catching up), never in steady state
+//!    (the gate is 1.5% under it).
 //!
-//! Starts are scheduled on absolute deadlines (`next_slot`), so the rate does not drift with
-//! scheduling delays. The governor limiter cannot change its quota in place (style.md), which is
-//! why the adaptive part is our own small gate rather than a swapped limiter.
+//! Why not a `governor` GCRA limiter for the ceiling, as before: with a burst of one, its
+//! spacing is relative (a start that comes late pushes every later one back), and set at
+//! `--rate` it bound on every timer overshoot, so it did the pacing and lost each overshoot for
+//! good: 2.4% of the rate, and windows at `rate + 1` on the server, measured by `cargo bench
+//! --bench throughput`. A larger burst removes the drift but allows `rate + burst - 1` starts
+//! in a second. The adaptive part was our own gate already, because a limiter's quota cannot
+//! change in place.
 
-use std::num::NonZeroU32;
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use rand::Rng;
 use tokio::time::Instant;
 
-/// Fraction of `--rate` the hard limiter actually allows (see the module doc).
+/// Fraction of its current rate the gate actually schedules (see the module doc).
 const SAFETY: f64 = 0.985;
+/// The hard ceiling's window is this much longer than a second: room for transit jitter, so
+/// the server's windows see no more than ours, yet short enough not to bind under the gate.
+const CEILING_MARGIN: f64 = 0.005;
 /// A throttle cuts the rate to at most this share of the current rate...
 const MAX_CUT: f64 = 0.9;
 /// ...and to this share of what got through in the last second...
@@ -68,7 +80,9 @@ struct Gate {
     /// The learned ceiling: what got through in the second before the last throttle.
     w_max: Option<f64>,
     /// Answers that were not throttled, in the last second (for measuring `w_max`).
-    recent_ok: std::collections::VecDeque<Instant>,
+    recent_ok: VecDeque<Instant>,
+    /// Start times of the most recent requests, at most `Pacer::cap` (the hard ceiling).
+    starts: VecDeque<Instant>,
 }
 
 /// The shared pacer. One per run (and one per label: `users` has its own Medium pacer).
@@ -76,8 +90,10 @@ struct Gate {
 pub struct Pacer {
     /// `--rate`: the ceiling the adaptive rate climbs back to.
     max_rate: f64,
-    /// The hard limit: never more than `--rate` starts in a second.
-    limiter: DefaultDirectRateLimiter,
+    /// The hard ceiling: at most `cap` starts in any `window` (see the module doc).
+    cap: usize,
+    /// The hard ceiling's window: a second or more.
+    window: Duration,
     /// The adaptive gate.
     gate: Mutex<Gate>,
     /// Throttles seen (per-second 429s), for the summary.
@@ -90,14 +106,14 @@ impl Pacer {
         if !rate.is_finite() || rate <= 0.0 || rate > 10_000.0 {
             return Err(BadRate(rate));
         }
-        let period = Duration::from_secs_f64(1.0 / (rate * SAFETY));
-        let quota = Quota::with_period(period)
-            .ok_or(BadRate(rate))?
-            .allow_burst(NonZeroU32::MIN);
+        // `rate` ≤ 10 000 here, so the cast is exact.
+        let cap = (rate.floor() as usize).max(1);
+        let window = Duration::from_secs_f64((1.0 / rate).max(1.0) * (1.0 + CEILING_MARGIN));
         let now = Instant::now();
         Ok(Pacer {
             max_rate: rate,
-            limiter: RateLimiter::direct(quota),
+            cap,
+            window,
             gate: Mutex::new(Gate {
                 rate,
                 next_slot: now,
@@ -106,7 +122,8 @@ impl Pacer {
                 last_cut: None,
                 epoch: 0,
                 w_max: None,
-                recent_ok: std::collections::VecDeque::new(),
+                recent_ok: VecDeque::new(),
+                starts: VecDeque::with_capacity(cap),
             }),
             throttles: 0.into(),
         })
@@ -132,25 +149,48 @@ impl Pacer {
         self.gate.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Waits until this caller may start one request.
+    /// Waits until this caller may start one request, and counts it as started.
     pub async fn acquire(&self) {
-        loop {
+        'slot: loop {
             let (slot, epoch) = {
                 let mut g = self.lock();
                 let now = Instant::now();
                 climb(&mut g, now, self.max_rate);
                 let start = g.next_slot.max(now).max(g.paused_until);
-                g.next_slot = start + Duration::from_secs_f64(1.0 / g.rate);
+                g.next_slot = start + Duration::from_secs_f64(1.0 / (g.rate * SAFETY));
                 (start, g.epoch)
             };
             tokio::time::sleep_until(slot).await;
-            // A throttle while we slept invalidates the slot: queue again behind the pause.
-            if self.lock().epoch == epoch {
-                break;
+            // The hard ceiling, checked and recorded at the moment of starting; normally free
+            // at once, since the gate runs under it.
+            loop {
+                let free_at = {
+                    let mut g = self.lock();
+                    // A throttle while we slept invalidates the slot: queue again behind the pause.
+                    if g.epoch != epoch {
+                        continue 'slot;
+                    }
+                    let now = Instant::now();
+                    let full = g.starts.len() >= self.cap;
+                    match g.starts.front().copied() {
+                        Some(oldest) if full && now < oldest + self.window => {
+                            Some(oldest + self.window)
+                        }
+                        _ => {
+                            if full {
+                                g.starts.pop_front();
+                            }
+                            g.starts.push_back(now);
+                            None
+                        }
+                    }
+                };
+                match free_at {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => return,
+                }
             }
         }
-        // The hard ceiling; normally ready at once, since the gate is at or under it.
-        self.limiter.until_ready().await;
     }
 
     /// A per-second 429: cut the rate (once per burst) and pause every worker.
@@ -158,9 +198,12 @@ impl Pacer {
         self.throttles
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let pause = retry_after.unwrap_or_else(|| {
-            // About a second, with jitter so that several clients sharing an account don't
-            // come back in lockstep (ZoomNet issue 72).
-            Duration::from_millis(rand::rng().random_range(750..=1250))
+            // Half a second on average: Zoom's windows are one second, so the rest of the
+            // current one is spent (half of it, on average), and the cut has already lowered the
+            // rate. A full second cost a second of the whole run's budget per throttle (measured
+            // with a neighbour taking half: 15% of the throughput). Jittered so that several
+            // clients sharing an account don't come back in lockstep (ZoomNet issue 72).
+            Duration::from_millis(rand::rng().random_range(400..=600))
         });
         let mut g = self.lock();
         let now = Instant::now();
@@ -178,12 +221,6 @@ impl Pacer {
             g.last_cut = Some(now);
             g.last_change = now;
             tracing::debug!(rate = g.rate, measured, "throttled: slowing the whole run");
-        }
-        // Echoes of the same burst (within the cooldown) share its pause rather than extending
-        // it one by one: six requests throttled together cost one pause, not six in a row.
-        // A server's explicit hint is always honoured.
-        if cut_recently && retry_after.is_none() {
-            return;
         }
         g.epoch += 1;
         let until = now + pause;
@@ -208,7 +245,7 @@ impl Pacer {
     }
 }
 
-fn prune(q: &mut std::collections::VecDeque<Instant>, now: Instant) {
+fn prune(q: &mut VecDeque<Instant>, now: Instant) {
     while q
         .front()
         .is_some_and(|t| now.duration_since(*t) > Duration::from_secs(1))
@@ -308,6 +345,23 @@ mod tests {
         let t = Instant::now();
         p.acquire().await;
         assert!(t.elapsed() >= Duration::from_millis(190));
+    }
+
+    #[tokio::test]
+    async fn the_ceiling_holds_when_starts_bunch_up() {
+        // 50/s: at most 50 starts in any window of 1.005 s. Pretend 50 started 0.9 s ago
+        // (a stalled thread catching up): the next start must wait for the oldest to age out.
+        let p = Pacer::new(50.0).unwrap();
+        let then = Instant::now() - Duration::from_millis(900);
+        p.lock().starts.extend(std::iter::repeat_n(then, 50));
+        let t = Instant::now();
+        p.acquire().await;
+        assert!(
+            t.elapsed() >= Duration::from_millis(100),
+            "{:?}",
+            t.elapsed()
+        );
+        assert_eq!(p.lock().starts.len(), 50);
     }
 
     #[test]

@@ -413,7 +413,12 @@ struct Collected {
     error: Option<String>,
 }
 
-/// The single owner of the report file and the bar: writes each row as it arrives.
+/// Rows the collector writes with one flush at most (the row channel's capacity).
+const COLLECT_BATCH: usize = 1024;
+
+/// The single owner of the report file and the bar: writes rows as they arrive, whatever is
+/// waiting in the channel at once with one flush (a row per `write(2)` and a wake-up per row
+/// made a million-row dry run take three times as long).
 async fn collect(
     mut writer: ReportWriter,
     mut rx: mpsc::Receiver<Row>,
@@ -423,28 +428,34 @@ async fn collect(
 ) -> Collected {
     let mut counts = BTreeMap::new();
     let mut error = None;
-    while let Some(row) = rx.recv().await {
-        if let Err(e) = writer.write(&row) {
+    let mut batch = Vec::with_capacity(COLLECT_BATCH);
+    while rx.recv_many(&mut batch, COLLECT_BATCH).await > 0 {
+        if let Err(e) = writer.write_rows(&batch) {
             error = Some(e.to_string());
             tracing::error!("cannot write the report: {e}");
             rx.close();
             // Count the rest so nothing is silently lost from the summary.
-            *counts.entry(row.status).or_insert(0) += 1;
+            for row in &batch {
+                *counts.entry(row.status).or_insert(0) += 1;
+            }
             while let Some(r) = rx.recv().await {
                 *counts.entry(r.status).or_insert(0) += 1;
             }
             break;
         }
-        if json_logs {
-            tracing::info!(user = %row.user, status = %row.status, http_status = row.http_status,
-                error_code = row.error_code, tracking_id = row.tracking_id.as_deref(),
-                attempts = row.attempts, "user finished");
-        } else {
-            tracing::debug!(user = %row.user, status = %row.status, "{}", row.message);
+        let finished = batch.len() as u64;
+        for row in batch.drain(..) {
+            if json_logs {
+                tracing::info!(user = %row.user, status = %row.status, http_status = row.http_status,
+                    error_code = row.error_code, tracking_id = row.tracking_id.as_deref(),
+                    attempts = row.attempts, "user finished");
+            } else {
+                tracing::debug!(user = %row.user, status = %row.status, "{}", row.message);
+            }
+            *counts.entry(row.status).or_insert(0) += 1;
         }
-        *counts.entry(row.status).or_insert(0) += 1;
         if let Some(b) = &bar {
-            b.inc(1);
+            b.inc(finished);
             b.set_message(format!(
                 "429s: {}  retries: {}",
                 stats.throttled.load(Ordering::Relaxed),

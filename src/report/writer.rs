@@ -120,17 +120,30 @@ impl ReportWriter {
     /// Appends `row` and flushes it to the OS, so a killed run loses at most the row being
     /// written. No fsync per row (it would cap throughput on slow disks); see [`Self::sync`].
     pub fn write(&mut self, row: &Row) -> Result<(), ReportError> {
+        self.write_rows(std::slice::from_ref(row))
+    }
+
+    /// Appends `rows` and flushes once: for rows that finished together (the collector drains
+    /// whatever is waiting in its channel). A killed run loses at most these rows, which were
+    /// not on disk either while they waited; one flush per row instead costs a `write(2)` per
+    /// user, which dominates a million-row dry run.
+    pub fn write_rows(&mut self, rows: &[Row]) -> Result<(), ReportError> {
         let result = match &mut self.out {
-            Out::Csv { w, layout } => {
-                let cells = csv_cells(row);
-                let record = layout.iter().map(|at| at.map_or("", |i| cells[i].as_str()));
-                w.write_record(record)
-                    .map_err(std::io::Error::from)
-                    .and_then(|()| w.flush())
-            }
-            Out::Jsonl(w) => serde_json::to_writer(&mut *w, row)
-                .map_err(std::io::Error::from)
-                .and_then(|()| w.write_all(b"\n"))
+            Out::Csv { w, layout } => rows
+                .iter()
+                .try_for_each(|row| {
+                    let cells = csv_cells(row);
+                    let record = layout.iter().map(|at| at.map_or("", |i| cells[i].as_str()));
+                    w.write_record(record).map_err(std::io::Error::from)
+                })
+                .and_then(|()| w.flush()),
+            Out::Jsonl(w) => rows
+                .iter()
+                .try_for_each(|row| {
+                    serde_json::to_writer(&mut *w, row)
+                        .map_err(std::io::Error::from)
+                        .and_then(|()| w.write_all(b"\n"))
+                })
                 .and_then(|()| w.flush()),
         };
         result.map_err(|source| self.write_err(source))

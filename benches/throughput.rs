@@ -1,0 +1,430 @@
+//! `cargo bench --bench throughput`: how close a real run gets to the rate-limit ceiling.
+//!
+//! Each scenario starts the Zoom API simulator in THIS process (seeded, latency 30–120 ms) and
+//! runs the release binary (`zoom-offboard revoke`, built by cargo for the bench) against it as
+//! a child process. The split is deliberate: the tool's CPU time and peak RSS come from
+//! `wait4(2)` on that one child, so they do not include the simulator's work; the pacing
+//! figures (429s, the busiest one-second window, who was revoked) come from the simulator's
+//! ground truth, not from what the tool says about itself.
+//!
+//! Output: one Markdown table row per scenario, then a check of every target from issue 5.
+//! `cargo bench --bench throughput -- alone faulty` runs only the named scenarios.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use zoom_offboard::plan::Plan;
+use zoom_offboard::sim::{Sim, SimConfig, SimState, SimUsers, UserStatus};
+
+/// The release binary cargo built alongside this bench.
+const BIN: &str = env!("CARGO_BIN_EXE_zoom-offboard");
+/// Users per network scenario.
+const USERS: usize = 3_000;
+/// Rows in the `parse-1m` input.
+const PARSE_ROWS: usize = 1_000_000;
+/// Business plan: Light requests per second.
+const BUSINESS_LIGHT: u32 = 80;
+
+/// One network scenario.
+struct Scenario {
+    name: &'static str,
+    /// `--rate`; `None` leaves the tool's default (80% of the plan's ceiling).
+    rate: Option<f64>,
+    /// Light requests per second another app on the account uses.
+    neighbour: u32,
+    /// 5xx before the side effect, 5xx after it, dropped connections.
+    faults: (f64, f64, f64),
+    /// OAuth token lifetime.
+    token_ttl: Duration,
+}
+
+/// What one child run measured.
+struct Measured {
+    wall: Duration,
+    cpu: Duration,
+    peak_rss_kib: i64,
+    exit: i32,
+}
+
+/// One table row plus what the target checks need.
+struct Row {
+    name: &'static str,
+    users: usize,
+    limit: String,
+    rate: Option<f64>,
+    m: Measured,
+    /// Ground truth (network scenarios only).
+    truth: Option<Truth>,
+}
+
+/// The simulator's view of a run.
+struct Truth {
+    /// DELETE requests that arrived (retries, 429s and dropped ones included).
+    calls: usize,
+    /// Of those, answered 429.
+    throttled: usize,
+    /// Most DELETE arrivals in any sliding one-second window.
+    peak: usize,
+    /// Input users revoked at least once.
+    revoked: usize,
+}
+
+fn main() {
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+
+    let scenarios = [
+        Scenario {
+            name: "alone",
+            rate: Some(f64::from(BUSINESS_LIGHT)),
+            neighbour: 0,
+            faults: (0.0, 0.0, 0.0),
+            token_ttl: Duration::from_secs(3600),
+        },
+        Scenario {
+            name: "polite",
+            rate: None,
+            neighbour: 0,
+            faults: (0.0, 0.0, 0.0),
+            token_ttl: Duration::from_secs(3600),
+        },
+        Scenario {
+            name: "neighbour",
+            rate: Some(f64::from(BUSINESS_LIGHT)),
+            neighbour: 40,
+            faults: (0.0, 0.0, 0.0),
+            token_ttl: Duration::from_secs(3600),
+        },
+        Scenario {
+            name: "faulty",
+            rate: Some(f64::from(BUSINESS_LIGHT)),
+            neighbour: 0,
+            // 2% 5xx, half before the side effect (not revoked) and half after (revoked, but
+            // the client sees an error and must retry), and 1% dropped connections.
+            faults: (0.01, 0.01, 0.01),
+            token_ttl: Duration::from_secs(20),
+        },
+    ];
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime for the simulator");
+    let dir = tempfile::tempdir().expect("temp dir");
+
+    eprintln!("binary: {BIN}");
+    let mut rows = Vec::new();
+    for (i, s) in scenarios.iter().enumerate() {
+        if !wanted(s.name) {
+            continue;
+        }
+        eprintln!("running {} ...", s.name);
+        rows.push(network(&rt, dir.path(), s, 7 + i as u64));
+        print_partial(rows.last());
+    }
+    if wanted("parse-1m") {
+        eprintln!("running parse-1m ...");
+        rows.push(parse_1m(dir.path()));
+        print_partial(rows.last());
+    }
+
+    println!();
+    println!("{}", table(&rows));
+    println!("{}", targets(&rows));
+}
+
+/// Progress on stderr while the bench runs (the table itself goes to stdout at the end).
+fn print_partial(row: Option<&Row>) {
+    if let Some(r) = row {
+        eprintln!("{}", line(r));
+    }
+}
+
+fn network(rt: &tokio::runtime::Runtime, dir: &Path, s: &Scenario, seed: u64) -> Row {
+    let cfg = SimConfig {
+        plan: Plan::Business,
+        // Generated users are 94% active (every 20th inactive, every 50th pending): enough for USERS.
+        users: SimUsers::Generated(USERS + USERS / 8),
+        seed,
+        latency_ms: (30, 120),
+        neighbour_light_per_second: s.neighbour,
+        fault_5xx_before: s.faults.0,
+        fault_5xx_after: s.faults.1,
+        fault_drop: s.faults.2,
+        token_ttl: s.token_ttl,
+        ..SimConfig::default()
+    };
+    let sim = rt
+        .block_on(Sim::start(cfg.clone()))
+        .expect("start simulator");
+    let users: Vec<(String, String)> = sim
+        .users()
+        .into_iter()
+        .filter(|u| u.status == UserStatus::Active)
+        .take(USERS)
+        .map(|u| (u.id, u.email))
+        .collect();
+    assert_eq!(users.len(), USERS, "not enough active simulator users");
+    let input = dir.join(format!("{}.csv", s.name));
+    let mut text = String::from("email\n");
+    for (_, email) in &users {
+        text.push_str(email);
+        text.push('\n');
+    }
+    std::fs::write(&input, text).expect("write input");
+    let report = dir.join(format!("{}-report.csv", s.name));
+
+    let mut cmd = Command::new(BIN);
+    cmd.arg("revoke")
+        .arg(&input)
+        .arg("--report")
+        .arg(&report)
+        .args(["--plan", "business", "--yes", "--no-progress", "-q"])
+        .args(["--config", "/dev/null"])
+        .arg("--base-url")
+        .arg(sim.base_url())
+        .arg("--oauth-url")
+        .arg(sim.oauth_url())
+        .env_clear()
+        .env("ZOOM_ACCOUNT_ID", &cfg.account_id)
+        .env("ZOOM_CLIENT_ID", &cfg.client_id)
+        .env("ZOOM_CLIENT_SECRET", &cfg.client_secret);
+    if let Some(r) = s.rate {
+        cmd.arg("--rate").arg(r.to_string());
+    }
+    let m = measure(cmd);
+    let state = sim.state();
+    rt.block_on(sim.shutdown());
+    let truth = truth(&state, &users);
+    Row {
+        name: s.name,
+        users: USERS,
+        limit: if s.neighbour > 0 {
+            format!("{BUSINESS_LIGHT}/s, {} left", BUSINESS_LIGHT - s.neighbour)
+        } else {
+            format!("{BUSINESS_LIGHT}/s")
+        },
+        rate: Some(s.rate.unwrap_or(f64::from(BUSINESS_LIGHT) * 0.8)),
+        m,
+        truth: Some(truth),
+    }
+}
+
+fn truth(state: &SimState, users: &[(String, String)]) -> Truth {
+    Truth {
+        calls: state.count("DELETE", "/token", None),
+        throttled: state.count("DELETE", "/token", Some(429)),
+        peak: state.peak_starts_per_second("DELETE", "/token"),
+        revoked: users
+            .iter()
+            .filter(|(id, _)| state.revocations.get(id).is_some_and(|&n| n > 0))
+            .count(),
+    }
+}
+
+/// `parse-1m`: a dry run without credentials over a generated 1,000,000-row CSV — reading,
+/// validating, de-duplicating and writing a `would_revoke` row for each, no network at all.
+fn parse_1m(dir: &Path) -> Row {
+    let input = dir.join("parse-1m.csv");
+    {
+        let f = std::fs::File::create(&input).expect("create input");
+        let mut w = std::io::BufWriter::new(f);
+        writeln!(w, "email").expect("write");
+        for i in 1..=PARSE_ROWS {
+            writeln!(w, "user{i:07}@example.com").expect("write");
+        }
+        w.flush().expect("flush");
+    }
+    let report: PathBuf = dir.join("parse-1m-report.csv");
+    let mut cmd = Command::new(BIN);
+    cmd.arg("revoke")
+        .arg(&input)
+        .arg("--report")
+        .arg(&report)
+        .args(["--dry-run", "--no-progress", "-q", "--config", "/dev/null"])
+        .env_clear();
+    let m = measure(cmd);
+    let rows = std::fs::read_to_string(&report)
+        .map(|t| t.lines().count().saturating_sub(1))
+        .unwrap_or(0);
+    assert_eq!(
+        rows, PARSE_ROWS,
+        "parse-1m: the report should hold every user"
+    );
+    Row {
+        name: "parse-1m",
+        users: PARSE_ROWS,
+        limit: "—".into(),
+        rate: None,
+        m,
+        truth: None,
+    }
+}
+
+/// Runs `cmd` to completion and reaps it with `wait4`, which gives this child's own CPU time
+/// and peak RSS (`RUSAGE_CHILDREN` would mix in earlier children and keep only the max RSS).
+fn measure(mut cmd: Command) -> Measured {
+    cmd.stdin(Stdio::null()).stdout(Stdio::null());
+    let start = Instant::now();
+    // Reaped below by `wait4`, which std's `wait` cannot replace (it gives no rusage).
+    #[allow(clippy::zombie_processes)]
+    let child = cmd.spawn().expect("spawn zoom-offboard");
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    let mut status: libc::c_int = 0;
+    // SAFETY: `rusage` is plain old data (all-zero is valid); `wait4` writes both out-params
+    // for our own, not yet reaped child. `child` is never waited on by std afterwards.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    let wall = start.elapsed();
+    assert_eq!(r, pid, "wait4: {}", std::io::Error::last_os_error());
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    let exit = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    Measured {
+        wall,
+        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
+        // Linux reports ru_maxrss in KiB.
+        peak_rss_kib: usage.ru_maxrss,
+        exit,
+    }
+}
+
+const HEADER: &str = "| scenario | users | simulated limit | `--rate` | wall s | ideal s | efficiency | 429 share | peak req in 1 s | retries | revoked (sim) | users/s | CPU s | CPU ms/req | peak RSS MiB | exit |\n\
+|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|";
+
+fn table(rows: &[Row]) -> String {
+    let mut out = String::from(HEADER);
+    for r in rows {
+        out.push('\n');
+        out.push_str(&line(r));
+    }
+    out
+}
+
+fn line(r: &Row) -> String {
+    let wall = r.m.wall.as_secs_f64();
+    let cpu = r.m.cpu.as_secs_f64();
+    let rss = r.m.peak_rss_kib as f64 / 1024.0;
+    match (&r.truth, r.rate) {
+        (Some(t), Some(rate)) => {
+            let ideal = r.users as f64 / rate;
+            format!(
+                "| {} | {} | {} | {:.0} | {:.1} | {:.1} | {:.3} | {:.2}% | {} | {} | {} | {:.1} | {:.2} | {:.3} | {:.1} | {} |",
+                r.name,
+                r.users,
+                r.limit,
+                rate,
+                wall,
+                ideal,
+                ideal / wall,
+                100.0 * t.throttled as f64 / t.calls.max(1) as f64,
+                t.peak,
+                t.calls.saturating_sub(r.users),
+                t.revoked,
+                t.revoked as f64 / wall,
+                cpu,
+                1000.0 * cpu / t.calls.max(1) as f64,
+                rss,
+                r.m.exit
+            )
+        }
+        _ => format!(
+            "| {} | {} | {} | — | {:.2} | — | — | — | — | — | — (dry run) | {:.0} | {:.2} | — | {:.1} | {} |",
+            r.name,
+            r.users,
+            r.limit,
+            wall,
+            r.users as f64 / wall,
+            cpu,
+            rss,
+            r.m.exit
+        ),
+    }
+}
+
+/// The issue's targets, each checked against the row it concerns.
+fn targets(rows: &[Row]) -> String {
+    let mut out = String::from("Targets:\n");
+    let mut check = |ok: bool, text: String| {
+        let _ = writeln!(out, "- [{}] {text}", if ok { "x" } else { " " });
+    };
+    let find = |n: &str| rows.iter().find(|r| r.name == n);
+    let eff = |r: &Row| r.users as f64 / r.rate.unwrap_or(1.0) / r.m.wall.as_secs_f64();
+    let share = |t: &Truth| t.throttled as f64 / t.calls.max(1) as f64;
+    if let Some(r @ Row { truth: Some(t), .. }) = find("alone") {
+        let rate = r.rate.unwrap_or(0.0);
+        check(
+            eff(r) >= 0.97,
+            format!("alone: efficiency {:.3} ≥ 0.97", eff(r)),
+        );
+        check(
+            share(t) <= 0.01,
+            format!("alone: 429 share {:.2}% ≤ 1%", 100.0 * share(t)),
+        );
+        check(
+            t.peak as f64 <= rate,
+            format!(
+                "alone: busiest one-second window {} ≤ --rate {rate:.0}",
+                t.peak
+            ),
+        );
+    }
+    if let Some(r @ Row { truth: Some(t), .. }) = find("neighbour") {
+        let tput = t.revoked as f64 / r.m.wall.as_secs_f64();
+        check(
+            t.revoked == r.users,
+            format!("neighbour: {} of {} users revoked", t.revoked, r.users),
+        );
+        check(
+            share(t) <= 0.05,
+            format!("neighbour: 429 share {:.2}% ≤ 5%", 100.0 * share(t)),
+        );
+        check(
+            tput >= 0.85 * 40.0,
+            format!(
+                "neighbour: {tput:.1} users/s ≥ 34 (85% of the 40/s left over; {:.0}%)",
+                100.0 * tput / 40.0
+            ),
+        );
+    }
+    if let Some(r @ Row { truth: Some(t), .. }) = find("faulty") {
+        check(
+            t.revoked == r.users,
+            format!("faulty: {} of {} users revoked", t.revoked, r.users),
+        );
+        check(
+            eff(r) >= 0.9,
+            format!("faulty: efficiency {:.3} ≥ 0.9", eff(r)),
+        );
+    }
+    for r in rows {
+        if let Some(t) = &r.truth {
+            let ms = 1000.0 * r.m.cpu.as_secs_f64() / t.calls.max(1) as f64;
+            check(
+                ms <= 0.5,
+                format!("{}: CPU {ms:.3} ms per request ≤ 0.5", r.name),
+            );
+        }
+    }
+    if let Some(r) = find("parse-1m") {
+        let s = r.m.wall.as_secs_f64();
+        let mib = r.m.peak_rss_kib as f64 / 1024.0;
+        check(s < 3.0, format!("parse-1m: {s:.2} s < 3 s"));
+        check(
+            mib < 200.0,
+            format!("parse-1m: peak RSS {mib:.1} MiB < 200 MiB"),
+        );
+    }
+    out
+}
