@@ -183,3 +183,31 @@ fn completions_and_man_page_come_from_the_clap_types() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains(".TH zoom-offboard"));
 }
+
+#[test]
+fn the_standalone_simulator_stops_on_sigterm() {
+    use std::io::BufRead;
+    let mut child = bin()
+        .args(["sim", "--port", "0", "--users", "10"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait for the banner: the server is up and the signal watcher installed.
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(lines.any(|l| l.unwrap().contains("Serving until")));
+    let st = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "{status:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "sim ignored SIGTERM");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}

@@ -121,9 +121,14 @@ pub async fn run_command(cli: Cli, ctx: Context) -> Exit {
         }
         Command::Sim(args) => {
             logging::init(&LogSettings::default());
-            match crate::sim::run_cli(args).await {
-                Ok(()) => Exit::Success,
-                Err(e) => usage(&format!("{e:#}")),
+            // run_cli serves until Ctrl-C; SIGTERM (kill, systemd) reaches us through the
+            // signal watcher's token instead, and dropping the simulator stops it.
+            tokio::select! {
+                r = crate::sim::run_cli(args) => match r {
+                    Ok(()) => Exit::Success,
+                    Err(e) => usage(&format!("{e:#}")),
+                },
+                _ = ctx.cancel.cancelled() => Exit::Success,
             }
         }
         Command::Completions { shell } => {
@@ -149,24 +154,26 @@ pub async fn run_command(cli: Cli, ctx: Context) -> Exit {
 /// First Ctrl-C (or SIGTERM): stop starting requests, drain, write `pending` rows, exit 3.
 /// Second Ctrl-C: exit 3 at once (the report holds every row written so far).
 fn watch_signals(cancel: CancellationToken) {
+    // The handlers are registered here, before any work starts, so that a signal arriving
+    // early is caught rather than killing the process with the default action.
+    #[cfg(unix)]
+    let mut streams = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+        )
+    };
     tokio::spawn(async move {
-        #[cfg(unix)]
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
         loop {
             #[cfg(unix)]
-            let got = async {
-                match term.as_mut() {
-                    Some(t) => {
-                        tokio::select! {
-                            r = tokio::signal::ctrl_c() => r.is_ok(),
-                            r = t.recv() => r.is_some(),
-                        }
-                    }
-                    None => tokio::signal::ctrl_c().await.is_ok(),
+            let got = {
+                let (int, term) = (&mut streams.0, &mut streams.1);
+                tokio::select! {
+                    r = async { match int { Some(s) => s.recv().await, None => std::future::pending().await } } => r.is_some(),
+                    r = async { match term { Some(s) => s.recv().await, None => std::future::pending().await } } => r.is_some(),
                 }
-            }
-            .await;
+            };
             #[cfg(not(unix))]
             let got = tokio::signal::ctrl_c().await.is_ok();
             if !got {
