@@ -236,3 +236,36 @@ async fn users_survives_an_expired_page_token_by_restarting() {
         "one expired token seen"
     );
 }
+
+#[tokio::test]
+async fn a_real_run_resuming_a_dry_run_report_revokes_the_would_revoke_users() {
+    let sim = Sim::start(fast_sim()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = with_ghosts(&sim, dir.path(), 6, 1);
+    let report = dir.path().join("plan.csv");
+    let mut a = args(&sim, &input, &report);
+    a.dry_run = true;
+    assert_eq!(run(&sim, &a).await, Exit::SomeFailed);
+    assert_eq!(sim.state().total_revocations(), 0);
+
+    let mut a = args(&sim, &input, &report);
+    a.resume = true;
+    assert_eq!(
+        run(&sim, &a).await,
+        Exit::SomeFailed,
+        "the ghost stays not_found"
+    );
+    let state = sim.state();
+    assert_eq!(
+        state.total_revocations(),
+        6,
+        "would_revoke is not done for a real run"
+    );
+    assert_eq!(
+        state.count("DELETE", "/token", None),
+        6,
+        "the not_found ghost is not re-sent"
+    );
+    let last = last_status(&report);
+    assert_eq!(last.values().filter(|s| **s == Status::Revoked).count(), 6);
+}

@@ -57,7 +57,7 @@ pub async fn revoke(settings: Settings, ctx: &Context) -> Exit {
         Ok(x) => x,
         Err(e) => return usage(&e.to_string()),
     };
-    let plan = WorkPlan::build(&batch, resume.as_ref());
+    let plan = WorkPlan::build(&batch, resume.as_ref(), settings.dry_run);
     if settings.resume {
         tracing::info!(
             already_done = plan.already_done,
@@ -303,12 +303,19 @@ struct WorkPlan {
 }
 
 impl WorkPlan {
-    fn build(batch: &Batch, resume: Option<&ResumeState>) -> WorkPlan {
+    /// `failed` users are retried on resume (a failure is usually why one resumes, and a
+    /// revoke is harmless to repeat). A real run resuming a dry run's report must not take
+    /// `would_revoke` for done: that user is still logged in.
+    fn build(batch: &Batch, resume: Option<&ResumeState>, dry_run: bool) -> WorkPlan {
         let mut done_counts = BTreeMap::new();
         let mut already_done = 0;
         let mut done = |key: &str| -> bool {
             match resume.and_then(|r| r.last(key)) {
-                Some(row) if row.status.is_terminal() && row.status != Status::Failed => {
+                Some(row)
+                    if row.status.is_terminal()
+                        && row.status != Status::Failed
+                        && (dry_run || row.status != Status::WouldRevoke) =>
+                {
                     *done_counts.entry(row.status).or_insert(0) += 1;
                     already_done += 1;
                     true
