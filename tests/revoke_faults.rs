@@ -6,37 +6,30 @@ use crate::revoke_support::*;
 use tokio_util::sync::CancellationToken;
 use zoom_offboard::exit::Exit;
 use zoom_offboard::report::Status;
-use zoom_offboard::sim::{Sim, SimConfig};
-
-fn input_of(sim: &Sim, dir: &std::path::Path, n: usize) -> (std::path::PathBuf, Vec<String>) {
-    let users = active_emails(sim, n);
-    let mut lines = vec!["email".to_string()];
-    lines.extend(users.iter().cloned());
-    (write_input(dir, "users.csv", &lines), users)
-}
+use zoom_offboard::sim::SimConfig;
 
 #[tokio::test]
 async fn server_errors_drops_and_stalls_are_retried_to_success() {
-    let sim = Sim::start(SimConfig {
-        fault_5xx_before: 0.15,
-        fault_5xx_after: 0.05,
-        fault_drop: 0.05,
-        fault_stall: 0.03,
-        stall: Duration::from_secs(30),
-        seed: 7,
-        ..fast_sim()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (input, _) = input_of(&sim, dir.path(), 60);
-    let report = dir.path().join("out.csv");
-    let mut a = args(&sim, &input, &report);
+    let t = setup(
+        SimConfig {
+            fault_5xx_before: 0.15,
+            fault_5xx_after: 0.05,
+            fault_drop: 0.05,
+            fault_stall: 0.03,
+            stall: Duration::from_secs(30),
+            seed: 7,
+            ..fast_sim()
+        },
+        60,
+    )
+    .await;
+    let (sim, report) = (&t.sim, &t.report);
+    let mut a = t.args();
     a.max_retries = Some(20);
     a.timeout = Some(0.5);
-    let exit = run(&sim, &a).await;
+    let exit = run(sim, &a).await;
     assert_eq!(exit, Exit::Success);
-    let rows = rows(&report);
+    let rows = rows(report);
     assert_eq!(rows.len(), 60);
     assert!(rows.iter().all(|r| r.status == Status::Revoked));
     let state = sim.state();
@@ -58,20 +51,20 @@ async fn server_errors_drops_and_stalls_are_retried_to_success() {
 
 #[tokio::test]
 async fn retries_run_out_into_failed_with_zoom_details() {
-    let sim = Sim::start(SimConfig {
-        fault_5xx_before: 1.0,
-        ..fast_sim()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (input, _) = input_of(&sim, dir.path(), 3);
-    let report = dir.path().join("out.csv");
-    let mut a = args(&sim, &input, &report);
+    let t = setup(
+        SimConfig {
+            fault_5xx_before: 1.0,
+            ..fast_sim()
+        },
+        3,
+    )
+    .await;
+    let (sim, report) = (&t.sim, &t.report);
+    let mut a = t.args();
     a.max_retries = Some(2);
-    let exit = run(&sim, &a).await;
+    let exit = run(sim, &a).await;
     assert_eq!(exit, Exit::SomeFailed);
-    let rows = rows(&report);
+    let rows = rows(report);
     assert_eq!(rows.len(), 3);
     for r in &rows {
         assert_eq!(r.status, Status::Failed);
@@ -84,21 +77,21 @@ async fn retries_run_out_into_failed_with_zoom_details() {
 
 #[tokio::test]
 async fn expired_token_is_renewed_once_for_all_workers() {
-    let sim = Sim::start(SimConfig {
-        latency_ms: (20, 40),
-        ..fast_sim()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (input, _) = input_of(&sim, dir.path(), 150);
-    let report = dir.path().join("out.csv");
-    let mut a = args(&sim, &input, &report);
+    let t = setup(
+        SimConfig {
+            latency_ms: (20, 40),
+            ..fast_sim()
+        },
+        150,
+    )
+    .await;
+    let sim = &t.sim;
+    let mut a = t.args();
     a.rate = Some(100.0);
     a.concurrency = Some(8);
     let s2 = sim.config().clone();
     let _ = s2;
-    let run_fut = run(&sim, &a);
+    let run_fut = run(sim, &a);
     let expire = async {
         // Expire every token once the run is well under way.
         while sim.state().total_revocations() < 40 {
@@ -122,18 +115,18 @@ async fn expired_token_is_renewed_once_for_all_workers() {
 
 #[tokio::test]
 async fn short_lived_tokens_are_renewed_ahead_of_expiry() {
-    let sim = Sim::start(SimConfig {
-        token_ttl: Duration::from_secs(2),
-        ..fast_sim()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (input, _) = input_of(&sim, dir.path(), 100);
-    let report = dir.path().join("out.csv");
-    let mut a = args(&sim, &input, &report);
+    let t = setup(
+        SimConfig {
+            token_ttl: Duration::from_secs(2),
+            ..fast_sim()
+        },
+        100,
+    )
+    .await;
+    let sim = &t.sim;
+    let mut a = t.args();
     a.rate = Some(25.0); // ~4 s: two token lifetimes
-    let exit = run(&sim, &a).await;
+    let exit = run(sim, &a).await;
     assert_eq!(exit, Exit::Success);
     let state = sim.state();
     assert!(state.tokens_issued >= 2, "{}", state.tokens_issued);
@@ -142,17 +135,17 @@ async fn short_lived_tokens_are_renewed_ahead_of_expiry() {
 
 #[tokio::test]
 async fn missing_scope_on_the_first_call_costs_one_call_and_exits_2() {
-    let sim = Sim::start(SimConfig {
-        scopes: vec!["user:read:admin".into()],
-        static_token: Some("static-test-token".into()),
-        ..fast_sim()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (input, _) = input_of(&sim, dir.path(), 20);
-    let report = dir.path().join("out.csv");
-    let a = args(&sim, &input, &report);
+    let t = setup(
+        SimConfig {
+            scopes: vec!["user:read:admin".into()],
+            static_token: Some("static-test-token".into()),
+            ..fast_sim()
+        },
+        20,
+    )
+    .await;
+    let (sim, report) = (&t.sim, &t.report);
+    let a = t.args();
     let exit = run_with(
         &a,
         static_env("static-test-token".into()),
@@ -170,16 +163,16 @@ async fn missing_scope_on_the_first_call_costs_one_call_and_exits_2() {
 
 #[tokio::test]
 async fn missing_scope_seen_in_the_token_costs_no_call() {
-    let sim = Sim::start(SimConfig {
-        scopes: vec!["user:read:admin".into()],
-        ..fast_sim()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (input, _) = input_of(&sim, dir.path(), 5);
-    let report = dir.path().join("out.csv");
-    let exit = run(&sim, &args(&sim, &input, &report)).await;
+    let t = setup(
+        SimConfig {
+            scopes: vec!["user:read:admin".into()],
+            ..fast_sim()
+        },
+        5,
+    )
+    .await;
+    let (sim, report) = (&t.sim, &t.report);
+    let exit = run(sim, &t.args()).await;
     assert_eq!(exit, Exit::Usage);
     assert_eq!(sim.state().count("DELETE", "/token", None), 0);
     assert!(!report.exists());
@@ -187,19 +180,19 @@ async fn missing_scope_seen_in_the_token_costs_no_call() {
 
 #[tokio::test]
 async fn scope_lost_mid_run_stops_within_concurrency_calls_with_exit_3() {
-    let sim = Sim::start(SimConfig {
-        latency_ms: (10, 20),
-        ..fast_sim()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (input, _) = input_of(&sim, dir.path(), 200);
-    let report = dir.path().join("out.csv");
-    let mut a = args(&sim, &input, &report);
+    let t = setup(
+        SimConfig {
+            latency_ms: (10, 20),
+            ..fast_sim()
+        },
+        200,
+    )
+    .await;
+    let (sim, report) = (&t.sim, &t.report);
+    let mut a = t.args();
     a.concurrency = Some(6);
     a.rate = Some(200.0);
-    let revoke_fut = run(&sim, &a);
+    let revoke_fut = run(sim, &a);
     let lose = async {
         while sim.state().total_revocations() < 30 {
             tokio::time::sleep(Duration::from_millis(5)).await;
@@ -214,7 +207,7 @@ async fn scope_lost_mid_run_stops_within_concurrency_calls_with_exit_3() {
         (1..=6).contains(&scope_errors),
         "{scope_errors} calls after the scope was lost"
     );
-    let last = last_status(&report);
+    let last = last_status(report);
     assert_eq!(last.len(), 200, "every user has a row");
     let pending = last.values().filter(|s| **s == Status::Pending).count();
     assert!(pending >= 200 - state.revocations.len() - 1);
@@ -226,18 +219,18 @@ async fn scope_lost_mid_run_stops_within_concurrency_calls_with_exit_3() {
 
 #[tokio::test]
 async fn daily_limit_stops_at_once_and_leaves_the_rest_pending() {
-    let sim = Sim::start(SimConfig {
-        light_per_day: Some(30),
-        ..fast_sim()
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (input, _) = input_of(&sim, dir.path(), 100);
-    let report = dir.path().join("out.csv");
-    let mut a = args(&sim, &input, &report);
+    let t = setup(
+        SimConfig {
+            light_per_day: Some(30),
+            ..fast_sim()
+        },
+        100,
+    )
+    .await;
+    let (sim, report) = (&t.sim, &t.report);
+    let mut a = t.args();
     a.concurrency = Some(4);
-    let exit = run(&sim, &a).await;
+    let exit = run(sim, &a).await;
     assert_eq!(exit, Exit::Stopped);
     let state = sim.state();
     assert_eq!(state.total_revocations(), 30);
@@ -246,7 +239,7 @@ async fn daily_limit_stops_at_once_and_leaves_the_rest_pending() {
         "{}",
         state.rejected_daily
     );
-    let last = last_status(&report);
+    let last = last_status(report);
     assert_eq!(last.len(), 100);
     assert_eq!(last.values().filter(|s| **s == Status::Revoked).count(), 30);
     assert_eq!(last.values().filter(|s| **s == Status::Pending).count(), 70);

@@ -139,3 +139,40 @@ pub fn revoke_cmd(sim: &Sim, input: &Path, report: &Path) -> Command {
         .env("ZOOM_CLIENT_SECRET", &cfg.client_secret);
     c
 }
+
+/// A simulator, a temp folder, an input of `users` active users (with an `email` header) and a
+/// report path: the setup most revoke tests share.
+pub struct Setup {
+    /// The running simulator.
+    pub sim: Sim,
+    /// Holds the input and the report; removed on drop (kept alive by this field).
+    #[allow(dead_code)]
+    pub dir: tempfile::TempDir,
+    /// The users file.
+    pub input: PathBuf,
+    /// Where the report goes.
+    pub report: PathBuf,
+}
+
+/// Starts `cfg` and writes an input of its first `users` active users.
+pub async fn setup(cfg: SimConfig, users: usize) -> Setup {
+    let sim = Sim::start(cfg).await.expect("start the simulator");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut lines = vec!["email".to_string()];
+    lines.extend(active_emails(&sim, users));
+    let input = write_input(dir.path(), "users.csv", &lines);
+    let report = dir.path().join("out.csv");
+    Setup {
+        sim,
+        dir,
+        input,
+        report,
+    }
+}
+
+impl Setup {
+    /// `args()` for this setup.
+    pub fn args(&self) -> RevokeArgs {
+        args(&self.sim, &self.input, &self.report)
+    }
+}
