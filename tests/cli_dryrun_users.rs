@@ -269,3 +269,30 @@ async fn a_real_run_resuming_a_dry_run_report_revokes_the_would_revoke_users() {
     let last = last_status(&report);
     assert_eq!(last.values().filter(|s| **s == Status::Revoked).count(), 6);
 }
+
+#[tokio::test]
+async fn users_without_the_list_scope_exits_2_having_listed_nothing() {
+    let sim = Sim::start(SimConfig {
+        scopes: vec!["user:delete:token:admin".into()],
+        static_token: Some("static-list-test".into()),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let env = static_env("static-list-test".into());
+    let ctx = Context {
+        env: Box::new(move |k: &str| env(k)),
+        cancel: CancellationToken::new(),
+        stdin_is_terminal: false,
+        confirm: None,
+        progress_terminal: false,
+    };
+    let mut out = Vec::new();
+    let exit = users(&users_args(&sim), &ctx, &mut out).await;
+    assert_eq!(exit, Exit::Usage);
+    assert_eq!(
+        sim.state().count("GET", "", Some(400)),
+        1,
+        "one call, answered 4711"
+    );
+}

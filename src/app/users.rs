@@ -63,7 +63,9 @@ pub async fn users(args: &UsersArgs, ctx: &Context, out: &mut dyn Write) -> Exit
         }
         ListFormat::Jsonl => Sink::Jsonl(&mut *out),
     };
+    let mut emitted = 0u64;
     let mut emit = |u: &crate::zoom::ZoomUser| -> Result<(), String> {
+        emitted += 1;
         let values = [
             u.id.clone().unwrap_or_default(),
             u.email.clone(),
@@ -129,8 +131,15 @@ pub async fn users(args: &UsersArgs, ctx: &Context, out: &mut dyn Write) -> Exit
             ));
             Exit::Stopped
         }
+        // Refused credentials or a missing scope before any user was listed: nothing was done.
+        Err(
+            e
+            @ (crate::users::ListError::Credentials(_) | crate::users::ListError::MissingScope(_)),
+        ) if emitted == 0 => usage(&format!("users: {e}")),
         Err(e) => {
-            logging::eprint_line(&format!("zoom-offboard: users: error: {e}"));
+            logging::eprint_line(&format!(
+                "zoom-offboard: users: error: {e}; the list is incomplete"
+            ));
             Exit::Stopped
         }
     }
