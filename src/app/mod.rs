@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -200,19 +200,6 @@ fn usage(message: &str) -> Exit {
     Exit::Usage
 }
 
-fn input_sources(paths: &[PathBuf]) -> Vec<InputSource> {
-    paths
-        .iter()
-        .map(|p| {
-            if p.as_os_str() == "-" {
-                InputSource::Stdin
-            } else {
-                InputSource::Path(p.clone())
-            }
-        })
-        .collect()
-}
-
 /// Asks on /dev/tty, so it works when the users come through a pipe on stdin.
 fn tty_confirm() -> Option<ConfirmFn> {
     #[cfg(unix)]
@@ -290,11 +277,4 @@ async fn connect(settings: &Settings, creds: &Credentials) -> Result<ZoomClient,
         }
     }
     Ok(ZoomClient::new(http, &settings.base_url, source))
-}
-
-/// Where the demo's fixture lives relative to the crate (for tests).
-pub fn fixture_path(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("fixtures")
-        .join(name)
 }

@@ -10,7 +10,11 @@ pub async fn revoke(settings: Settings, ctx: &Context) -> Exit {
     }
 
     // 1. Input: read and validate everything before any request.
-    let mut sources = input_sources(&settings.inputs);
+    let mut sources: Vec<InputSource> = settings
+        .inputs
+        .iter()
+        .map(|p| InputSource::from_arg(p))
+        .collect();
     if sources.is_empty() && settings.users.is_empty() {
         if ctx.stdin_is_terminal {
             return usage(

@@ -58,11 +58,11 @@ pub enum InputSource {
 
 impl InputSource {
     /// Maps a command-line argument: `-` is stdin, anything else a path.
-    pub fn from_arg(arg: &str) -> InputSource {
-        if arg == "-" {
+    pub fn from_arg(arg: &std::path::Path) -> InputSource {
+        if arg.as_os_str() == "-" {
             InputSource::Stdin
         } else {
-            InputSource::Path(PathBuf::from(arg))
+            InputSource::Path(arg.to_path_buf())
         }
     }
 }

@@ -220,7 +220,7 @@ fn multiple_files_cli_users_and_stdin() {
     let b = load(
         &[
             InputSource::Path(f1.path().to_owned()),
-            InputSource::from_arg("-"),
+            InputSource::from_arg(std::path::Path::new("-")),
             InputSource::Path(f2.path().to_owned()),
         ],
         &["e@x.com".to_owned(), "me".to_owned(), "b@x.com".to_owned()],
@@ -336,7 +336,9 @@ fn not_utf8_names_file_and_line() {
 #[test]
 fn unreadable_file_names_the_path() {
     let err = load(
-        &[InputSource::from_arg("/nonexistent/users.csv")],
+        &[InputSource::from_arg(std::path::Path::new(
+            "/nonexistent/users.csv",
+        ))],
         &[],
         None,
         &InputOptions::default(),
