@@ -94,10 +94,6 @@ pub struct RevokeArgs {
     /// Continue the run recorded in --report: users already done are not requested again.
     #[arg(long, requires = "report")]
     pub resume: bool,
-    /// The account's plan, which sets the Light ceiling: free 4/s, pro 30/s, business 80/s
-    /// (business also covers Business Plus, Education and Enterprise) [default: pro]
-    #[arg(long, value_name = "PLAN")]
-    pub plan: Option<String>,
     /// Requests per second for this run [default: 80% of the plan's ceiling].
     #[arg(long, value_name = "N")]
     pub rate: Option<f64>,
@@ -107,12 +103,29 @@ pub struct RevokeArgs {
     /// Retries per user for 429, 5xx, timeouts and dropped connections [default: 6].
     #[arg(long, value_name = "N")]
     pub max_retries: Option<u32>,
-    /// Per-request timeout in seconds [default: 30].
-    #[arg(long, value_name = "SECS")]
-    pub timeout: Option<f64>,
     /// Run without asking for confirmation.
     #[arg(long)]
     pub yes: bool,
+    /// Where and how to reach Zoom.
+    #[command(flatten)]
+    pub conn: ConnectionArgs,
+    /// Logging and progress.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Where and how to reach Zoom: shared by `revoke` and `users`, resolved by
+/// [`crate::config::Settings::resolve`].
+#[derive(Debug, Args, Clone, Default)]
+pub struct ConnectionArgs {
+    /// The account's plan, which sets the rate ceilings: free (4/s Light, 2/s Medium), pro
+    /// (30/s, 20/s), business (80/s, 60/s; also Business Plus, Education, Enterprise)
+    /// [default: pro]
+    #[arg(long, value_name = "PLAN")]
+    pub plan: Option<String>,
+    /// Per-request timeout in seconds [default: 30].
+    #[arg(long, value_name = "SECS")]
+    pub timeout: Option<f64>,
     /// TOML config file [default: zoom-offboard.toml in the working directory, if present].
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
@@ -125,9 +138,6 @@ pub struct RevokeArgs {
     /// Read the S2S OAuth client secret from this file (never pass secrets as arguments).
     #[arg(long, value_name = "PATH")]
     pub client_secret_file: Option<PathBuf>,
-    /// Logging and progress.
-    #[command(flatten)]
-    pub output: OutputArgs,
 }
 
 /// Which users `users` lists.
@@ -172,30 +182,15 @@ pub struct UsersArgs {
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t)]
     pub format: ListFormat,
-    /// The account's plan, which sets the Medium ceiling: free 2/s, pro 20/s, business 60/s.
-    #[arg(long, value_name = "PLAN")]
-    pub plan: Option<String>,
     /// List requests per second [default: 80% of the plan's Medium ceiling].
     #[arg(long, value_name = "N")]
     pub rate: Option<f64>,
     /// Retries per page for 429, 5xx, timeouts and dropped connections.
     #[arg(long, value_name = "N", default_value_t = 6)]
     pub max_retries: u32,
-    /// Per-request timeout in seconds [default: 30].
-    #[arg(long, value_name = "SECS")]
-    pub timeout: Option<f64>,
-    /// TOML config file [default: zoom-offboard.toml, if present].
-    #[arg(long, value_name = "PATH")]
-    pub config: Option<PathBuf>,
-    /// API base URL [default: https://api.zoom.us/v2].
-    #[arg(long, value_name = "URL")]
-    pub base_url: Option<String>,
-    /// OAuth token endpoint [default: https://zoom.us/oauth/token].
-    #[arg(long, value_name = "URL")]
-    pub oauth_url: Option<String>,
-    /// Read the S2S OAuth client secret from this file.
-    #[arg(long, value_name = "PATH")]
-    pub client_secret_file: Option<PathBuf>,
+    /// Where and how to reach Zoom.
+    #[command(flatten)]
+    pub conn: ConnectionArgs,
     /// Logging.
     #[command(flatten)]
     pub output: OutputArgs,

@@ -322,7 +322,7 @@ impl Settings {
     ) -> Result<Settings, ConfigError> {
         let mut warnings = Vec::new();
         let (config_path, explicit) =
-            match (&args.config, env_nonempty(env, "ZOOM_OFFBOARD_CONFIG")) {
+            match (&args.conn.config, env_nonempty(env, "ZOOM_OFFBOARD_CONFIG")) {
                 (Some(p), _) => (p.clone(), true),
                 (None, Some(p)) => (PathBuf::from(p), true),
                 (None, None) => (PathBuf::from(DEFAULT_CONFIG), false),
@@ -330,7 +330,7 @@ impl Settings {
         let file = load_file(&config_path, explicit)?.unwrap_or_default();
 
         let plan = match pick(
-            args.plan.clone(),
+            args.conn.plan.clone(),
             "--plan",
             env_nonempty(env, "ZOOM_OFFBOARD_PLAN").map(|v| (v, "ZOOM_OFFBOARD_PLAN")),
             file.plan.clone(),
@@ -410,7 +410,7 @@ impl Settings {
         };
 
         let timeout = match pick(
-            args.timeout,
+            args.conn.timeout,
             "--timeout",
             env_nonempty(env, "ZOOM_OFFBOARD_TIMEOUT").map(|v| (v, "ZOOM_OFFBOARD_TIMEOUT")),
             file.timeout,
@@ -428,7 +428,7 @@ impl Settings {
         };
 
         let base_url = match pick(
-            args.base_url.clone(),
+            args.conn.base_url.clone(),
             "--base-url",
             env_nonempty(env, "ZOOM_OFFBOARD_BASE_URL").map(|v| (v, "ZOOM_OFFBOARD_BASE_URL")),
             file.base_url.clone(),
@@ -439,7 +439,7 @@ impl Settings {
             None => DEFAULT_BASE_URL.to_string(),
         };
         let oauth_url = match pick(
-            args.oauth_url.clone(),
+            args.conn.oauth_url.clone(),
             "--oauth-url",
             env_nonempty(env, "ZOOM_OFFBOARD_OAUTH_URL").map(|v| (v, "ZOOM_OFFBOARD_OAUTH_URL")),
             file.oauth_url.clone(),
@@ -499,7 +499,7 @@ fn resolve_credentials(
 ) -> Result<Option<Credentials>, ConfigError> {
     let account_id = env_nonempty(env, "ZOOM_ACCOUNT_ID").or(file.auth.account_id.clone());
     let client_id = env_nonempty(env, "ZOOM_CLIENT_ID").or(file.auth.client_id.clone());
-    let secret = if let Some(path) = &args.client_secret_file {
+    let secret = if let Some(path) = &args.conn.client_secret_file {
         if let Some(w) = secret_file_warning(path) {
             warnings.push(w);
         }
@@ -582,10 +582,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
         std::fs::write(&path, text).unwrap();
-        let args = RevokeArgs {
-            config: Some(path),
-            ..RevokeArgs::default()
-        };
+        let mut args = RevokeArgs::default();
+        args.conn.config = Some(path);
         (dir, args)
     }
 
@@ -643,10 +641,8 @@ mod tests {
         let (_d, args) = with_config("colour = \"blue\"\n");
         let e = resolve(&args, &[]).unwrap_err();
         assert!(e.to_string().contains("colour"), "{e}");
-        let args = RevokeArgs {
-            config: Some("/nonexistent/x.toml".into()),
-            ..RevokeArgs::default()
-        };
+        let mut args = RevokeArgs::default();
+        args.conn.config = Some("/nonexistent/x.toml".into());
         assert!(resolve(&args, &[]).is_err());
     }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::revoke_support::*;
 use tokio_util::sync::CancellationToken;
 use zoom_offboard::app::{Context, users};
-use zoom_offboard::cli::UsersArgs;
+use zoom_offboard::cli::{ConnectionArgs, UsersArgs};
 use zoom_offboard::dryrun::Lookup;
 use zoom_offboard::exit::Exit;
 use zoom_offboard::report::Status;
@@ -136,9 +136,12 @@ fn users_ctx(sim: &Sim) -> Context {
 
 fn users_args(sim: &Sim) -> UsersArgs {
     UsersArgs {
-        base_url: Some(sim.base_url()),
-        oauth_url: Some(sim.oauth_url()),
-        config: Some("/dev/null".into()),
+        conn: ConnectionArgs {
+            base_url: Some(sim.base_url()),
+            oauth_url: Some(sim.oauth_url()),
+            config: Some("/dev/null".into()),
+            ..ConnectionArgs::default()
+        },
         rate: Some(200.0),
         max_retries: 6,
         ..UsersArgs::default()

@@ -551,11 +551,14 @@ fn assert_conforms(log: &Log, step: &str) {
 async fn list_users(sim: &Sim, base: &str, status: UserStatusFilter) -> (Exit, String) {
     let args = UsersArgs {
         status,
-        base_url: Some(base.to_string()),
-        oauth_url: Some(sim.oauth_url()),
-        config: Some(PathBuf::from("/dev/null")),
+        conn: zoom_offboard::cli::ConnectionArgs {
+            base_url: Some(base.to_string()),
+            oauth_url: Some(sim.oauth_url()),
+            config: Some(PathBuf::from("/dev/null")),
+            timeout: Some(10.0),
+            ..Default::default()
+        },
         rate: Some(1000.0),
-        timeout: Some(10.0),
         output: zoom_offboard::cli::OutputArgs {
             no_progress: true,
             quiet: true,
@@ -614,7 +617,7 @@ async fn tool_and_simulator_meet_zooms_spec() {
     // 1. A dry run with lookups (GET /users/{userId}).
     let report = dir.path().join("dry.csv");
     let mut a = args(&sim, &input, &report);
-    a.base_url = Some(base.clone());
+    a.conn.base_url = Some(base.clone());
     a.dry_run = true;
     let exit = run_with(&a, s2s_env(&sim), CancellationToken::new()).await;
     assert_conforms(&log, "the dry run");
@@ -629,7 +632,7 @@ async fn tool_and_simulator_meet_zooms_spec() {
     // 2. The real revoke (DELETE /users/{userId}/token), token from the simulator directly.
     let report = dir.path().join("revoke.csv");
     let mut a = args(&sim, &input, &report);
-    a.base_url = Some(base.clone());
+    a.conn.base_url = Some(base.clone());
     let exit = run_with(&a, s2s_env(&sim), CancellationToken::new()).await;
     assert_conforms(&log, "revoke");
     let r = rows(&report);
@@ -655,7 +658,7 @@ async fn tool_and_simulator_meet_zooms_spec() {
     // 4. A token Zoom rejects: code 124, which real Zoom answers with 401 (see RELAXED).
     let report = dir.path().join("rejected.csv");
     let mut a = args(&sim, &input, &report);
-    a.base_url = Some(base.clone());
+    a.conn.base_url = Some(base.clone());
     let exit = run_with(
         &a,
         static_env("not-a-token".into()),

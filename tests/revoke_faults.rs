@@ -26,7 +26,7 @@ async fn server_errors_drops_and_stalls_are_retried_to_success() {
     let (sim, report) = (&t.sim, &t.report);
     let mut a = t.args();
     a.max_retries = Some(20);
-    a.timeout = Some(0.5);
+    a.conn.timeout = Some(0.5);
     let exit = run(sim, &a).await;
     assert_eq!(exit, Exit::Success);
     let rows = rows(report);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 use zoom_offboard::app::{Context, revoke};
-use zoom_offboard::cli::RevokeArgs;
+use zoom_offboard::cli::{ConnectionArgs, RevokeArgs};
 use zoom_offboard::config::Settings;
 use zoom_offboard::exit::Exit;
 use zoom_offboard::report::{Row, Status, read_report};
@@ -30,13 +30,16 @@ pub fn args(sim: &Sim, input: &Path, report: &Path) -> RevokeArgs {
     RevokeArgs {
         inputs: vec![input.to_path_buf()],
         report: Some(report.to_path_buf()),
-        base_url: Some(sim.base_url()),
-        oauth_url: Some(sim.oauth_url()),
         rate: Some(1000.0),
-        plan: Some("business".into()),
         yes: true,
-        config: Some(PathBuf::from("/dev/null")),
-        timeout: Some(5.0),
+        conn: ConnectionArgs {
+            base_url: Some(sim.base_url()),
+            oauth_url: Some(sim.oauth_url()),
+            plan: Some("business".into()),
+            config: Some(PathBuf::from("/dev/null")),
+            timeout: Some(5.0),
+            ..ConnectionArgs::default()
+        },
         output: zoom_offboard::cli::OutputArgs {
             no_progress: true,
             quiet: true,

@@ -390,10 +390,8 @@ async fn debug_of_every_config_type_is_redacted() {
         let token = token.clone();
         move |k: &str| (k == "ZOOM_ACCESS_TOKEN").then(|| token.clone())
     };
-    let args = RevokeArgs {
-        config: Some("/dev/null".into()),
-        ..RevokeArgs::default()
-    };
+    let mut args = RevokeArgs::default();
+    args.conn.config = Some("/dev/null".into());
     let s2s = Settings::resolve(&args, &env_s2s, chrono::Utc::now()).unwrap();
     let stat = Settings::resolve(&args, &env_static, chrono::Utc::now()).unwrap();
     let file: FileConfig = toml::from_str(&format!(

@@ -36,11 +36,14 @@ pub(super) async fn demo(args: DemoArgs, ctx: &Context) -> Exit {
     let rargs = RevokeArgs {
         inputs: vec![args.input.clone()],
         report: Some(report.clone()),
-        plan: Some("business".into()),
         yes: true,
-        base_url: Some(sim.base_url()),
-        oauth_url: Some(sim.oauth_url()),
-        config: Some(PathBuf::from("/dev/null")),
+        conn: ConnectionArgs {
+            plan: Some("business".into()),
+            base_url: Some(sim.base_url()),
+            oauth_url: Some(sim.oauth_url()),
+            config: Some(PathBuf::from("/dev/null")),
+            ..ConnectionArgs::default()
+        },
         output: args.output.clone(),
         ..RevokeArgs::default()
     };

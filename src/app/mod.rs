@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::cli::{Cli, Command, DemoArgs, ListFormat, RevokeArgs, UsersArgs};
+use crate::cli::{Cli, Command, ConnectionArgs, DemoArgs, ListFormat, RevokeArgs, UsersArgs};
 use crate::config::{Credentials, LogSettings, Settings};
 use crate::exit::Exit;
 use crate::input::{self, Batch, InputOptions, InputSource};

@@ -6,12 +6,7 @@ use super::*;
 pub async fn users(args: &UsersArgs, ctx: &Context, out: &mut dyn Write) -> Exit {
     // The connection settings resolve exactly like revoke's.
     let as_revoke = RevokeArgs {
-        plan: args.plan.clone(),
-        timeout: args.timeout,
-        config: args.config.clone(),
-        base_url: args.base_url.clone(),
-        oauth_url: args.oauth_url.clone(),
-        client_secret_file: args.client_secret_file.clone(),
+        conn: args.conn.clone(),
         dry_run: true,
         report: Some(PathBuf::from("-")),
         output: args.output.clone(),
