@@ -9,7 +9,8 @@ use crate::report::Status;
 pub enum Exit {
     /// 0: every user revoked, excluded or (dry run) would be revoked.
     Success = 0,
-    /// 1: the run finished, but some users are `failed`, `not_found` or `invalid`.
+    /// 1: the run finished, but some rows are `failed`, `not_found`, `invalid`, `refused` or
+    /// `skipped`.
     SomeFailed = 1,
     /// 2: nothing was done: usage, config, credentials or input error before the first API call.
     Usage = 2,
@@ -23,7 +24,13 @@ impl Exit {
         let n = |s: Status| counts.get(&s).copied().unwrap_or(0);
         if n(Status::Pending) > 0 {
             Exit::Stopped
-        } else if n(Status::Failed) + n(Status::NotFound) + n(Status::Invalid) > 0 {
+        } else if n(Status::Failed)
+            + n(Status::NotFound)
+            + n(Status::Invalid)
+            + n(Status::Refused)
+            + n(Status::Skipped)
+            > 0
+        {
             Exit::SomeFailed
         } else {
             Exit::Success

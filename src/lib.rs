@@ -12,6 +12,7 @@
 //! - [`report`]: the per-user report (CSV or JSONL), its resume reader and the run summary.
 //! - [`app`]: the commands wired together; [`exit`]: exit codes; [`logging`]: logs and the bar.
 //! - [`plan`]: Zoom plans and rate-limit labels (Light, Medium) with their ceilings.
+//! - [`step`]: the offboarding steps (revoke, deactivate, disassociate, delete) and `--steps`.
 //! - [`sim`]: a Zoom API simulator on loopback, used by every network test and by `demo`.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
@@ -28,6 +29,7 @@ pub mod plan;
 pub mod report;
 pub mod run;
 pub mod sim;
+pub mod step;
 pub mod users;
 pub mod zoom;
 

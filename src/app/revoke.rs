@@ -315,11 +315,7 @@ impl WorkPlan {
         let mut already_done = 0;
         let mut done = |key: &str| -> bool {
             match resume.and_then(|r| r.last(key)) {
-                Some(row)
-                    if row.status.is_terminal()
-                        && row.status != Status::Failed
-                        && (dry_run || row.status != Status::WouldRevoke) =>
-                {
+                Some(row) if row.status.is_done(dry_run) => {
                     *done_counts.entry(row.status).or_insert(0) += 1;
                     already_done += 1;
                     true

@@ -19,6 +19,8 @@ use std::str::FromStr;
 
 use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 
+use crate::step::Step;
+
 pub use resume::{ResumeState, read_report};
 pub use summary::Summary;
 pub use writer::ReportWriter;
@@ -43,22 +45,46 @@ pub enum Status {
     WouldRevoke,
     /// Not attempted: the run stopped early. `--resume` picks it up.
     Pending,
+    /// `offboard`: Zoom deactivated the user (or it already was inactive).
+    Deactivated,
+    /// `offboard`: the user was unlinked from the account (keeps a free Zoom account).
+    Disassociated,
+    /// `offboard`: the user and their data are gone for good.
+    Deleted,
+    /// Dry run: would be deactivated.
+    WouldDeactivate,
+    /// Dry run: would be disassociated.
+    WouldDisassociate,
+    /// Dry run: would be deleted.
+    WouldDelete,
+    /// `offboard`: an earlier step of this user did not succeed, so this one was not sent.
+    Skipped,
+    /// `offboard`: a safety rule or Zoom itself refused this step (never retried by the run).
+    Refused,
 }
 
 impl Status {
     /// Every status, in the order the summary lists them.
-    pub const ALL: [Status; 7] = [
+    pub const ALL: [Status; 15] = [
         Status::Revoked,
+        Status::Deactivated,
+        Status::Disassociated,
+        Status::Deleted,
         Status::NotFound,
+        Status::Refused,
+        Status::Skipped,
         Status::Failed,
         Status::Invalid,
         Status::Excluded,
         Status::WouldRevoke,
+        Status::WouldDeactivate,
+        Status::WouldDisassociate,
+        Status::WouldDelete,
         Status::Pending,
     ];
 
-    /// True for every status but `Pending`: the contract's "terminal". See
-    /// [`ResumeState::is_done`] for why resume still retries `Failed`.
+    /// True for every status but `Pending`: the contract's "terminal". Terminal is not the same
+    /// as done: see [`Status::is_done`] for what a resume requests again.
     pub fn is_terminal(self) -> bool {
         self != Status::Pending
     }
@@ -73,7 +99,59 @@ impl Status {
             Status::Excluded => "excluded",
             Status::WouldRevoke => "would_revoke",
             Status::Pending => "pending",
+            Status::Deactivated => "deactivated",
+            Status::Disassociated => "disassociated",
+            Status::Deleted => "deleted",
+            Status::WouldDeactivate => "would_deactivate",
+            Status::WouldDisassociate => "would_disassociate",
+            Status::WouldDelete => "would_delete",
+            Status::Skipped => "skipped",
+            Status::Refused => "refused",
         }
+    }
+
+    /// The resume rule, in one place: true when a row with this status means the (user, step)
+    /// needs no request from a run that resumes its report.
+    ///
+    /// Done: the step's success (`revoked`, `deactivated`, `disassociated`, `deleted`),
+    /// `not_found`, and the rows known without a request (`invalid`, `excluded`). A dry run's
+    /// `would_*` rows are done only for another dry run: a real run must still make the call.
+    /// Not done: `pending` (never attempted), `failed` (a resume is usually started *because* of
+    /// failures, and every step is safe to repeat), `skipped` and `refused` (taken up again with
+    /// fresh lookups, so an operator who demoted an admin or fixed a manager's address can resume
+    /// the same command).
+    pub fn is_done(self, dry_run: bool) -> bool {
+        match self {
+            Status::Revoked
+            | Status::Deactivated
+            | Status::Disassociated
+            | Status::Deleted
+            | Status::NotFound
+            | Status::Invalid
+            | Status::Excluded => true,
+            Status::WouldRevoke
+            | Status::WouldDeactivate
+            | Status::WouldDisassociate
+            | Status::WouldDelete => dry_run,
+            Status::Pending | Status::Failed | Status::Skipped | Status::Refused => false,
+        }
+    }
+
+    /// True for the statuses that let a user's chain go on to its next step (`would_*` counts,
+    /// so that a dry run previews every step).
+    pub fn is_success(self) -> bool {
+        matches!(
+            self,
+            Status::Revoked
+                | Status::Deactivated
+                | Status::Disassociated
+                | Status::Deleted
+                | Status::Excluded
+                | Status::WouldRevoke
+                | Status::WouldDeactivate
+                | Status::WouldDisassociate
+                | Status::WouldDelete
+        )
     }
 }
 
@@ -86,7 +164,7 @@ impl fmt::Display for Status {
 /// A `status` cell that is not one of [`Status::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown status \"{0}\" (expected one of revoked, not_found, failed, invalid, excluded, would_revoke, pending)"
+    "unknown status \"{0}\" (expected one of revoked, deactivated, disassociated, deleted, not_found, refused, skipped, failed, invalid, excluded, would_revoke, would_deactivate, would_disassociate, would_delete, pending)"
 )]
 pub struct UnknownStatus(pub String);
 
@@ -145,6 +223,10 @@ pub struct Row {
     pub zoom_status: Option<String>,
     /// Dry-run lookup: last login time as Zoom reports it.
     pub last_login: Option<String>,
+    /// `offboard`: the step this row is about; `None` for `revoke` reports and for rows about
+    /// the user as a whole (`invalid`, `excluded`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<Step>,
 }
 
 impl Row {
@@ -163,6 +245,7 @@ impl Row {
             name: None,
             zoom_status: None,
             last_login: None,
+            step: None,
         }
     }
 }

@@ -12,7 +12,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use super::{COLUMNS, Format, REQUIRED_COLUMNS, ReportError, Row, Status, parse_time};
+use super::{COLUMNS, Format, REQUIRED_COLUMNS, ReportError, Row, parse_time};
 use crate::input::dedupe_key;
 
 /// The last row per user of an existing report, keyed by [`dedupe_key`] of the row's `user`.
@@ -29,14 +29,11 @@ impl ResumeState {
         self.rows.get(user_key)
     }
 
-    /// True when resume should not request the user again: its last row is terminal and not
-    /// `failed`. The contract says terminal rows are not requested again; `failed` is terminal for
-    /// the run that wrote it, but a resume is usually started *because* of failures (an outage,
-    /// a revoked app secret), so retrying them is what the operator wants, and a revoke is
-    /// idempotent. `pending` is retried too: it was never attempted.
-    pub fn is_done(&self, user_key: &str) -> bool {
+    /// True when a run resuming this report (a dry run if `dry_run`) should not request the
+    /// user again: its last row's status is done by [`Status::is_done`], the one resume rule.
+    pub fn is_done(&self, user_key: &str, dry_run: bool) -> bool {
         self.last(user_key)
-            .is_some_and(|r| r.status.is_terminal() && r.status != Status::Failed)
+            .is_some_and(|r| r.status.is_done(dry_run))
     }
 
     /// Complete rows read (all rows, not only the last per user).
@@ -270,6 +267,7 @@ impl ColumnMap {
             name: opt(8)?,
             zoom_status: opt(9)?,
             last_login: opt(10)?,
+            step: None,
         })
     }
 }

@@ -464,11 +464,14 @@ mod tests {
             assert_eq!(state.len(), 4);
             assert_eq!(state.last("a@x.com").unwrap().status, Status::Revoked);
             assert_eq!(state.last("a@x.com").unwrap().user, "a@X.com");
-            assert!(state.is_done("a@x.com"));
-            assert!(state.is_done("n@x.com"));
-            assert!(!state.is_done("Kd1"), "failed is retried");
-            assert!(!state.is_done("kd1"), "pending is retried; IDs keep case");
-            assert!(!state.is_done("other@x.com"));
+            assert!(state.is_done("a@x.com", false));
+            assert!(state.is_done("n@x.com", false));
+            assert!(!state.is_done("Kd1", false), "failed is retried");
+            assert!(
+                !state.is_done("kd1", false),
+                "pending is retried; IDs keep case"
+            );
+            assert!(!state.is_done("other@x.com", false));
             assert_eq!(state.iter().count(), 4);
         }
     }
