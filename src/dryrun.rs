@@ -13,13 +13,12 @@
 use std::collections::HashMap;
 
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use crate::input::UserId;
-use crate::pacing::Pacer;
 use crate::report::{Row, Status};
+use crate::request::{Requester, Verdict};
 use crate::users::{ListError, PAGE_SIZE, list_all};
-use crate::zoom::{Outcome, ZoomClient, ZoomUser};
+use crate::zoom::{UsersPage, ZoomCall, ZoomUser};
 
 /// How a dry run looks users up (`--lookup`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -45,12 +44,7 @@ pub struct Estimate {
 /// Decides `auto`: `Each` for batches under a page, else compares the two costs using the
 /// account's active-user count from one Medium call. Statuses other than active are assumed
 /// to add a page each.
-pub async fn choose(
-    client: &ZoomClient,
-    medium: &Pacer,
-    users: usize,
-    light_rate: f64,
-) -> (Lookup, Estimate) {
+pub async fn choose(medium: &Requester, users: usize, light_rate: f64) -> (Lookup, Estimate) {
     let each_secs = users as f64 / light_rate;
     if users < PAGE_SIZE as usize {
         return (
@@ -61,13 +55,12 @@ pub async fn choose(
             },
         );
     }
-    medium.acquire().await;
-    let total = match client.list_users("active", PAGE_SIZE, None).await {
-        Ok(a) => match (a.outcome, a.body) {
-            (Outcome::Done { .. }, Some(page)) => page.total_records,
-            _ => None,
-        },
-        Err(_) => None,
+    let first = medium
+        .send(&ZoomCall::list_users("active", PAGE_SIZE, None))
+        .await;
+    let total = match first.verdict {
+        Verdict::Done { .. } => first.json::<UsersPage>().ok().and_then(|p| p.total_records),
+        _ => None,
     };
     let Some(total) = total else {
         return (
@@ -79,7 +72,7 @@ pub async fn choose(
         );
     };
     let pages = (total as f64 / f64::from(PAGE_SIZE)).ceil() + 2.0;
-    let list_secs = pages / medium.max_rate();
+    let list_secs = pages / medium.pacer().max_rate();
     let pick = if list_secs < each_secs {
         Lookup::List
     } else {
@@ -97,17 +90,14 @@ pub async fn choose(
 /// Looks `users` up by listing the account, sending one row per user to `rows`:
 /// `would_revoke` with name, Zoom status and last login, or `not_found`.
 pub async fn by_listing(
-    client: &ZoomClient,
-    medium: &Pacer,
+    medium: &Requester,
     users: &[UserId],
-    max_retries: u32,
     rows: &mpsc::Sender<Row>,
-    cancel: &CancellationToken,
 ) -> Result<u64, ListError> {
     let mut by_key: HashMap<String, ZoomUser> = HashMap::new();
     let mut calls = 0;
     for status in ["active", "inactive", "pending"] {
-        let stats = list_all(client, medium, status, max_retries, cancel, |u| {
+        let stats = list_all(medium, status, |u| {
             if let Some(id) = u.id.as_ref().filter(|i| !i.is_empty()) {
                 by_key.insert(id.clone(), u.clone());
             }

@@ -18,7 +18,41 @@ pub enum Exit {
     Stopped = 3,
 }
 
+/// How a command ended, as far as its exit code is concerned.
+#[derive(Debug, Clone, Copy)]
+pub struct Ending<'a> {
+    /// Nothing was done: the command stopped before its first successful call (bad usage,
+    /// input, config or credentials, or a first call that was refused).
+    pub nothing_done: bool,
+    /// The command stopped early (a stop reason: daily limit, credentials, Ctrl-C, report).
+    pub stopped: bool,
+    /// The final status of every row the command is answerable for: for a resumed run, the
+    /// last row in the report of every user (and step) of its input, not only what it did.
+    pub final_counts: &'a BTreeMap<Status, u64>,
+}
+
 impl Exit {
+    /// The one decision of the exit code for every command: 2 when nothing was done, 3 when
+    /// it stopped early or rows are `pending`, 1 when rows failed, 0 otherwise.
+    pub fn decide(ending: &Ending<'_>) -> Exit {
+        if ending.nothing_done {
+            Exit::Usage
+        } else if ending.stopped {
+            Exit::Stopped
+        } else {
+            Exit::from_counts(ending.final_counts)
+        }
+    }
+
+    /// The exit code of `demo`: the fixture holds missing and invalid users on purpose, so a
+    /// run that ends with 1 is the demo working as intended; anything else is a real problem.
+    pub fn for_demo(run: Exit) -> Exit {
+        match run {
+            Exit::Success | Exit::SomeFailed => Exit::Success,
+            other => other,
+        }
+    }
+
     /// The exit code for a finished run, from the final status of every user.
     pub fn from_counts(counts: &BTreeMap<Status, u64>) -> Exit {
         let n = |s: Status| counts.get(&s).copied().unwrap_or(0);

@@ -5,8 +5,10 @@
 //! - [`config`]: flags + environment + config file resolved once into [`config::Settings`].
 //! - [`input`]: reading, validating and de-duplicating the users to revoke.
 //! - [`zoom`]: the HTTP client, the token source ([`zoom::auth`]) and answer classification.
+//! - [`request`]: the one request policy (retries, backoff, Retry-After, token renewal, pacer
+//!   feedback, stops) that every Zoom call and token fetch goes through.
 //! - [`pacing`]: the shared rate limiter and the account-wide slow-down on 429s.
-//! - [`run`]: the worker pool and its stop conditions.
+//! - [`run`]: the worker pool: a permit per task, the first call alone, `pending` rows on a stop.
 //! - [`dryrun`]: dry-run lookups, per user or by listing the account.
 //! - [`users`]: listing the account's users (incident-wide logout, large dry runs).
 //! - [`report`]: the per-user report (CSV or JSONL), its resume reader and the run summary.
@@ -27,6 +29,7 @@ pub mod logging;
 pub mod pacing;
 pub mod plan;
 pub mod report;
+pub mod request;
 pub mod run;
 pub mod sim;
 pub mod step;

@@ -6,10 +6,10 @@
 //! and skips every user already emitted, so the output has each user exactly once.
 
 use std::collections::HashSet;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
 
-use crate::pacing::{Pacer, backoff};
-use crate::zoom::{ErrorInfo, FatalKind, Outcome, RetryKind, ZoomClient, ZoomUser};
+use crate::request::{Requester, StopReason, Verdict};
+use crate::zoom::{ErrorInfo, UsersPage, ZoomCall, ZoomUser};
 
 /// Page size: 300 is what every Zoom doc and client agrees on (the 2026 spec allows 2000).
 pub const PAGE_SIZE: u32 = 300;
@@ -66,110 +66,76 @@ fn user_key(u: &ZoomUser) -> String {
     }
 }
 
-/// Lists every user with `status`, calling `emit` once per user.
+/// Lists every user with `status`, calling `emit` once per user. Each page is one call
+/// through the request policy (`requester` carries the Medium pacer); this function only pages.
 pub async fn list_all(
-    client: &ZoomClient,
-    pacer: &Pacer,
+    requester: &Requester,
     status: &str,
-    max_retries: u32,
-    cancel: &tokio_util::sync::CancellationToken,
     mut emit: impl FnMut(&ZoomUser) -> Result<(), String>,
 ) -> Result<ListStats, ListError> {
     let mut seen: HashSet<String> = HashSet::new();
     let mut stats = ListStats::default();
     let mut page_token: Option<String> = None;
-    let mut renewed = false;
     loop {
-        let mut attempts = 0u32;
-        let page = loop {
-            if cancel.is_cancelled() {
-                return Err(ListError::Interrupted);
+        let throttled_before = requester.stats().throttled.load(Ordering::Relaxed);
+        let settled = requester
+            .send(&ZoomCall::list_users(
+                status,
+                PAGE_SIZE,
+                page_token.as_deref(),
+            ))
+            .await;
+        stats.throttled += requester
+            .stats()
+            .throttled
+            .load(Ordering::Relaxed)
+            .saturating_sub(throttled_before);
+        let page: UsersPage = match settled.verdict {
+            Verdict::Done { .. } => settled.json().map_err(|message| ListError::Failed {
+                attempts: settled.attempts,
+                info: ErrorInfo {
+                    message,
+                    ..ErrorInfo::default()
+                },
+            })?,
+            Verdict::Rejected(info)
+                if page_token.is_some()
+                    && info.http_status == Some(400)
+                    && info.message.to_ascii_lowercase().contains("token") =>
+            {
+                // The page token expired (15 minutes): start over, skipping what we have.
+                tracing::warn!(
+                    emitted = stats.users,
+                    "page token expired: restarting the listing from the first page"
+                );
+                stats.restarts += 1;
+                page_token = None;
+                if stats.restarts > 5 {
+                    return Err(ListError::Failed {
+                        attempts: settled.attempts,
+                        info,
+                    });
+                }
+                continue;
             }
-            tokio::select! {
-                _ = pacer.acquire() => {}
-                _ = cancel.cancelled() => return Err(ListError::Interrupted),
+            Verdict::NotFound(info) | Verdict::Rejected(info) | Verdict::GaveUp(info) => {
+                return Err(ListError::Failed {
+                    attempts: settled.attempts,
+                    info,
+                });
             }
-            attempts += 1;
-            let answer = client
-                .list_users(status, PAGE_SIZE, page_token.as_deref())
-                .await
-                .map_err(|e| ListError::Credentials(e.to_string()))?;
-            match answer.outcome {
-                Outcome::Done { .. } => {
-                    pacer.on_success();
-                    renewed = false;
-                    break answer.body.unwrap_or_default();
-                }
-                Outcome::Failed(info)
-                    if page_token.is_some()
-                        && info.http_status == Some(400)
-                        && info.message.to_ascii_lowercase().contains("token") =>
-                {
-                    // The page token expired (15 minutes): start over, skipping what we have.
-                    tracing::warn!(
-                        emitted = stats.users,
-                        "page token expired: restarting the listing from the first page"
-                    );
-                    stats.restarts += 1;
-                    page_token = None;
-                    attempts = 0;
-                    if stats.restarts > 5 {
-                        return Err(ListError::Failed { attempts, info });
-                    }
-                }
-                Outcome::TokenRejected(info) => {
-                    if renewed || !client.auth().renewable() {
-                        return Err(ListError::Credentials(info.message));
-                    }
-                    client
-                        .auth()
-                        .renew(answer.token_generation)
-                        .await
-                        .map_err(|e| ListError::Credentials(e.to_string()))?;
-                    renewed = true;
-                }
-                Outcome::Fatal {
-                    kind: FatalKind::MissingScope(s),
-                    ..
-                } => return Err(ListError::MissingScope(s)),
-                Outcome::Fatal { info, .. } => return Err(ListError::Credentials(info.message)),
-                Outcome::DailyLimit { retry_at, .. } => {
-                    return Err(ListError::DailyLimit(
+            Verdict::Halted(_) | Verdict::Interrupted => {
+                return Err(match requester.control().reason() {
+                    Some(StopReason::MissingScope(s)) => ListError::MissingScope(s),
+                    Some(StopReason::DailyLimit { retry_at }) => ListError::DailyLimit(
                         retry_at
                             .map(|t| format!("; calls may resume at {}", t.to_rfc3339()))
                             .unwrap_or_default(),
-                    ));
-                }
-                Outcome::Retry {
-                    kind,
-                    retry_after,
-                    info,
-                } => {
-                    if attempts > max_retries {
-                        return Err(ListError::Failed { attempts, info });
-                    }
-                    let wait = match kind {
-                        RetryKind::Throttled | RetryKind::Concurrent => {
-                            stats.throttled += 1;
-                            pacer.on_throttle(retry_after);
-                            Duration::ZERO
-                        }
-                        _ => retry_after.unwrap_or_else(|| {
-                            backoff(
-                                attempts,
-                                Duration::from_millis(200),
-                                Duration::from_secs(10),
-                            )
-                        }),
-                    };
-                    tokio::select! {
-                        _ = tokio::time::sleep(wait) => {}
-                        _ = cancel.cancelled() => return Err(ListError::Interrupted),
-                    }
-                }
-                Outcome::NotFound(info) | Outcome::Failed(info) => {
-                    return Err(ListError::Failed { attempts, info });
-                }
+                    ),
+                    Some(StopReason::Credentials(m)) => ListError::Credentials(m),
+                    Some(StopReason::Report(m)) => ListError::Output(m),
+                    Some(StopReason::Interrupted) | None => ListError::Interrupted,
+                });
             }
         };
         stats.pages += 1;

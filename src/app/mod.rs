@@ -7,30 +7,21 @@
 //! line, flag or variable at fault. After that, per-user problems are report rows and the exit
 //! code comes from the users' final statuses ([`Exit::from_counts`]).
 
-use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 
-use crate::cli::{Cli, Command, ConnectionArgs, DemoArgs, ListFormat, RevokeArgs, UsersArgs};
+use crate::cli::{Cli, Command};
 use crate::config::{Credentials, LogSettings, Settings};
 use crate::exit::Exit;
 use crate::input::{self, Batch, InputOptions, InputSource};
 use crate::logging;
-use crate::pacing::Pacer;
-use crate::report::{ReportWriter, ResumeState, Row, Status, Summary};
-use crate::run::{self, Mode, RunOptions, Stats, StopReason};
 use crate::zoom::{self, TokenSource, ZoomClient};
 
 mod demo;
 mod revoke;
+mod session;
 mod users;
 
 pub use revoke::revoke;
@@ -230,6 +221,62 @@ fn tty_confirm() -> Option<ConfirmFn> {
     {
         None
     }
+}
+
+/// Reads and validates the whole input before any request (exit 2 naming the file, line and
+/// value on a problem).
+fn load_batch(settings: &Settings, ctx: &Context) -> Result<Batch, Exit> {
+    let mut sources: Vec<InputSource> = settings
+        .inputs
+        .iter()
+        .map(|p| InputSource::from_arg(p))
+        .collect();
+    if sources.is_empty() && settings.users.is_empty() {
+        if ctx.stdin_is_terminal {
+            return Err(usage(
+                "no users given: pass INPUT files, --user ID, or pipe a list on stdin \
+                 (stdin is a terminal)",
+            ));
+        }
+        sources.push(InputSource::Stdin);
+    }
+    let opts = InputOptions {
+        column: settings.column.clone(),
+    };
+    let mut stdin = std::io::stdin().lock();
+    input::load(
+        &sources,
+        &settings.users,
+        settings.exclude.as_deref(),
+        &opts,
+        &mut stdin,
+    )
+    .map_err(|e| usage(&e.to_string()))
+}
+
+/// A real run needs credentials, and a terminal to confirm on unless `--yes`: both are checked
+/// before the report is created.
+fn check_can_run(settings: &Settings, ctx: &Context) -> Result<(), Exit> {
+    if !settings.dry_run && settings.credentials.is_none() {
+        return Err(usage(
+            "no credentials: set ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET \
+             (Server-to-Server OAuth), or ZOOM_ACCESS_TOKEN; or use --dry-run to validate only",
+        ));
+    }
+    if !settings.dry_run && !settings.yes && ctx.confirm.is_none() {
+        return Err(usage(
+            "refusing to log users out without confirmation: there is no terminal to ask on. \
+             Pass --yes to run unattended (check the plan first with --dry-run)",
+        ));
+    }
+    Ok(())
+}
+
+/// A run id for the logs: the start time and a random suffix.
+fn run_id() -> String {
+    use rand::Rng;
+    let n: u32 = rand::rng().random();
+    format!("{}-{n:08x}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"))
 }
 
 /// Fetches the first token and checks its scopes, so bad credentials cost no API call.

@@ -1,67 +1,50 @@
-//! `zoom-offboard revoke`: input → report → confirmation → run (or dry-run lookups) → summary.
+//! `zoom-offboard revoke`: input → report → confirmation → one strategy → summary.
+//!
+//! The strategy is one of three, chosen from the settings: validate only (a dry run without
+//! credentials), look up by listing the account (a large dry run), or the worker pool (a real
+//! run, or a dry run looking users up one by one).
 
-use super::*;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tracing::Instrument;
+
+use super::session::{FreshReport, Session};
+use super::{Context, connect, load_batch, run_id, usage};
+use crate::config::Settings;
+use crate::exit::{Ending, Exit};
+use crate::input::{self, Batch, UserId};
+use crate::logging;
+use crate::pacing::Pacer;
+use crate::plan::Label;
+use crate::report::{ReportWriter, ResumeState, Row, Status, Summary};
+use crate::request::{Control, Requester, RetryPolicy, Stats, StopReason};
+use crate::run;
 
 /// `zoom-offboard revoke` (and its dry run).
 pub async fn revoke(settings: Settings, ctx: &Context) -> Exit {
+    // The summary's clock starts here: its wall time covers reading the input too.
     let started = Instant::now();
     for w in &settings.warnings {
         tracing::warn!("{w}");
     }
-
-    // 1. Input: read and validate everything before any request.
-    let mut sources: Vec<InputSource> = settings
-        .inputs
-        .iter()
-        .map(|p| InputSource::from_arg(p))
-        .collect();
-    if sources.is_empty() && settings.users.is_empty() {
-        if ctx.stdin_is_terminal {
-            return usage(
-                "no users given: pass INPUT files, --user ID, or pipe a list on stdin \
-                 (stdin is a terminal)",
-            );
-        }
-        sources.push(InputSource::Stdin);
-    }
-    let opts = InputOptions {
-        column: settings.column.clone(),
+    let batch = match load_batch(&settings, ctx) {
+        Ok(b) => b,
+        Err(exit) => return exit,
     };
-    let batch = {
-        let mut stdin = std::io::stdin().lock();
-        match input::load(
-            &sources,
-            &settings.users,
-            settings.exclude.as_deref(),
-            &opts,
-            &mut stdin,
-        ) {
-            Ok(b) => b,
-            Err(e) => return usage(&e.to_string()),
-        }
-    };
-
-    // 2. Credentials must exist for a real run.
-    if !settings.dry_run && settings.credentials.is_none() {
-        return usage(
-            "no credentials: set ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET \
-             (Server-to-Server OAuth), or ZOOM_ACCESS_TOKEN; or use --dry-run to validate only",
-        );
+    if let Err(exit) = super::check_can_run(&settings, ctx) {
+        return exit;
     }
-    // 3. Confirmation needs a terminal (checked before anything is written).
-    if !settings.dry_run && !settings.yes && ctx.confirm.is_none() {
-        return usage(
-            "refusing to log users out without confirmation: there is no terminal to ask on. \
-             Pass --yes to run unattended (check the plan first with --dry-run)",
-        );
-    }
-
-    // 4. The report, opened before the first request (fail fast).
     let (writer, resume) = match ReportWriter::open(&settings.report, settings.resume) {
         Ok(x) => x,
         Err(e) => return usage(&e.to_string()),
     };
-    let plan = WorkPlan::build(&batch, resume.as_ref(), settings.dry_run);
+    let mut fresh = FreshReport::new(&settings.report, settings.resume);
+    let duplicates = batch.duplicates;
+    let plan = WorkPlan::build(batch, resume.as_ref(), settings.dry_run);
+    drop(resume);
     if settings.resume {
         tracing::info!(
             already_done = plan.already_done,
@@ -70,167 +53,70 @@ pub async fn revoke(settings: Settings, ctx: &Context) -> Exit {
             settings.report.display()
         );
     }
-
     if !settings.dry_run && !settings.yes && !plan.todo.is_empty() {
         let prompt = confirmation_text(&plan, &settings);
-        let asked = ctx
+        let confirmed = ctx
             .confirm
             .as_ref()
             .is_some_and(|c| c(&prompt, plan.todo.len() as u64));
-        if !asked {
-            drop(writer);
-            if resume.as_ref().is_none_or(|r| r.is_empty()) {
-                let _ = std::fs::remove_file(&settings.report);
-            }
+        if !confirmed {
             return usage("not confirmed: nothing was done");
         }
     }
 
-    // 5. Collector: owns the report file and the progress bar.
-    let total = plan.todo.len() as u64 + plan.prewritten.len() as u64;
-    let bar = progress_bar(&settings.log, ctx.progress_terminal, total);
     let stats = Arc::new(Stats::default());
-    let (tx, rx) = mpsc::channel::<Row>(1024);
-    let json_logs = settings.log.format == crate::cli::LogFormat::Json;
-    let run_id = run_id();
-    let span = tracing::info_span!("run", run_id = %run_id);
-    let collector = tokio::spawn(
-        collect(writer, rx, bar.clone(), stats.clone(), json_logs).instrument(span.clone()),
+    let control = Control::new(&ctx.cancel);
+    let span = tracing::info_span!("run", run_id = %run_id());
+    let total = (plan.todo.len() + plan.prewritten.len()) as u64;
+    let session = Session::start(
+        writer,
+        &settings.log,
+        ctx.progress_terminal,
+        total,
+        stats.clone(),
+        span.clone(),
     );
-    for row in plan.prewritten.iter().cloned() {
-        if tx.send(row).await.is_err() {
-            break;
-        }
-    }
-
-    let mut stop: Option<StopReason> = None;
-    let mut first_call_stop = false;
-    let mut requests_rate = settings.rate;
-
+    session.send_all(plan.prewritten).await;
+    let to_request = plan.todo.len();
+    let mut nothing_done = false;
     if !plan.todo.is_empty() {
-        match (&settings.credentials, settings.dry_run) {
-            (None, _) => {
-                // Only a dry run gets here without credentials (checked above).
-                for u in &plan.todo {
-                    let mut row = Row::new(u.as_str(), Status::WouldRevoke);
-                    row.message = "validated only: no credentials, so not looked up".into();
-                    if tx.send(row).await.is_err() {
-                        break;
-                    }
-                }
-            }
-            (Some(creds), dry) => {
-                let mode = if dry { Mode::Lookup } else { Mode::Revoke };
-                match connect(&settings, creds).await {
-                    Err(msg) => {
-                        // Nothing was done: leave no report behind (unless resuming one), so
-                        // the same command works once the credentials are fixed.
-                        drop(tx);
-                        let _ = collector.await;
-                        if let Some(b) = &bar {
-                            b.finish_and_clear();
-                        }
-                        logging::set_bar(None);
-                        discard_fresh_report(&settings);
-                        return usage(&msg);
-                    }
-                    Ok(client) => {
-                        let pacer = match Pacer::new(settings.rate) {
-                            Ok(p) => Arc::new(p),
-                            Err(e) => return usage(&e.to_string()),
-                        };
-                        requests_rate = pacer.max_rate();
-                        let strategy = if dry {
-                            pick_lookup(&settings, &client, plan.todo.len()).await
-                        } else {
-                            None
-                        };
-                        if let Some(medium) = strategy {
-                            match crate::dryrun::by_listing(
-                                &client,
-                                &medium,
-                                &plan.todo,
-                                settings.max_retries,
-                                &tx,
-                                &ctx.cancel,
-                            )
-                            .instrument(span.clone())
-                            .await
-                            {
-                                Ok(pages) => {
-                                    stats.requests.fetch_add(pages, Ordering::Relaxed);
-                                }
-                                Err(e) => {
-                                    stop = Some(match e {
-                                        crate::users::ListError::Interrupted => {
-                                            StopReason::Interrupted
-                                        }
-                                        other => StopReason::Credentials(other.to_string()),
-                                    });
-                                    for u in &plan.todo {
-                                        let mut row = Row::new(u.as_str(), Status::Pending);
-                                        row.message = "not looked up: the listing stopped".into();
-                                        let _ = tx.send(row).await;
-                                    }
-                                }
-                            }
-                        } else {
-                            let opts =
-                                RunOptions::new(mode, settings.concurrency, settings.max_retries);
-                            let res = run::execute(
-                                plan.todo.clone(),
-                                client,
-                                pacer.clone(),
-                                opts,
-                                stats.clone(),
-                                tx.clone(),
-                                ctx.cancel.clone(),
-                            )
-                            .instrument(span.clone())
-                            .await;
-                            stop = res.stop;
-                            first_call_stop = res.stopped_on_first_call;
-                        }
-                    }
-                }
-            }
+        let strategy = Strategy::pick(&settings);
+        let result = strategy
+            .run(&settings, plan.todo, &session, &control, &stats)
+            .instrument(span)
+            .await;
+        match result {
+            Ok(first_call_stop) => nothing_done = first_call_stop,
+            Err(msg) => return usage(&msg),
         }
     }
-    drop(tx);
-    let collected = match collector.await {
-        Ok(c) => c,
-        Err(e) => {
-            logging::set_bar(None);
-            logging::eprint_line(&format!("zoom-offboard: error: report writer failed: {e}"));
-            return Exit::Stopped;
-        }
-    };
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
-    logging::set_bar(None);
+    let collected = session.finish().await;
     if let Some(err) = &collected.error {
-        stop.get_or_insert(StopReason::Report(err.clone()));
+        control.halt(StopReason::Report(err.clone()));
+    }
+    let stop = control.reason();
+    if !nothing_done {
+        fresh.keep();
     }
 
-    // 6. Summary and exit code over every user's final state (resumed users included).
+    // The summary and the exit code cover every user's final state (resumed users included).
     let mut final_counts = collected.counts.clone();
     for (k, v) in &plan.done_counts {
         *final_counts.entry(*k).or_default() += v;
     }
-    let summary = Summary {
-        counts: collected.counts.clone(),
-        wall: started.elapsed(),
-        requests: stats.requests.load(Ordering::Relaxed),
-        target_rate: requests_rate,
-        throttled: stats.throttled.load(Ordering::Relaxed),
-        retries: stats.retries.load(Ordering::Relaxed),
-        duplicates: batch.duplicates,
-        report_path: settings.report.clone(),
-        dry_run: settings.dry_run,
-        stop_reason: stop.as_ref().map(|s| s.to_string()),
-    };
     if !settings.log.quiet {
+        let summary = Summary {
+            counts: collected.counts,
+            wall: started.elapsed(),
+            requests: stats.requests.load(Ordering::Relaxed),
+            target_rate: settings.rate,
+            throttled: stats.throttled.load(Ordering::Relaxed),
+            retries: stats.retries.load(Ordering::Relaxed),
+            duplicates,
+            report_path: settings.report.clone(),
+            dry_run: settings.dry_run,
+            stop_reason: stop.as_ref().map(|s| s.to_string()),
+        };
         let mut text = summary.render();
         if plan.already_done > 0 {
             text.push_str(&format!(
@@ -239,46 +125,147 @@ pub async fn revoke(settings: Settings, ctx: &Context) -> Exit {
             ));
         }
         if settings.dry_run {
-            text.push_str(&dry_run_estimate(&plan, &settings));
+            text.push_str(&dry_run_estimate(to_request, &settings));
         }
         logging::eprint_line(&text);
     }
     if let Some(reason) = &stop {
-        if first_call_stop {
-            discard_fresh_report(&settings);
-            logging::eprint_line(&format!(
-                "zoom-offboard: stopped on the first call, nothing was done: {reason}"
-            ));
-            return Exit::Usage;
+        logging::eprint_line(&if nothing_done {
+            format!("zoom-offboard: stopped on the first call, nothing was done: {reason}")
+        } else {
+            format!(
+                "zoom-offboard: stopped: {reason}. Users not finished are `pending` in {}; \
+                 continue with the same command plus --resume --report {}",
+                settings.report.display(),
+                settings.report.display()
+            )
+        });
+    }
+    Exit::decide(&Ending {
+        nothing_done,
+        stopped: stop.is_some(),
+        final_counts: &final_counts,
+    })
+}
+
+/// How the users of a run are requested.
+enum Strategy {
+    /// A dry run without credentials: every valid user is `would_revoke`, unchecked.
+    ValidateOnly,
+    /// Revoke (or, in a dry run, look up) each user through the worker pool.
+    Pool,
+}
+
+impl Strategy {
+    fn pick(settings: &Settings) -> Strategy {
+        if settings.credentials.is_none() {
+            Strategy::ValidateOnly
+        } else {
+            Strategy::Pool
         }
-        logging::eprint_line(&format!(
-            "zoom-offboard: stopped: {reason}. Users not finished are `pending` in {}; \
-             continue with the same command plus --resume --report {}",
-            settings.report.display(),
-            settings.report.display()
-        ));
-        return Exit::Stopped;
     }
-    Exit::from_counts(&final_counts)
+
+    /// Runs the users; `Ok(true)` when the very first call stopped the run (nothing was done),
+    /// `Err` when no connection could be made (a usage error: nothing was sent).
+    async fn run(
+        self,
+        settings: &Settings,
+        todo: Vec<UserId>,
+        session: &Session,
+        control: &Arc<Control>,
+        stats: &Arc<Stats>,
+    ) -> Result<bool, String> {
+        let creds = match (self, &settings.credentials) {
+            (Strategy::ValidateOnly, _) | (_, None) => {
+                session.send_all(todo.iter().map(validated_row)).await;
+                return Ok(false);
+            }
+            (Strategy::Pool, Some(creds)) => creds,
+        };
+        let client = connect(settings, creds).await?;
+        let pacer = Pacer::new(settings.rate).map_err(|e| e.to_string())?;
+        let light = Requester::new(
+            client,
+            Arc::new(pacer),
+            RetryPolicy::new(settings.max_retries),
+            control.clone(),
+            stats.clone(),
+        );
+        if settings.dry_run
+            && let Some(medium) = listing_requester(settings, &light, todo.len()).await
+        {
+            by_listing(&medium, &todo, session).await;
+            return Ok(false);
+        }
+        let dry = settings.dry_run;
+        let res = run::execute(
+            todo,
+            settings.concurrency,
+            control.clone(),
+            session.rows(),
+            move |user| {
+                let light = light.clone();
+                async move {
+                    if dry {
+                        run::lookup_one(light, user).await
+                    } else {
+                        run::revoke_one(light, user).await
+                    }
+                }
+            },
+            |user| run::pending_row(user.as_str(), 0),
+        )
+        .await;
+        Ok(res.stopped_on_first_call)
+    }
 }
 
-/// Removes the report of a run that did nothing (exit 2), unless it was a resumed report.
-fn discard_fresh_report(settings: &Settings) {
-    if !settings.resume {
-        let _ = std::fs::remove_file(&settings.report);
+fn validated_row(user: &UserId) -> Row {
+    let mut row = Row::new(user.as_str(), Status::WouldRevoke);
+    row.message = "validated only: no credentials, so not looked up".into();
+    row
+}
+
+/// A dry run looking users up by listing the account: rows for all, or `pending` if the
+/// listing stopped (its reason is on the run's control).
+async fn by_listing(medium: &Requester, todo: &[UserId], session: &Session) {
+    let rows = session.rows();
+    match crate::dryrun::by_listing(medium, todo, &rows).await {
+        Ok(pages) => {
+            medium.stats().requests.fetch_add(pages, Ordering::Relaxed);
+        }
+        Err(e) => {
+            let reason = match e {
+                crate::users::ListError::Interrupted => StopReason::Interrupted,
+                other => StopReason::Credentials(other.to_string()),
+            };
+            medium.control().halt(reason);
+            session
+                .send_all(todo.iter().map(|u| {
+                    let mut row = Row::new(u.as_str(), Status::Pending);
+                    row.message = "not looked up: the listing stopped".into();
+                    row
+                }))
+                .await;
+        }
     }
 }
 
-/// For a dry run, decides how to look users up. `Some(medium pacer)` means: by listing.
-async fn pick_lookup(settings: &Settings, client: &ZoomClient, users: usize) -> Option<Pacer> {
+/// For a dry run, decides how to look users up: `Some` (the Medium label's requester) means
+/// by listing the account.
+async fn listing_requester(
+    settings: &Settings,
+    light: &Requester,
+    users: usize,
+) -> Option<Requester> {
     use crate::dryrun::Lookup;
-    let medium_rate = f64::from(settings.plan.per_second(crate::plan::Label::Medium)) * 0.8;
-    let medium = Pacer::new(medium_rate).ok()?;
+    let medium_rate = f64::from(settings.plan.per_second(Label::Medium)) * 0.8;
+    let medium = light.with_pacer(Arc::new(Pacer::new(medium_rate).ok()?));
     let chosen = match settings.lookup {
         Lookup::Each => Lookup::Each,
         Lookup::List => Lookup::List,
         Lookup::Auto => {
-            let (pick, est) = crate::dryrun::choose(client, &medium, users, settings.rate).await;
+            let (pick, est) = crate::dryrun::choose(&medium, users, settings.rate).await;
             tracing::info!(
                 each_secs = est.each_secs,
                 list_secs = ?est.list_secs,
@@ -291,10 +278,11 @@ async fn pick_lookup(settings: &Settings, client: &ZoomClient, users: usize) -> 
     (chosen == Lookup::List).then_some(medium)
 }
 
-/// What this invocation has to do, after input and resume state are known.
+/// What this invocation has to do, after input and resume state are known. It takes the
+/// batch's users over (they are held once, not copied into a plan and again into the pool).
 struct WorkPlan {
-    /// Users to request, in order.
-    todo: Vec<input::UserId>,
+    /// Users to request, in input order.
+    todo: Vec<UserId>,
     /// Rows known without any request (invalid, excluded), not already in the report.
     prewritten: Vec<Row>,
     /// Users skipped because the report already has them done.
@@ -303,14 +291,13 @@ struct WorkPlan {
     done_counts: BTreeMap<Status, u64>,
     /// For the confirmation and the dry-run plan.
     excluded: usize,
+    /// Likewise.
     invalid: usize,
 }
 
 impl WorkPlan {
-    /// `failed` users are retried on resume (a failure is usually why one resumes, and a
-    /// revoke is harmless to repeat). A real run resuming a dry run's report must not take
-    /// `would_revoke` for done: that user is still logged in.
-    fn build(batch: &Batch, resume: Option<&ResumeState>, dry_run: bool) -> WorkPlan {
+    /// What is done is decided by the one resume rule, [`Status::is_done`].
+    fn build(batch: Batch, resume: Option<&ResumeState>, dry_run: bool) -> WorkPlan {
         let mut done_counts = BTreeMap::new();
         let mut already_done = 0;
         let mut done = |key: &str| -> bool {
@@ -323,12 +310,13 @@ impl WorkPlan {
                 _ => false,
             }
         };
+        let (excluded, invalid) = (batch.excluded.len(), batch.invalid.len());
         let mut prewritten = Vec::new();
-        for inv in &batch.invalid {
+        for inv in batch.invalid {
             if done(&input::dedupe_key(&inv.raw)) {
                 continue;
             }
-            let mut row = Row::new(inv.raw.clone(), Status::Invalid);
+            let mut row = Row::new(inv.raw, Status::Invalid);
             row.message = format!(
                 "{} line {}: {} (never sent)",
                 inv.origin.file, inv.origin.line, inv.reason
@@ -343,19 +331,15 @@ impl WorkPlan {
             row.message = "in the --exclude list: never touched".into();
             prewritten.push(row);
         }
-        let todo: Vec<_> = batch
-            .users
-            .iter()
-            .filter(|u| !done(&u.key()))
-            .cloned()
-            .collect();
+        let mut todo = batch.users;
+        todo.retain(|u| !done(&u.key()));
         WorkPlan {
             todo,
             prewritten,
             already_done,
             done_counts,
-            excluded: batch.excluded.len(),
-            invalid: batch.invalid.len(),
+            excluded,
+            invalid,
         }
     }
 }
@@ -363,7 +347,6 @@ impl WorkPlan {
 fn confirmation_text(plan: &WorkPlan, settings: &Settings) -> String {
     let sample: Vec<&str> = plan.todo.iter().take(5).map(|u| u.as_str()).collect();
     let more = plan.todo.len().saturating_sub(sample.len());
-    let secs = plan.todo.len() as f64 / settings.rate;
     format!(
         "About to log {} users out of Zoom ({} excluded, {} invalid and skipped), at {:.1} \
          requests/s (about {}):\n  {}{}\nReport: {}\nType the number of users ({}) to go on: ",
@@ -371,7 +354,7 @@ fn confirmation_text(plan: &WorkPlan, settings: &Settings) -> String {
         plan.excluded,
         plan.invalid,
         settings.rate,
-        humantime::format_duration(Duration::from_secs(secs.ceil() as u64)),
+        duration_at(plan.todo.len(), settings.rate),
         sample.join("\n  "),
         if more > 0 {
             format!("\n  ... and {more} more")
@@ -383,101 +366,23 @@ fn confirmation_text(plan: &WorkPlan, settings: &Settings) -> String {
     )
 }
 
-fn dry_run_estimate(plan: &WorkPlan, settings: &Settings) -> String {
-    let secs = plan.todo.len() as f64 / settings.rate;
+/// How long `calls` take at `rate` per second, for a person.
+pub(super) fn duration_at(calls: usize, rate: f64) -> humantime::FormattedDuration {
+    let secs = calls as f64 / rate;
+    humantime::format_duration(Duration::from_secs(secs.ceil() as u64))
+}
+
+fn dry_run_estimate(to_request: usize, settings: &Settings) -> String {
     format!(
         "\n  dry run: no write request was sent. A real run would request {} users at {:.1}/s: \
          about {}.{}",
-        plan.todo.len(),
+        to_request,
         settings.rate,
-        humantime::format_duration(Duration::from_secs(secs.ceil() as u64)),
+        duration_at(to_request, settings.rate),
         if settings.credentials.is_none() {
             " Without credentials, users were validated but not looked up."
         } else {
             ""
         }
     )
-}
-
-fn progress_bar(log: &LogSettings, terminal: bool, total: u64) -> Option<ProgressBar> {
-    if !log.progress || !terminal || log.quiet {
-        return None;
-    }
-    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-    let style = ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} users  {per_sec}  ETA {eta}  {msg}",
-    )
-    .unwrap_or_else(|_| ProgressStyle::default_bar());
-    bar.set_style(style);
-    bar.enable_steady_tick(Duration::from_millis(200));
-    logging::set_bar(Some(bar.clone()));
-    Some(bar)
-}
-
-/// What the collector hands back.
-struct Collected {
-    counts: BTreeMap<Status, u64>,
-    error: Option<String>,
-}
-
-/// Rows the collector writes with one flush at most (the row channel's capacity).
-const COLLECT_BATCH: usize = 1024;
-
-/// The single owner of the report file and the bar: writes rows as they arrive, whatever is
-/// waiting in the channel at once with one flush (a row per `write(2)` and a wake-up per row
-/// made a million-row dry run take three times as long).
-async fn collect(
-    mut writer: ReportWriter,
-    mut rx: mpsc::Receiver<Row>,
-    bar: Option<ProgressBar>,
-    stats: Arc<Stats>,
-    json_logs: bool,
-) -> Collected {
-    let mut counts = BTreeMap::new();
-    let mut error = None;
-    let mut batch = Vec::with_capacity(COLLECT_BATCH);
-    while rx.recv_many(&mut batch, COLLECT_BATCH).await > 0 {
-        if let Err(e) = writer.write_rows(&batch) {
-            error = Some(e.to_string());
-            tracing::error!("cannot write the report: {e}");
-            rx.close();
-            // Count the rest so nothing is silently lost from the summary.
-            for row in &batch {
-                *counts.entry(row.status).or_insert(0) += 1;
-            }
-            while let Some(r) = rx.recv().await {
-                *counts.entry(r.status).or_insert(0) += 1;
-            }
-            break;
-        }
-        let finished = batch.len() as u64;
-        for row in batch.drain(..) {
-            if json_logs {
-                tracing::info!(user = %row.user, status = %row.status, http_status = row.http_status,
-                    error_code = row.error_code, tracking_id = row.tracking_id.as_deref(),
-                    attempts = row.attempts, "user finished");
-            } else {
-                tracing::debug!(user = %row.user, status = %row.status, "{}", row.message);
-            }
-            *counts.entry(row.status).or_insert(0) += 1;
-        }
-        if let Some(b) = &bar {
-            b.inc(finished);
-            b.set_message(format!(
-                "429s: {}  retries: {}",
-                stats.throttled.load(Ordering::Relaxed),
-                stats.retries.load(Ordering::Relaxed)
-            ));
-        }
-    }
-    if let Err(e) = writer.sync() {
-        error.get_or_insert(e.to_string());
-    }
-    Collected { counts, error }
-}
-
-fn run_id() -> String {
-    use rand::Rng;
-    let n: u32 = rand::rng().random();
-    format!("{}-{n:08x}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"))
 }

@@ -1,6 +1,17 @@
 //! `zoom-offboard users`: the account's users on stdout, each exactly once.
 
-use super::*;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::{Context, connect, usage};
+use crate::cli::{ListFormat, RevokeArgs, UsersArgs};
+use crate::config::Settings;
+use crate::exit::{Ending, Exit};
+use crate::logging;
+use crate::pacing::Pacer;
+use crate::request::{Control, Requester, RetryPolicy, Stats};
 
 /// `zoom-offboard users`: every user with a status, on `out`, each exactly once.
 pub async fn users(args: &UsersArgs, ctx: &Context, out: &mut dyn Write) -> Exit {
@@ -87,15 +98,14 @@ pub async fn users(args: &UsersArgs, ctx: &Context, out: &mut dyn Write) -> Exit
             }
         }
     };
-    let result = crate::users::list_all(
-        &client,
-        &pacer,
-        args.status.as_str(),
-        args.max_retries,
-        &ctx.cancel,
-        &mut emit,
-    )
-    .await;
+    let requester = Requester::new(
+        client,
+        Arc::new(pacer),
+        RetryPolicy::new(args.max_retries),
+        Control::new(&ctx.cancel),
+        Arc::new(Stats::default()),
+    );
+    let result = crate::users::list_all(&requester, args.status.as_str(), &mut emit).await;
     match &mut sink {
         Sink::Csv(w) => {
             let _ = w.flush();
@@ -105,7 +115,7 @@ pub async fn users(args: &UsersArgs, ctx: &Context, out: &mut dyn Write) -> Exit
         }
     }
     drop(sink);
-    match result {
+    let nothing_done = match &result {
         Ok(stats) => {
             tracing::info!(
                 users = stats.users,
@@ -114,28 +124,26 @@ pub async fn users(args: &UsersArgs, ctx: &Context, out: &mut dyn Write) -> Exit
                 throttled = stats.throttled,
                 "listed users"
             );
-            Exit::Success
+            false
         }
-        Err(crate::users::ListError::Interrupted) => {
-            logging::eprint_line("zoom-offboard: users: interrupted; the list is incomplete");
-            Exit::Stopped
-        }
-        Err(e @ crate::users::ListError::DailyLimit(_)) => {
-            logging::eprint_line(&format!(
-                "zoom-offboard: users: {e}; the list is incomplete"
-            ));
-            Exit::Stopped
-        }
-        // Refused credentials or a missing scope before any user was listed: nothing was done.
-        Err(
-            e
-            @ (crate::users::ListError::Credentials(_) | crate::users::ListError::MissingScope(_)),
-        ) if emitted == 0 => usage(&format!("users: {e}")),
         Err(e) => {
-            logging::eprint_line(&format!(
-                "zoom-offboard: users: error: {e}; the list is incomplete"
-            ));
-            Exit::Stopped
+            // Refused credentials or a missing scope before any user was listed: nothing was done.
+            let refused = matches!(
+                e,
+                crate::users::ListError::Credentials(_) | crate::users::ListError::MissingScope(_)
+            );
+            let nothing_done = refused && emitted == 0;
+            logging::eprint_line(&if nothing_done {
+                format!("zoom-offboard: error: users: {e}")
+            } else {
+                format!("zoom-offboard: users: {e}; the list is incomplete")
+            });
+            nothing_done
         }
-    }
+    };
+    Exit::decide(&Ending {
+        nothing_done,
+        stopped: result.is_err(),
+        final_counts: &BTreeMap::new(),
+    })
 }

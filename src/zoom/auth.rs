@@ -17,6 +17,9 @@ use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 
+use super::{ErrorInfo, Outcome, RetryKind};
+use crate::request::{Attempt, Context, RetryPolicy, Verdict, drive};
+
 /// Why no token could be had.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -233,11 +236,8 @@ impl TokenSource {
             creds.client_id,
             creds.client_secret.expose_secret()
         ));
-        let mut last = String::new();
-        for attempt in 0..4u32 {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(250 * 2u64.pow(attempt))).await;
-            }
+        let policy = RetryPolicy::token_endpoint();
+        let settled = drive(Context::bare(&policy), || async {
             let sent = http
                 .post(url)
                 .query(&[
@@ -249,26 +249,36 @@ impl TokenSource {
                 .await;
             let resp = match sent {
                 Ok(r) => r,
-                Err(e) => {
-                    last = super::describe_transport_error(&e);
-                    continue;
-                }
+                Err(e) => return Ok(attempt(super::transport_outcome(&e), Vec::new())),
             };
             let status = resp.status();
-            let body = match super::read_capped(resp, 64 * 1024).await {
+            match super::read_capped(resp, 64 * 1024).await {
                 // An error answer that echoes the credentials must not carry them further.
-                Ok(b) => super::redact(
-                    &super::redact(&b, &basic),
-                    creds.client_secret.expose_secret(),
-                ),
-                Err(e) => {
-                    last = e;
-                    continue;
+                Ok(b) => {
+                    let body = super::redact(
+                        &super::redact(&b, &basic),
+                        creds.client_secret.expose_secret(),
+                    );
+                    Ok(attempt(classify_token_answer(status), body))
                 }
-            };
-            if status.is_success() {
+                Err(detail) => Ok(attempt(
+                    Outcome::Retry {
+                        kind: RetryKind::Connection,
+                        retry_after: None,
+                        info: ErrorInfo {
+                            message: detail,
+                            ..ErrorInfo::default()
+                        },
+                    },
+                    Vec::new(),
+                )),
+            }
+        })
+        .await;
+        match settled.verdict {
+            Verdict::Done { .. } => {
                 let parsed: TokenResponse =
-                    serde_json::from_slice(&body).map_err(|e| AuthError::Unavailable {
+                    serde_json::from_slice(&settled.body).map_err(|e| AuthError::Unavailable {
                         url: url.to_string(),
                         detail: format!("the answer is not a Zoom token response: {e}"),
                     })?;
@@ -281,35 +291,70 @@ impl TokenSource {
                     expires_in = life.as_secs(),
                     "fetched an access token"
                 );
-                return Ok(Cached {
+                Ok(Cached {
                     secret: SecretString::from(parsed.access_token),
                     generation,
                     renew_at: Instant::now() + life - margin,
                     scopes: parsed
                         .scope
                         .map(|s| s.split_whitespace().map(str::to_string).collect()),
-                });
+                })
             }
-            if status.is_server_error() || status.as_u16() == 429 {
-                last = format!("HTTP {status}");
-                continue;
+            Verdict::Rejected(info) => {
+                let err: OAuthError = serde_json::from_slice(&settled.body).unwrap_or_default();
+                Err(AuthError::Rejected {
+                    url: url.to_string(),
+                    reason: err
+                        .reason
+                        .map(|r| super::classify::truncate(&r, 200))
+                        .unwrap_or_else(|| info.message.clone()),
+                    error: err
+                        .error
+                        .map(|r| super::classify::truncate(&r, 100))
+                        .unwrap_or_else(|| "unknown".into()),
+                })
             }
-            let err: OAuthError = serde_json::from_slice(&body).unwrap_or_default();
-            return Err(AuthError::Rejected {
+            Verdict::GaveUp(info) | Verdict::NotFound(info) | Verdict::Halted(Some(info)) => {
+                Err(AuthError::Unavailable {
+                    url: url.to_string(),
+                    detail: info.message,
+                })
+            }
+            Verdict::Halted(None) | Verdict::Interrupted => Err(AuthError::Unavailable {
                 url: url.to_string(),
-                reason: err
-                    .reason
-                    .map(|r| super::classify::truncate(&r, 200))
-                    .unwrap_or_else(|| format!("HTTP {status}")),
-                error: err
-                    .error
-                    .map(|r| super::classify::truncate(&r, 100))
-                    .unwrap_or_else(|| "unknown".into()),
-            });
+                detail: "stopped".into(),
+            }),
         }
-        Err(AuthError::Unavailable {
-            url: url.to_string(),
-            detail: last,
-        })
+    }
+}
+
+/// What a token endpoint's status means: 2xx a token, 5xx and 429 worth another try, any
+/// other answer a refusal of the credentials (its body says why, in OAuth's shape).
+fn classify_token_answer(status: reqwest::StatusCode) -> Outcome {
+    let info = ErrorInfo {
+        http_status: Some(status.as_u16()),
+        message: format!("HTTP {status}"),
+        ..ErrorInfo::default()
+    };
+    if status.is_success() {
+        Outcome::Done {
+            http_status: status.as_u16(),
+        }
+    } else if status.is_server_error() || status.as_u16() == 429 {
+        Outcome::Retry {
+            kind: RetryKind::Server,
+            retry_after: None,
+            info,
+        }
+    } else {
+        Outcome::Failed(info)
+    }
+}
+
+fn attempt(outcome: Outcome, body: Vec<u8>) -> Attempt {
+    Attempt {
+        outcome,
+        body,
+        token_generation: None,
     }
 }

@@ -1,9 +1,10 @@
 //! The Zoom API client: one HTTP connection pool, one token source, and the calls we make.
 //!
-//! Every call returns an [`Outcome`](classify::Outcome) instead of an error, because for a bulk
-//! run a 404, a 429 or a dropped connection are all ordinary answers that the run loop decides
-//! about. The client itself never retries: retries belong to the run, where they pass through the
-//! shared rate limiter and count against the user's `--max-retries`.
+//! A call is a [`ZoomCall`], a description; [`ZoomClient::attempt`] sends it once and returns
+//! an [`Outcome`](classify::Outcome) instead of an error, because for a bulk run a 404, a 429
+//! or a dropped connection are all ordinary answers. The client itself never retries: retries
+//! belong to the one request policy ([`crate::request`]), where they pass through the shared
+//! rate limiter and count against `--max-retries`.
 //!
 //! Safety of the path: the user goes into the URL as exactly one percent-encoded segment, so no
 //! input can change the path (`/`, `?`, `#`, `%`, `.`/`..` are either encoded or refused earlier
@@ -20,6 +21,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use secrecy::ExposeSecret;
 
 use crate::input::UserId;
+use crate::request::Attempt;
 pub use auth::{AuthError, TokenSource};
 pub use classify::{ErrorInfo, FatalKind, Outcome, RetryKind};
 
@@ -146,15 +148,92 @@ impl std::fmt::Debug for ZoomClient {
     }
 }
 
-/// The answer to one call: the outcome and, for a successful lookup, the parsed body.
-#[derive(Debug)]
-pub struct Answer<T> {
-    /// What the answer means.
-    pub outcome: Outcome,
-    /// The token generation used, to pass to [`TokenSource::renew`] on a 124.
-    pub token_generation: u64,
-    /// The parsed body of a 2xx lookup.
-    pub body: Option<T>,
+/// A Zoom call described as data: a method, a path under the base URL, a query and an
+/// optional JSON body. The request policy ([`crate::request::drive`]) sends it as many times
+/// as it must; adding a call to the tool is adding a constructor here.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ZoomCall {
+    /// The HTTP method.
+    pub method: reqwest::Method,
+    /// The path under the base URL, every user segment already percent-encoded.
+    pub path: String,
+    /// Query parameters, in order.
+    pub query: Vec<(&'static str, String)>,
+    /// A JSON body, for `PUT`.
+    pub json: Option<serde_json::Value>,
+}
+
+/// What a `delete`/`disassociate` call sends along: where the leaver's data goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transfer {
+    /// Meetings, webinars, recordings and whiteboards go to this email.
+    To(String),
+    /// Nothing moves: the data goes with the user (`--no-transfer`).
+    Nothing,
+}
+
+impl ZoomCall {
+    fn new(method: reqwest::Method, path: String) -> ZoomCall {
+        ZoomCall {
+            method,
+            path,
+            query: Vec::new(),
+            json: None,
+        }
+    }
+
+    /// `DELETE /users/{user}/token`: revoke the user's SSO token (Light label). Whatever body a
+    /// 2xx carries, the token is gone.
+    pub fn revoke(user: &UserId) -> ZoomCall {
+        let path = format!("/users/{}/token", encode_segment(user.as_str()));
+        ZoomCall::new(reqwest::Method::DELETE, path)
+    }
+
+    /// `GET /users/{user}` (Light label): who the user is, their role, status and sign-in types.
+    pub fn get_user(user: &UserId) -> ZoomCall {
+        let path = format!("/users/{}", encode_segment(user.as_str()));
+        ZoomCall::new(reqwest::Method::GET, path)
+    }
+
+    /// `GET /users?status=..&page_size=..&next_page_token=..` (Medium label).
+    pub fn list_users(status: &str, page_size: u32, page_token: Option<&str>) -> ZoomCall {
+        let mut call = ZoomCall::new(reqwest::Method::GET, "/users".into());
+        call.query.push(("status", status.to_string()));
+        call.query.push(("page_size", page_size.to_string()));
+        if let Some(t) = page_token.filter(|t| !t.is_empty()) {
+            call.query.push(("next_page_token", t.to_string()));
+        }
+        call
+    }
+
+    /// `PUT /users/{user}/status` with `{"action":"deactivate"}` (Light label).
+    pub fn deactivate(user: &UserId) -> ZoomCall {
+        let path = format!("/users/{}/status", encode_segment(user.as_str()));
+        let mut call = ZoomCall::new(reqwest::Method::PUT, path);
+        call.json = Some(serde_json::json!({"action": "deactivate"}));
+        call
+    }
+
+    /// `DELETE /users/{user}?action=delete|disassociate` with the transfer flags (Light
+    /// label). `action` is always sent: Zoom's default when it is absent is `disassociate`.
+    pub fn remove(user: &UserId, delete: bool, transfer: &Transfer) -> ZoomCall {
+        let path = format!("/users/{}", encode_segment(user.as_str()));
+        let mut call = ZoomCall::new(reqwest::Method::DELETE, path);
+        let action = if delete { "delete" } else { "disassociate" };
+        call.query.push(("action", action.to_string()));
+        if let Transfer::To(email) = transfer {
+            call.query.push(("transfer_email", email.clone()));
+            for flag in [
+                "transfer_meeting",
+                "transfer_webinar",
+                "transfer_recording",
+                "transfer_whiteboard",
+            ] {
+                call.query.push((flag, "true".to_string()));
+            }
+        }
+        call
+    }
 }
 
 impl ZoomClient {
@@ -172,61 +251,29 @@ impl ZoomClient {
         &self.auth
     }
 
-    /// `DELETE /users/{user}/token`: revoke the user's SSO token (Light label).
-    pub async fn revoke(&self, user: &UserId) -> Result<Answer<()>, AuthError> {
-        let url = format!(
-            "{}/users/{}/token",
-            self.base,
-            encode_segment(user.as_str())
-        );
-        // Whatever body a 2xx carries, the token is gone: the body is not parsed.
-        self.call(reqwest::Method::DELETE, url, &[], false).await
-    }
-
-    /// `GET /users/{user}`: look a user up (Light label), for dry runs.
-    pub async fn get_user(&self, user: &UserId) -> Result<Answer<ZoomUser>, AuthError> {
-        let url = format!("{}/users/{}", self.base, encode_segment(user.as_str()));
-        self.call(reqwest::Method::GET, url, &[], true).await
-    }
-
-    /// `GET /users?status=..&page_size=..&next_page_token=..` (Medium label).
-    pub async fn list_users(
-        &self,
-        status: &str,
-        page_size: u32,
-        page_token: Option<&str>,
-    ) -> Result<Answer<UsersPage>, AuthError> {
-        let url = format!("{}/users", self.base);
-        let size = page_size.to_string();
-        let mut query = vec![("status", status), ("page_size", size.as_str())];
-        if let Some(t) = page_token.filter(|t| !t.is_empty()) {
-            query.push(("next_page_token", t));
-        }
-        self.call(reqwest::Method::GET, url, &query, true).await
-    }
-
-    async fn call<T: serde::de::DeserializeOwned>(
-        &self,
-        method: reqwest::Method,
-        url: String,
-        query: &[(&str, &str)],
-        parse: bool,
-    ) -> Result<Answer<T>, AuthError> {
+    /// Sends `call` once and classifies the answer. Never retries: that is the request
+    /// policy's job. `Err` only when no token could be had.
+    pub async fn attempt(&self, call: &ZoomCall) -> Result<Attempt, AuthError> {
         let token = self.auth.token().await?;
+        let url = format!("{}{}", self.base, call.path);
         let mut req = self
             .http
-            .request(method, url)
+            .request(call.method.clone(), url)
             .bearer_auth(token.secret.expose_secret());
-        if !query.is_empty() {
-            req = req.query(query);
+        if !call.query.is_empty() {
+            req = req.query(&call.query);
         }
+        if let Some(json) = &call.json {
+            req = req.json(json);
+        }
+        let generation = Some(token.generation);
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
-                return Ok(Answer {
+                return Ok(Attempt {
                     outcome: transport_outcome(&e),
-                    token_generation: token.generation,
-                    body: None,
+                    body: Vec::new(),
+                    token_generation: generation,
                 });
             }
         };
@@ -246,7 +293,7 @@ impl ZoomClient {
         let body = match read_capped(resp, cap).await {
             Ok(b) => redact(&b, secret),
             Err(detail) => {
-                return Ok(Answer {
+                return Ok(Attempt {
                     outcome: Outcome::Retry {
                         kind: RetryKind::Connection,
                         retry_after: None,
@@ -256,40 +303,16 @@ impl ZoomClient {
                             ..ErrorInfo::default()
                         },
                     },
-                    token_generation: token.generation,
-                    body: None,
+                    body: Vec::new(),
+                    token_generation: generation,
                 });
             }
         };
         let outcome = classify::classify(status, &headers, &body, chrono::Utc::now());
-        let mut parsed = None;
-        if let Outcome::Done { .. } = outcome
-            && parse
-            && !body.is_empty()
-        {
-            match serde_json::from_slice::<T>(&body) {
-                Ok(v) => parsed = Some(v),
-                Err(e) => {
-                    return Ok(Answer {
-                        outcome: Outcome::Failed(ErrorInfo {
-                            http_status: Some(status),
-                            code: None,
-                            message: format!("unreadable answer from Zoom: {e}"),
-                            tracking_id: headers
-                                .get("x-zm-trackingid")
-                                .and_then(|v| v.to_str().ok())
-                                .map(str::to_string),
-                        }),
-                        token_generation: token.generation,
-                        body: None,
-                    });
-                }
-            }
-        }
-        Ok(Answer {
+        Ok(Attempt {
             outcome,
-            token_generation: token.generation,
-            body: parsed,
+            body,
+            token_generation: generation,
         })
     }
 }

@@ -1,0 +1,222 @@
+//! What a run holds open while it works: the report's collector, the progress bar, and the
+//! guard that removes a fresh report when the run ends having done nothing.
+//!
+//! One collector task owns the report file and the bar (oha): workers only send rows down a
+//! channel. The collector writes whatever is waiting with one flush (rows are flushed in
+//! batches, not one by one: a `write(2)` and a wake-up per row made a million-row dry run take
+//! three times as long), so a killed run leaves every row written up to its last batch.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracing::Instrument;
+
+use crate::cli::LogFormat;
+use crate::config::LogSettings;
+use crate::logging;
+use crate::report::{ReportWriter, Row, Status};
+use crate::request::Stats;
+
+/// Rows the collector writes with one flush at most (the row channel's capacity).
+const COLLECT_BATCH: usize = 1024;
+
+/// Removes the report of a run that did nothing (exit 2), so the same command works once the
+/// problem is fixed; a resumed report is never removed. Armed from the moment the report is
+/// created; [`FreshReport::keep`] disarms it once the run has done something.
+#[derive(Debug)]
+pub struct FreshReport {
+    /// The report path; `None` once kept (or for a resumed report).
+    path: Option<PathBuf>,
+}
+
+impl FreshReport {
+    /// A guard for `path`; `resumed` reports are never removed.
+    pub fn new(path: &std::path::Path, resumed: bool) -> FreshReport {
+        FreshReport {
+            path: (!resumed).then(|| path.to_path_buf()),
+        }
+    }
+
+    /// The run did something: the report stays.
+    pub fn keep(&mut self) {
+        self.path = None;
+    }
+}
+
+impl Drop for FreshReport {
+    fn drop(&mut self) {
+        if let Some(p) = self.path.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+/// What the collector hands back when the run is over.
+#[derive(Debug, Default)]
+pub struct Collected {
+    /// Rows written per status, in this run.
+    pub counts: BTreeMap<Status, u64>,
+    /// Why writing stopped, if it failed.
+    pub error: Option<String>,
+}
+
+/// The collector and the bar of one run.
+pub struct Session {
+    /// Where workers send finished rows.
+    tx: mpsc::Sender<Row>,
+    /// The collector task (owns the report writer); taken by [`Session::finish`].
+    collector: Option<JoinHandle<Collected>>,
+    /// The bar, if one is drawn; registered with the logger, so log lines never tear it.
+    bar: Option<ProgressBar>,
+}
+
+impl Session {
+    /// Starts the collector on `writer` for a run of `total` rows. The bar is drawn when the
+    /// settings allow it and stderr is a terminal; it is registered with [`logging::set_bar`]
+    /// here and unregistered when the session finishes or is dropped.
+    pub fn start(
+        writer: ReportWriter,
+        log: &LogSettings,
+        terminal: bool,
+        total: u64,
+        stats: Arc<Stats>,
+        span: tracing::Span,
+    ) -> Session {
+        let bar = progress_bar(log, terminal, total);
+        let (tx, rx) = mpsc::channel::<Row>(COLLECT_BATCH);
+        let json_logs = log.format == LogFormat::Json;
+        let collector =
+            tokio::spawn(collect(writer, rx, bar.clone(), stats, json_logs).instrument(span));
+        Session {
+            tx,
+            collector: Some(collector),
+            bar,
+        }
+    }
+
+    /// A sender for workers.
+    pub fn rows(&self) -> mpsc::Sender<Row> {
+        self.tx.clone()
+    }
+
+    /// Sends rows known without a request (invalid, excluded). Stops early if the report
+    /// failed: the collector counts what it could not write.
+    pub async fn send_all(&self, rows: impl IntoIterator<Item = Row>) {
+        for row in rows {
+            if self.tx.send(row).await.is_err() {
+                break;
+            }
+        }
+    }
+
+    /// Waits for every row to be written; clears the bar.
+    pub async fn finish(mut self) -> Collected {
+        let collector = self.collector.take();
+        // The collector ends when every sender is gone: this one is replaced by a closed one.
+        drop(std::mem::replace(&mut self.tx, mpsc::channel(1).0));
+        let collected = match collector {
+            Some(c) => c.await.unwrap_or_else(|e| Collected {
+                error: Some(format!("the report writer failed: {e}")),
+                ..Collected::default()
+            }),
+            None => Collected::default(),
+        };
+        clear_bar(self.bar.as_ref());
+        collected
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        clear_bar(self.bar.as_ref());
+    }
+}
+
+fn clear_bar(bar: Option<&ProgressBar>) {
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    logging::set_bar(None);
+}
+
+fn progress_bar(log: &LogSettings, terminal: bool, total: u64) -> Option<ProgressBar> {
+    if !log.progress || !terminal || log.quiet {
+        return None;
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    // Whole users per second: `{per_sec}` prints four decimals (`54.3043/s`).
+    let style = ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} users  {rate}  ETA {eta}  {msg}",
+    )
+    .map(|s| {
+        s.with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = write!(w, "{:.0}/s", state.per_sec());
+            },
+        )
+    })
+    .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.enable_steady_tick(Duration::from_millis(200));
+    logging::set_bar(Some(bar.clone()));
+    Some(bar)
+}
+
+/// The single owner of the report file and the bar: writes rows as they arrive, whatever is
+/// waiting in the channel at once with one flush.
+async fn collect(
+    mut writer: ReportWriter,
+    mut rx: mpsc::Receiver<Row>,
+    bar: Option<ProgressBar>,
+    stats: Arc<Stats>,
+    json_logs: bool,
+) -> Collected {
+    let mut counts = BTreeMap::new();
+    let mut error = None;
+    let mut batch = Vec::with_capacity(COLLECT_BATCH);
+    while rx.recv_many(&mut batch, COLLECT_BATCH).await > 0 {
+        if let Err(e) = writer.write_rows(&batch) {
+            error = Some(e.to_string());
+            tracing::error!("cannot write the report: {e}");
+            rx.close();
+            // Count the rest so nothing is silently lost from the summary.
+            for row in &batch {
+                *counts.entry(row.status).or_insert(0) += 1;
+            }
+            while let Some(r) = rx.recv().await {
+                *counts.entry(r.status).or_insert(0) += 1;
+            }
+            break;
+        }
+        let finished = batch.len() as u64;
+        for row in batch.drain(..) {
+            if json_logs {
+                tracing::info!(user = %row.user, status = %row.status, http_status = row.http_status,
+                    error_code = row.error_code, tracking_id = row.tracking_id.as_deref(),
+                    attempts = row.attempts, "user finished");
+            } else {
+                tracing::debug!(user = %row.user, status = %row.status, "{}", row.message);
+            }
+            *counts.entry(row.status).or_insert(0) += 1;
+        }
+        if let Some(b) = &bar {
+            b.inc(finished);
+            b.set_message(format!(
+                "429s: {}  retries: {}",
+                stats.throttled.load(Ordering::Relaxed),
+                stats.retries.load(Ordering::Relaxed)
+            ));
+        }
+    }
+    if let Err(e) = writer.sync() {
+        error.get_or_insert(e.to_string());
+    }
+    Collected { counts, error }
+}

@@ -1,0 +1,659 @@
+//! The one request policy: every Zoom API call and every token fetch goes through [`drive`].
+//!
+//! A bulk run is thousands of calls against a budget shared with other apps, so what happens
+//! between attempts matters more than any single call. It is decided here, once, for every
+//! caller (revoke, dry-run lookups, offboarding steps, `users` paging, the token endpoint),
+//! after the AWS SDKs' single retry strategy:
+//! - **pacer feedback**: every answer that is not a throttle counts as getting through
+//!   ([`Pacer::on_success`]); a per-second 429 slows the whole run ([`Pacer::on_throttle`]),
+//!   and this caller then waits for its next slot like everyone else, no extra sleep;
+//! - **Retry-After**: a usable hint from the server is honoured (capped by the classifier);
+//! - **backoff**: 5xx, timeouts and dropped connections wait a full-jitter exponential backoff;
+//! - **concurrent-request 429**: about one user, not the account, so only this call waits
+//!   (1-2 s, or the hint), the pacer is not cut;
+//! - **token renewal**: a 124 renews the shared token once per call (single flight across
+//!   workers by token generation); a 124 for a token issued after that renewal stops the run;
+//! - **retry limit**: `max_retries` retries per call, then the call has given up;
+//! - **stops**: the daily limit, a missing scope or rejected credentials stop the whole run
+//!   through [`Control::halt`], so the caller only writes the row.
+//!
+//! A new kind of Zoom call is therefore a description ([`crate::zoom::ZoomCall`]) plus what
+//! its answers mean for a row: it needs no retry code.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use tokio_util::sync::CancellationToken;
+
+use crate::pacing::{Pacer, backoff};
+use crate::zoom::{
+    AuthError, ErrorInfo, FatalKind, Outcome, RetryKind, TokenSource, ZoomCall, ZoomClient,
+};
+
+/// How many times a call is tried again, and how long it waits between tries.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Retries per call for 429s, 5xx, timeouts and dropped connections (`--max-retries`).
+    pub max_retries: u32,
+    /// Base of the full-jitter backoff for 5xx and network errors.
+    pub backoff_base: Duration,
+    /// Cap of that backoff.
+    pub backoff_cap: Duration,
+}
+
+impl RetryPolicy {
+    /// The API's policy: `max_retries` retries, backoff from 200 ms up to 10 s.
+    pub fn new(max_retries: u32) -> RetryPolicy {
+        RetryPolicy {
+            max_retries,
+            backoff_base: Duration::from_millis(200),
+            backoff_cap: Duration::from_secs(10),
+        }
+    }
+
+    /// The token endpoint's policy: three retries, backoff from 500 ms up to 4 s. A token
+    /// endpoint that stays down for longer is reported rather than waited out: without a
+    /// token no call can be made.
+    pub fn token_endpoint() -> RetryPolicy {
+        RetryPolicy {
+            max_retries: 3,
+            backoff_base: Duration::from_millis(500),
+            backoff_cap: Duration::from_secs(4),
+        }
+    }
+}
+
+/// Counters shared by every caller of one run, read by the progress bar and the summary.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// HTTP requests sent (including retries).
+    pub requests: AtomicU64,
+    /// 429s received (per-second, concurrent and daily).
+    pub throttled: AtomicU64,
+    /// Retries made.
+    pub retries: AtomicU64,
+}
+
+impl Stats {
+    fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Why a run stopped before every user was done.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StopReason {
+    /// Zoom's daily limit for the label is used up.
+    DailyLimit {
+        /// When Zoom says calls may resume.
+        retry_at: Option<DateTime<Utc>>,
+    },
+    /// A scope is missing: no call of this kind can succeed.
+    MissingScope(String),
+    /// Credentials rejected (a 124 a new token did not cure, a static token rejected, 401/403,
+    /// or the token endpoint refusing).
+    Credentials(String),
+    /// The report could not be written: going on would lose track of users.
+    Report(String),
+    /// Ctrl-C or SIGTERM.
+    Interrupted,
+}
+
+impl std::fmt::Display for StopReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StopReason::DailyLimit { retry_at: Some(t) } => write!(
+                f,
+                "Zoom's daily API limit is used up; calls may resume at {} (Retry-After)",
+                t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+            StopReason::DailyLimit { retry_at: None } => f.write_str(
+                "Zoom's daily API limit is used up (no Retry-After given; it resets at midnight UTC)",
+            ),
+            StopReason::MissingScope(s) => write!(
+                f,
+                "the app's token lacks a required scope: {s}. Add it to the Server-to-Server \
+                 OAuth app (Zoom Marketplace > your app > Scopes) and run again"
+            ),
+            StopReason::Credentials(m) => write!(f, "credentials rejected: {m}"),
+            StopReason::Report(m) => write!(f, "cannot write the report: {m}"),
+            StopReason::Interrupted => f.write_str("interrupted"),
+        }
+    }
+}
+
+/// The stop switch of one run, shared by every caller and the pool.
+///
+/// `stop` is a child of the operator's cancel token (Ctrl-C), so either an operator or a
+/// [`Control::halt`] stops new requests at once; the first reason given wins and is what the
+/// summary prints.
+#[derive(Debug)]
+pub struct Control {
+    /// Cancelled when no new request may start (any stop reason, or Ctrl-C).
+    stop: CancellationToken,
+    /// The operator's own token, to tell an interrupt from a halt.
+    operator: CancellationToken,
+    /// The first stop reason.
+    reason: Mutex<Option<StopReason>>,
+}
+
+impl Control {
+    /// A control stopped by `operator` (Ctrl-C) as well as by [`Control::halt`].
+    pub fn new(operator: &CancellationToken) -> Arc<Control> {
+        Arc::new(Control {
+            stop: operator.child_token(),
+            operator: operator.clone(),
+            reason: Mutex::new(None),
+        })
+    }
+
+    /// Stops the run for `reason` (the first reason given is kept).
+    pub fn halt(&self, reason: StopReason) {
+        {
+            let mut r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+            if r.is_none() {
+                tracing::warn!(reason = %reason, "stopping the run");
+                *r = Some(reason);
+            }
+        }
+        self.stop.cancel();
+    }
+
+    /// True once no new request may start.
+    pub fn is_stopped(&self) -> bool {
+        self.stop.is_cancelled()
+    }
+
+    /// Resolves once no new request may start.
+    pub async fn stopped(&self) {
+        self.stop.cancelled().await
+    }
+
+    /// True when the operator stopped the run (Ctrl-C, SIGTERM).
+    pub fn operator_stopped(&self) -> bool {
+        self.operator.is_cancelled()
+    }
+
+    /// Why the run stopped: the halt reason, or [`StopReason::Interrupted`] for Ctrl-C.
+    pub fn reason(&self) -> Option<StopReason> {
+        let r = self
+            .reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        r.or_else(|| {
+            self.operator
+                .is_cancelled()
+                .then_some(StopReason::Interrupted)
+        })
+    }
+}
+
+/// What one attempt produced: the classified answer, the raw body (a 2xx's data, or an error
+/// body a caller wants to read), and the token generation used, for renewal on a 124.
+#[derive(Debug)]
+pub struct Attempt {
+    /// What the answer means.
+    pub outcome: Outcome,
+    /// The body as received (capped and scrubbed of credentials by the client).
+    pub body: Vec<u8>,
+    /// The generation of the access token the attempt used; `None` for calls without one.
+    pub token_generation: Option<u64>,
+}
+
+/// What a call came to, after every retry the policy allows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// 2xx.
+    Done {
+        /// The HTTP status.
+        http_status: u16,
+    },
+    /// The user is not on the account (404/1001, 400/1120, 400/1010).
+    NotFound(ErrorInfo),
+    /// A 4xx that no retry can cure; the caller decides what it means (failed, refused).
+    Rejected(ErrorInfo),
+    /// Still failing (429, 5xx, timeouts, dropped connections) after `max_retries` retries.
+    GaveUp(ErrorInfo),
+    /// The run was halted by this call (daily limit, scope, credentials): see
+    /// [`Control::reason`]. The answer that did it, if there was one.
+    Halted(Option<ErrorInfo>),
+    /// The run was stopped by someone else (another call's halt, Ctrl-C) before this call
+    /// could finish.
+    Interrupted,
+}
+
+/// A verdict with the attempts it took and the last answer's body.
+#[derive(Debug)]
+pub struct Settled {
+    /// What the call came to.
+    pub verdict: Verdict,
+    /// Requests sent for this call.
+    pub attempts: u32,
+    /// The last answer's body (empty when none arrived).
+    pub body: Vec<u8>,
+}
+
+impl Settled {
+    /// Parses the body of a 2xx as JSON. A body that is not what Zoom documents is an error
+    /// naming what failed, never a panic.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Result<T, String> {
+        serde_json::from_slice(&self.body).map_err(|e| format!("unreadable answer from Zoom: {e}"))
+    }
+}
+
+/// Everything [`drive`] needs besides the attempt itself. Optional parts are absent for the
+/// token endpoint, which has no pacer, no token to renew and no run of its own.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    /// Retries and backoff.
+    pub policy: &'a RetryPolicy,
+    /// The label's shared pacer: every attempt waits for a slot and feeds back what happened.
+    pub pacer: Option<&'a Pacer>,
+    /// The run's stop switch.
+    pub control: Option<&'a Control>,
+    /// The run's counters.
+    pub stats: Option<&'a Stats>,
+    /// The token source to renew on a 124.
+    pub tokens: Option<&'a TokenSource>,
+}
+
+impl<'a> Context<'a> {
+    /// A bare context: retries and backoff only.
+    pub fn bare(policy: &'a RetryPolicy) -> Context<'a> {
+        Context {
+            policy,
+            pacer: None,
+            control: None,
+            stats: None,
+            tokens: None,
+        }
+    }
+
+    fn stopped(&self) -> bool {
+        self.control.is_some_and(Control::is_stopped)
+    }
+
+    async fn until_stopped(&self) {
+        match self.control {
+            Some(c) => c.stopped().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    fn halt(&self, reason: StopReason, info: Option<ErrorInfo>) -> Verdict {
+        if let Some(c) = self.control {
+            c.halt(reason);
+        }
+        Verdict::Halted(info)
+    }
+
+    fn count(&self, pick: impl Fn(&Stats) -> &AtomicU64) {
+        if let Some(s) = self.stats {
+            Stats::bump(pick(s));
+        }
+    }
+}
+
+/// The attempt loop: calls `attempt` until its answer is final, applying the policy described
+/// in the module doc between attempts.
+pub async fn drive<F, Fut>(cx: Context<'_>, mut attempt: F) -> Settled
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Attempt, AuthError>>,
+{
+    let mut attempts = 0u32;
+    let mut retries = 0u32;
+    let mut renewed_from: Option<u64> = None;
+    let mut body = Vec::new();
+    let settled = |verdict, attempts, body| Settled {
+        verdict,
+        attempts,
+        body,
+    };
+    loop {
+        if cx.stopped() {
+            return settled(Verdict::Interrupted, attempts, body);
+        }
+        if let Some(pacer) = cx.pacer {
+            tokio::select! {
+                _ = pacer.acquire() => {}
+                _ = cx.until_stopped() => return settled(Verdict::Interrupted, attempts, body),
+            }
+        }
+        attempts += 1;
+        cx.count(|s| &s.requests);
+        let answer = match attempt().await {
+            Ok(a) => a,
+            Err(e) => {
+                let v = cx.halt(StopReason::Credentials(e.to_string()), None);
+                return settled(v, attempts - 1, body);
+            }
+        };
+        body = answer.body;
+        let throttle = matches!(
+            answer.outcome,
+            Outcome::Retry {
+                kind: RetryKind::Throttled | RetryKind::Concurrent,
+                ..
+            } | Outcome::DailyLimit { .. }
+        );
+        if let (Some(pacer), false) = (cx.pacer, throttle) {
+            pacer.on_success();
+        }
+        let (kind, retry_after, info) = match answer.outcome {
+            Outcome::Done { http_status } => {
+                return settled(Verdict::Done { http_status }, attempts, body);
+            }
+            Outcome::NotFound(info) => return settled(Verdict::NotFound(info), attempts, body),
+            Outcome::Failed(info) => return settled(Verdict::Rejected(info), attempts, body),
+            Outcome::DailyLimit { retry_at, info } => {
+                cx.count(|s| &s.throttled);
+                let v = cx.halt(StopReason::DailyLimit { retry_at }, Some(info));
+                return settled(v, attempts, body);
+            }
+            Outcome::Fatal { kind, info } => {
+                let reason = match kind {
+                    FatalKind::MissingScope(s) => StopReason::MissingScope(s),
+                    FatalKind::Unauthorized => StopReason::Credentials(format!(
+                        "HTTP {} {}",
+                        info.http_status.unwrap_or(0),
+                        info.message
+                    )),
+                };
+                return settled(cx.halt(reason, Some(info)), attempts, body);
+            }
+            Outcome::TokenRejected(info) => {
+                let generation = answer.token_generation.unwrap_or(0);
+                let stop = match cx.tokens {
+                    None => return settled(Verdict::Rejected(info), attempts, body),
+                    Some(t) if !t.renewable() => Some(format!(
+                        "ZOOM_ACCESS_TOKEN was rejected (code 124: {}); it cannot be renewed",
+                        info.message
+                    )),
+                    Some(_) if renewed_from.is_some_and(|g| generation > g) => Some(format!(
+                        "a freshly issued token was rejected too (code 124: {})",
+                        info.message
+                    )),
+                    Some(_) => None,
+                };
+                if let Some(m) = stop {
+                    return settled(
+                        cx.halt(StopReason::Credentials(m), Some(info)),
+                        attempts,
+                        body,
+                    );
+                }
+                tracing::debug!(generation, "token rejected (124): renewing once");
+                if let Some(Err(e)) = match cx.tokens {
+                    // Boxed: renewing fetches a token, which goes through this loop too.
+                    Some(t) => Some(Box::pin(t.renew(generation)).await),
+                    None => None,
+                } {
+                    let v = cx.halt(StopReason::Credentials(e.to_string()), Some(info));
+                    return settled(v, attempts, body);
+                }
+                renewed_from = Some(generation);
+                continue;
+            }
+            Outcome::Retry {
+                kind,
+                retry_after,
+                info,
+            } => (kind, retry_after, info),
+        };
+        let wait = match (kind, cx.pacer) {
+            (RetryKind::Throttled, Some(pacer)) => {
+                cx.count(|s| &s.throttled);
+                // The pacer pauses everyone; this call queues for its next slot like the rest.
+                pacer.on_throttle(retry_after);
+                Duration::ZERO
+            }
+            (RetryKind::Concurrent, _) => {
+                cx.count(|s| &s.throttled);
+                retry_after.unwrap_or_else(|| {
+                    Duration::from_secs(1)
+                        + Duration::from_millis(rand::rng().random_range(0..=1000))
+                })
+            }
+            _ => retry_after
+                .unwrap_or_else(|| backoff(retries, cx.policy.backoff_base, cx.policy.backoff_cap)),
+        };
+        if retries >= cx.policy.max_retries {
+            let mut info = info;
+            info.message = format!(
+                "gave up after {attempts} attempts ({retries} retries): {}",
+                info.message
+            );
+            tracing::info!(tracking_id = ?info.tracking_id, "{}", info.message);
+            return settled(Verdict::GaveUp(info), attempts, body);
+        }
+        retries += 1;
+        cx.count(|s| &s.retries);
+        tracing::debug!(
+            ?kind,
+            attempt = attempts,
+            wait_ms = wait.as_millis() as u64,
+            "retrying: {}",
+            info.message
+        );
+        if !wait.is_zero() {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = cx.until_stopped() => return settled(Verdict::Interrupted, attempts, body),
+            }
+        }
+    }
+}
+
+/// How one label's calls are sent: the client, that label's pacer, the policy, and the run's
+/// control and counters. Cheap to clone; every worker of a run holds one.
+#[derive(Debug, Clone)]
+pub struct Requester {
+    /// The HTTP client and token source.
+    client: ZoomClient,
+    /// The pacer of the label these calls count against (Light, or Medium for listing).
+    pacer: Arc<Pacer>,
+    /// Retries and backoff.
+    policy: RetryPolicy,
+    /// The run's stop switch.
+    control: Arc<Control>,
+    /// The run's counters.
+    stats: Arc<Stats>,
+}
+
+impl Requester {
+    /// Calls through `client`, paced by `pacer`, stopped by `control`, counted in `stats`.
+    pub fn new(
+        client: ZoomClient,
+        pacer: Arc<Pacer>,
+        policy: RetryPolicy,
+        control: Arc<Control>,
+        stats: Arc<Stats>,
+    ) -> Requester {
+        Requester {
+            client,
+            pacer,
+            policy,
+            control,
+            stats,
+        }
+    }
+
+    /// The same run's calls for another label (its own pacer, the same control and counters).
+    pub fn with_pacer(&self, pacer: Arc<Pacer>) -> Requester {
+        Requester {
+            pacer,
+            ..self.clone()
+        }
+    }
+
+    /// Sends `call` under the policy until its answer is final.
+    pub async fn send(&self, call: &ZoomCall) -> Settled {
+        let cx = Context {
+            policy: &self.policy,
+            pacer: Some(&self.pacer),
+            control: Some(&self.control),
+            stats: Some(&self.stats),
+            tokens: Some(self.client.auth()),
+        };
+        drive(cx, || self.client.attempt(call)).await
+    }
+
+    /// The run's stop switch.
+    pub fn control(&self) -> &Arc<Control> {
+        &self.control
+    }
+
+    /// The run's counters.
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.stats
+    }
+
+    /// This label's pacer.
+    pub fn pacer(&self) -> &Arc<Pacer> {
+        &self.pacer
+    }
+
+    /// The token source (for renewals and scope checks).
+    pub fn tokens(&self) -> &TokenSource {
+        self.client.auth()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+
+    fn info(msg: &str) -> ErrorInfo {
+        ErrorInfo {
+            message: msg.into(),
+            ..ErrorInfo::default()
+        }
+    }
+
+    /// Drives a scripted sequence of outcomes; returns the verdict and how many were used.
+    async fn script(policy: RetryPolicy, outcomes: Vec<Outcome>) -> (Settled, usize) {
+        let left = RefCell::new(VecDeque::from(outcomes));
+        let used = RefCell::new(0usize);
+        let s = drive(Context::bare(&policy), || {
+            *used.borrow_mut() += 1;
+            let o = left.borrow_mut().pop_front();
+            async move {
+                Ok(Attempt {
+                    outcome: o.unwrap_or(Outcome::Done { http_status: 204 }),
+                    body: Vec::new(),
+                    token_generation: None,
+                })
+            }
+        })
+        .await;
+        let n = *used.borrow();
+        (s, n)
+    }
+
+    fn server_error() -> Outcome {
+        Outcome::Retry {
+            kind: RetryKind::Server,
+            retry_after: Some(Duration::from_millis(1)),
+            info: info("HTTP 503"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn retries_until_done_then_stops_at_the_limit() {
+        let (s, n) = script(RetryPolicy::new(3), vec![server_error(), server_error()]).await;
+        assert_eq!(s.verdict, Verdict::Done { http_status: 204 });
+        assert_eq!((s.attempts, n), (3, 3));
+
+        let (s, n) = script(RetryPolicy::new(2), vec![server_error(); 5]).await;
+        match s.verdict {
+            Verdict::GaveUp(i) => assert!(i.message.starts_with("gave up after 3 attempts")),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(n, 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn final_answers_are_not_retried() {
+        let (s, n) = script(
+            RetryPolicy::new(5),
+            vec![Outcome::NotFound(info("User does not exist"))],
+        )
+        .await;
+        assert!(matches!(s.verdict, Verdict::NotFound(_)));
+        assert_eq!(n, 1);
+        let (s, n) = script(RetryPolicy::new(5), vec![Outcome::Failed(info("nope"))]).await;
+        assert!(matches!(s.verdict, Verdict::Rejected(_)));
+        assert_eq!(n, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn backoff_waits_between_attempts() {
+        let policy = RetryPolicy {
+            max_retries: 1,
+            backoff_base: Duration::from_secs(2),
+            backoff_cap: Duration::from_secs(2),
+        };
+        let start = tokio::time::Instant::now();
+        let hinted = Outcome::Retry {
+            kind: RetryKind::Server,
+            retry_after: Some(Duration::from_secs(7)),
+            info: info("HTTP 503"),
+        };
+        let (s, _) = script(policy, vec![hinted]).await;
+        assert_eq!(s.verdict, Verdict::Done { http_status: 204 });
+        // Retry-After wins over the backoff.
+        assert_eq!(start.elapsed(), Duration::from_secs(7));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_halt_stops_the_run_and_the_next_call() {
+        let cancel = CancellationToken::new();
+        let control = Control::new(&cancel);
+        let policy = RetryPolicy::new(3);
+        let cx = Context {
+            control: Some(&control),
+            ..Context::bare(&policy)
+        };
+        let s = drive(cx, || async {
+            Ok(Attempt {
+                outcome: Outcome::Fatal {
+                    kind: FatalKind::MissingScope("user:write:admin".into()),
+                    info: info("no scope"),
+                },
+                body: Vec::new(),
+                token_generation: None,
+            })
+        })
+        .await;
+        assert!(matches!(s.verdict, Verdict::Halted(Some(_))));
+        assert_eq!(
+            control.reason(),
+            Some(StopReason::MissingScope("user:write:admin".into()))
+        );
+        let calls = std::cell::Cell::new(0);
+        let s = drive(cx, || {
+            calls.set(calls.get() + 1);
+            async { Err(AuthError::StaticRejected("never sent".into())) }
+        })
+        .await;
+        assert_eq!(calls.get(), 0, "no request after a halt");
+        assert_eq!((s.verdict, s.attempts), (Verdict::Interrupted, 0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn operator_cancel_reads_as_interrupted() {
+        let cancel = CancellationToken::new();
+        let control = Control::new(&cancel);
+        cancel.cancel();
+        assert!(control.is_stopped());
+        assert_eq!(control.reason(), Some(StopReason::Interrupted));
+    }
+}
