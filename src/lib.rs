@@ -1,5 +1,9 @@
 //! zoom-offboard: revoke Zoom SSO sessions in bulk, as fast as the account's rate limit allows.
 //!
+//! "The contract" in comments throughout is `docs/contract.md` (flags, input rules, report,
+//! statuses, exit codes); Zoom's behaviour that the code relies on, with sources, is
+//! `docs/zoom-api.md`; Zoom's OpenAPI spec is in `spec/`.
+//!
 //! # Layout
 //! - [`cli`]: clap types, raw flags only.
 //! - [`config`]: flags + environment + config file resolved once into [`config::Settings`].

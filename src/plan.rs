@@ -2,7 +2,7 @@
 //!
 //! Zoom limits API calls per *account* and per *label*: every Light endpoint (revoke, get user,
 //! user status, delete user) shares one budget, every Medium endpoint (list users) another. The
-//! ceilings depend on the account's plan (see `shared/zoom-api.md`, "Rate limits"). Both the
+//! ceilings depend on the account's plan (see docs/zoom-api.md, "Rate limits"). Both the
 //! client's pacing and the simulator read them from here, so the two can never disagree.
 
 use std::fmt;

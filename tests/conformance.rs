@@ -1,4 +1,4 @@
-//! Conformance with Zoom's published OpenAPI spec of the Users API (`shared/zoom-users-openapi.json`).
+//! Conformance with Zoom's published OpenAPI spec of the Users API (`spec/`, see spec/README.md).
 //!
 //! Our simulator is ours: tests that only talk to it can agree with it and still be wrong about
 //! Zoom. Here Stoplight Prism, started as `prism proxy --errors SPEC SIMULATOR`, sits between the
@@ -23,7 +23,7 @@
 //! `$ZOOM_OFFBOARD_PRISM_DIR` (default `~/.cache/zoom-offboard/prism`, outside the repo), under a
 //! file lock so parallel runs do not clash, and reused afterwards. It needs Node.js (≥ 18.20) and
 //! npm: without them the test fails and says so. `ZOOM_OFFBOARD_OPENAPI_SPEC` overrides the spec's
-//! path (default `../shared/zoom-users-openapi.json` from the repository).
+//! path (default: the copy in the repository's `spec/` folder).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -66,7 +66,7 @@ struct Relaxed {
 /// Every deliberately relaxed check. Keep it short: each entry needs a reason.
 const RELAXED: &[Relaxed] = &[Relaxed {
     why: "code 124 (invalid or expired access token): the spec lists it under 400, real Zoom \
-          traffic answers 401 (shared/zoom-api.md). The simulator keeps the observed 401 and the \
+          traffic answers 401 (docs/zoom-api.md). The simulator keeps the observed 401 and the \
           client handles both, so only the status-code check of exactly these answers is relaxed",
     applies: |x, v| {
         x.status == 401
@@ -278,17 +278,19 @@ fn prism_dir() -> PathBuf {
     cache.join("zoom-offboard").join("prism")
 }
 
-/// Zoom's spec: `$ZOOM_OFFBOARD_OPENAPI_SPEC`, or `../shared/zoom-users-openapi.json`.
+/// Zoom's spec: `$ZOOM_OFFBOARD_OPENAPI_SPEC`, or the repository's copy in `spec/` (spec/README.md).
 fn spec_path() -> PathBuf {
     let p = std::env::var_os("ZOOM_OFFBOARD_OPENAPI_SPEC")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/zoom-users-openapi.json")
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("spec")
+                .join("zoom-users-openapi.json")
         });
     assert!(
         p.is_file(),
-        "Zoom's OpenAPI spec is not at {}: the conformance test needs it. Put the `shared/` folder \
-         beside the repository, or set ZOOM_OFFBOARD_OPENAPI_SPEC to the file",
+        "Zoom's OpenAPI spec is not at {}: the conformance test needs it. It ships in the \
+         repository's spec/ folder (see spec/README.md); ZOOM_OFFBOARD_OPENAPI_SPEC names another copy",
         p.display()
     );
     p

@@ -2,7 +2,7 @@
 //!
 //! A user goes into a URL path (`/users/{userId}/token`), so validation is about more than tidiness:
 //! `/`, `?`, `#`, `%` or `\` would change which resource is hit, `.` and `..` are dropped or resolved
-//! by URL builders (see `shared/style.md`), and `me` is Zoom's alias for the token's own user (the
+//! by URL builders (see docs/zoom-api.md), and `me` is Zoom's alias for the token's own user (the
 //! admin running this tool). Anything that is neither a plausible email address nor a Zoom user ID
 //! is rejected with a reason short enough for a report cell.
 

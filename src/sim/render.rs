@@ -1,4 +1,4 @@
-//! JSON bodies shaped like Zoom's `user` and `users` schemas (see `shared/zoom-users-openapi.json`).
+//! JSON bodies shaped like Zoom's `user` and `users` schemas (see Zoom's spec in `spec/`).
 //!
 //! Fields our client does not read are still filled with plausible, deterministic values so a
 //! validating proxy (Prism) accepts the answers and a human reading them sees a Zoom-like user.

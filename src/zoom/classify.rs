@@ -1,7 +1,7 @@
 //! Turning one HTTP answer from Zoom into an [`Outcome`].
 //!
 //! This is the one place that knows what Zoom's status codes, error codes, headers and messages
-//! mean (see `shared/zoom-api.md`). It is pure — status, headers, body and the current time in,
+//! mean (see docs/zoom-api.md). It is pure — status, headers, body and the current time in,
 //! an `Outcome` out — so every rule is unit-tested without a server.
 //!
 //! Rules, in order:
