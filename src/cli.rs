@@ -103,6 +103,10 @@ pub struct RevokeArgs {
     /// Retries per user for 429, 5xx, timeouts and dropped connections [default: 6].
     #[arg(long, value_name = "N")]
     pub max_retries: Option<u32>,
+    /// How long to wait out an account-wide outage (most calls failing with 5xx, timeouts or
+    /// dropped connections) before stopping with the rest `pending` (exit 3) [default: 600].
+    #[arg(long, value_name = "SECS")]
+    pub outage_wait: Option<u64>,
     /// Run without asking for confirmation.
     #[arg(long)]
     pub yes: bool,

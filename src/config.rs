@@ -64,6 +64,8 @@ pub struct FileConfig {
     pub concurrency: Option<usize>,
     /// Retries per user.
     pub max_retries: Option<u32>,
+    /// Seconds an account-wide outage is waited out.
+    pub outage_wait: Option<u64>,
     /// Per-request timeout in seconds.
     pub timeout: Option<f64>,
     /// API base URL.
@@ -168,6 +170,8 @@ pub struct Settings {
     pub concurrency: usize,
     /// Retries per user.
     pub max_retries: u32,
+    /// `--outage-wait`: how long an account-wide outage is waited out before the run stops.
+    pub outage_wait: Duration,
     /// Per-request timeout.
     pub timeout: Duration,
     /// `--yes`.
@@ -409,6 +413,25 @@ impl Settings {
             None => 6,
         };
 
+        let outage_wait = match pick(
+            args.outage_wait,
+            "--outage-wait",
+            env_nonempty(env, "ZOOM_OFFBOARD_OUTAGE_WAIT")
+                .map(|v| (v, "ZOOM_OFFBOARD_OUTAGE_WAIT")),
+            file.outage_wait,
+            "outage_wait",
+            parse_num::<u64>,
+        )? {
+            Some((n, from)) if n > 7 * 24 * 3600 => {
+                return Err(ConfigError::Value {
+                    source_name: from,
+                    detail: format!("{n} is out of range: 0 to 604800 seconds"),
+                });
+            }
+            Some((n, _)) => Duration::from_secs(n),
+            None => Duration::from_secs(600),
+        };
+
         let timeout = match pick(
             args.conn.timeout,
             "--timeout",
@@ -474,6 +497,7 @@ impl Settings {
             rate,
             concurrency,
             max_retries,
+            outage_wait,
             timeout,
             yes: args.yes,
             base_url,

@@ -37,6 +37,12 @@ pub enum ListError {
         /// The last answer.
         info: ErrorInfo,
     },
+    /// Zoom was down for longer than `--outage-wait`.
+    #[error("{0}")]
+    Unavailable(String),
+    /// The very first call could not reach the API at all (configuration).
+    #[error("{0}")]
+    Unreachable(String),
     /// The output could not be written.
     #[error("cannot write the output: {0}")]
     Output(String),
@@ -134,6 +140,8 @@ pub async fn list_all(
                     ),
                     Some(StopReason::Credentials(m)) => ListError::Credentials(m),
                     Some(StopReason::Report(m)) => ListError::Output(m),
+                    Some(r @ StopReason::Outage { .. }) => ListError::Unavailable(r.to_string()),
+                    Some(r @ StopReason::Unreachable(_)) => ListError::Unreachable(r.to_string()),
                     Some(StopReason::Interrupted) | None => ListError::Interrupted,
                 });
             }

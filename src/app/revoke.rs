@@ -65,7 +65,7 @@ pub async fn revoke(settings: Settings, ctx: &Context) -> Exit {
     }
 
     let stats = Arc::new(Stats::default());
-    let control = Control::new(&ctx.cancel);
+    let control = Control::with_outage_wait(&ctx.cancel, settings.outage_wait);
     let span = tracing::info_span!("run", run_id = %run_id());
     let total = (plan.todo.len() + plan.prewritten.len()) as u64;
     let session = Session::start(

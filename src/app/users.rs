@@ -130,7 +130,9 @@ pub async fn users(args: &UsersArgs, ctx: &Context, out: &mut dyn Write) -> Exit
             // Refused credentials or a missing scope before any user was listed: nothing was done.
             let refused = matches!(
                 e,
-                crate::users::ListError::Credentials(_) | crate::users::ListError::MissingScope(_)
+                crate::users::ListError::Credentials(_)
+                    | crate::users::ListError::MissingScope(_)
+                    | crate::users::ListError::Unreachable(_)
             );
             let nothing_done = refused && emitted == 0;
             logging::eprint_line(&if nothing_done {

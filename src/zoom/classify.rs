@@ -57,6 +57,9 @@ pub enum RetryKind {
     Timeout,
     /// The connection failed or was closed without an answer.
     Connection,
+    /// No connection could be made at all (name resolution, connection refused, TLS
+    /// handshake): on the very first call of a run this is a configuration problem.
+    Connect,
 }
 
 /// Why the run as a whole must stop.

@@ -251,6 +251,11 @@ impl ZoomClient {
         &self.auth
     }
 
+    /// The API base URL, without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
     /// Sends `call` once and classifies the answer. Never retries: that is the request
     /// policy's job. `Err` only when no token could be had.
     pub async fn attempt(&self, call: &ZoomCall) -> Result<Attempt, AuthError> {
@@ -320,6 +325,8 @@ impl ZoomClient {
 fn transport_outcome(e: &reqwest::Error) -> Outcome {
     let kind = if e.is_timeout() {
         RetryKind::Timeout
+    } else if e.is_connect() {
+        RetryKind::Connect
     } else {
         RetryKind::Connection
     };

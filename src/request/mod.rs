@@ -14,14 +14,21 @@
 //! - **token renewal**: a 124 renews the shared token once per call (single flight across
 //!   workers by token generation); a 124 for a token issued after that renewal stops the run;
 //! - **retry limit**: `max_retries` retries per call, then the call has given up;
+//! - **outages**: when most recent calls of the run fail with 5xx, timeouts or dropped
+//!   connections, the account is down, not the users: calls wait while one probe at a time
+//!   checks, and such failures are not charged to anyone ([`outage`]);
+//! - **unreachable**: a run whose very first answer is a failure to connect at all (name
+//!   resolution, connection refused, TLS) stops at once: that is configuration, not weather;
 //! - **stops**: the daily limit, a missing scope or rejected credentials stop the whole run
 //!   through [`Control::halt`], so the caller only writes the row.
 //!
 //! A new kind of Zoom call is therefore a description ([`crate::zoom::ZoomCall`]) plus what
 //! its answers mean for a row: it needs no retry code.
 
+pub mod outage;
+
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -99,6 +106,13 @@ pub enum StopReason {
     Credentials(String),
     /// The report could not be written: going on would lose track of users.
     Report(String),
+    /// Zoom was down for longer than `--outage-wait`.
+    Outage {
+        /// How long the outage had lasted.
+        lasted: Duration,
+    },
+    /// The very first call could not reach the API at all.
+    Unreachable(String),
     /// Ctrl-C or SIGTERM.
     Interrupted,
 }
@@ -121,6 +135,13 @@ impl std::fmt::Display for StopReason {
             ),
             StopReason::Credentials(m) => write!(f, "credentials rejected: {m}"),
             StopReason::Report(m) => write!(f, "cannot write the report: {m}"),
+            StopReason::Outage { lasted } => write!(
+                f,
+                "Zoom has been failing (5xx, timeouts, dropped connections) for {}, longer \
+                 than --outage-wait",
+                humantime::format_duration(Duration::from_secs(lasted.as_secs()))
+            ),
+            StopReason::Unreachable(m) => write!(f, "cannot reach the Zoom API: {m}"),
             StopReason::Interrupted => f.write_str("interrupted"),
         }
     }
@@ -139,16 +160,34 @@ pub struct Control {
     operator: CancellationToken,
     /// The first stop reason.
     reason: Mutex<Option<StopReason>>,
+    /// The account's health, judged from every call of the run.
+    health: outage::Health,
+    /// Set by the first answer from a server (any HTTP status): after it, failing to connect
+    /// is weather (an outage), before it, configuration.
+    answered: AtomicBool,
 }
 
 impl Control {
-    /// A control stopped by `operator` (Ctrl-C) as well as by [`Control::halt`].
+    /// A control stopped by `operator` (Ctrl-C) as well as by [`Control::halt`], waiting
+    /// out outages for the default 600 s.
     pub fn new(operator: &CancellationToken) -> Arc<Control> {
+        Control::with_outage_wait(operator, Duration::from_secs(600))
+    }
+
+    /// Like [`Control::new`], waiting out outages for up to `outage_wait` (`--outage-wait`).
+    pub fn with_outage_wait(operator: &CancellationToken, outage_wait: Duration) -> Arc<Control> {
         Arc::new(Control {
             stop: operator.child_token(),
             operator: operator.clone(),
             reason: Mutex::new(None),
+            health: outage::Health::new(outage_wait),
+            answered: AtomicBool::new(false),
         })
+    }
+
+    /// The account's health as this run sees it.
+    pub fn health(&self) -> &outage::Health {
+        &self.health
     }
 
     /// Stops the run for `reason` (the first reason given is kept).
@@ -260,6 +299,8 @@ pub struct Context<'a> {
     pub stats: Option<&'a Stats>,
     /// The token source to renew on a 124.
     pub tokens: Option<&'a TokenSource>,
+    /// Where the calls go, for the message when the API cannot be reached.
+    pub url: Option<&'a str>,
 }
 
 impl<'a> Context<'a> {
@@ -271,7 +312,12 @@ impl<'a> Context<'a> {
             control: None,
             stats: None,
             tokens: None,
+            url: None,
         }
+    }
+
+    fn url_hint(&self) -> &str {
+        self.url.unwrap_or("the API")
     }
 
     fn stopped(&self) -> bool {
@@ -319,21 +365,89 @@ where
         if cx.stopped() {
             return settled(Verdict::Interrupted, attempts, body);
         }
+        let admission = match cx.control {
+            None => None,
+            Some(c) => tokio::select! {
+                a = c.health.admit() => match a {
+                    Ok(a) => Some(a),
+                    Err(too_long) => {
+                        let v = cx.halt(StopReason::Outage { lasted: too_long.lasted }, None);
+                        return settled(v, attempts, body);
+                    }
+                },
+                _ = c.stopped() => return settled(Verdict::Interrupted, attempts, body),
+            },
+        };
         if let Some(pacer) = cx.pacer {
             tokio::select! {
                 _ = pacer.acquire() => {}
-                _ = cx.until_stopped() => return settled(Verdict::Interrupted, attempts, body),
+                _ = cx.until_stopped() => {
+                    if let (Some(c), Some(a)) = (cx.control, admission) {
+                        c.health.release(a);
+                    }
+                    return settled(Verdict::Interrupted, attempts, body);
+                }
             }
         }
         attempts += 1;
         cx.count(|s| &s.requests);
         let answer = match attempt().await {
             Ok(a) => a,
+            // The token endpoint down (after its own retries) is an outage like any other.
+            Err(AuthError::Unavailable { url, detail }) => Attempt {
+                outcome: Outcome::Retry {
+                    kind: RetryKind::Connection,
+                    retry_after: None,
+                    info: ErrorInfo {
+                        message: format!("could not get a token from {url}: {detail}"),
+                        ..ErrorInfo::default()
+                    },
+                },
+                body: Vec::new(),
+                token_generation: None,
+            },
             Err(e) => {
+                if let (Some(c), Some(a)) = (cx.control, admission) {
+                    c.health.release(a);
+                }
                 let v = cx.halt(StopReason::Credentials(e.to_string()), None);
                 return settled(v, attempts - 1, body);
             }
         };
+        let mut explained = false;
+        if let (Some(c), Some(a)) = (cx.control, admission) {
+            let failed = matches!(
+                answer.outcome,
+                Outcome::Retry {
+                    kind: RetryKind::Server
+                        | RetryKind::Timeout
+                        | RetryKind::Connection
+                        | RetryKind::Connect,
+                    ..
+                }
+            );
+            if let Outcome::Retry {
+                kind: RetryKind::Connect,
+                info,
+                ..
+            } = &answer.outcome
+                && !c.answered.load(Ordering::Relaxed)
+            {
+                c.health.release(a);
+                let v = cx.halt(
+                    StopReason::Unreachable(format!("{}: {}", cx.url_hint(), info.message)),
+                    Some(info.clone()),
+                );
+                return settled(v, attempts, answer.body);
+            }
+            if !matches!(
+                &answer.outcome,
+                Outcome::Retry { info, .. } if info.http_status.is_none()
+            ) {
+                c.answered.store(true, Ordering::Relaxed);
+            }
+            explained = c.health.report(a, failed);
+        }
         body = answer.body;
         let throttle = matches!(
             answer.outcome,
@@ -423,6 +537,12 @@ where
             _ => retry_after
                 .unwrap_or_else(|| backoff(retries, cx.policy.backoff_base, cx.policy.backoff_cap)),
         };
+        if explained {
+            // The account is down, not this call: not charged, and the outage gate (not a
+            // backoff of this call's own) decides when it goes again.
+            tracing::debug!(?kind, attempt = attempts, "outage: {}", info.message);
+            continue;
+        }
         if retries >= cx.policy.max_retries {
             let mut info = info;
             info.message = format!(
@@ -500,6 +620,7 @@ impl Requester {
             control: Some(&self.control),
             stats: Some(&self.stats),
             tokens: Some(self.client.auth()),
+            url: Some(self.client.base_url()),
         };
         drive(cx, || self.client.attempt(call)).await
     }
