@@ -57,7 +57,11 @@ pub async fn revoke(settings: Settings, ctx: &Context) -> Exit {
     }
 
     // 4. The report, opened before the first request (fail fast).
-    let (writer, resume) = match ReportWriter::open(&settings.report, settings.resume) {
+    let (writer, resume) = match ReportWriter::open(
+        &settings.report,
+        settings.resume,
+        crate::report::ReportKind::Revoke,
+    ) {
         Ok(x) => x,
         Err(e) => return usage(&e.to_string()),
     };
