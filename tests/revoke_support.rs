@@ -9,7 +9,7 @@ use zoom_offboard::app::{Context, revoke};
 use zoom_offboard::cli::{ConnectionArgs, RevokeArgs};
 use zoom_offboard::config::Settings;
 use zoom_offboard::exit::Exit;
-use zoom_offboard::report::{Row, Status, read_report};
+use zoom_offboard::report::{Row, Status, read_report, read_rows};
 use zoom_offboard::sim::{Sim, SimConfig};
 
 /// An environment lookup shared with the revoke run.
@@ -102,11 +102,9 @@ pub fn active_emails(sim: &Sim, n: usize) -> Vec<String> {
         .collect()
 }
 
-/// All rows of a report.
+/// All rows of a report, read by the product's reader (which unquotes formula-looking cells).
 pub fn rows(report: &Path) -> Vec<Row> {
-    let text = std::fs::read_to_string(report).expect("read report");
-    let mut rdr = csv::Reader::from_reader(text.as_bytes());
-    rdr.deserialize::<Row>().map(|r| r.expect("row")).collect()
+    read_rows(report).expect("read report")
 }
 
 /// The last row per user (lower-cased email key), via the product's own resume reader.

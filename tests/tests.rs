@@ -36,3 +36,5 @@ mod sec_secrets;
 mod sec_hostile;
 // Security: TLS verification and versions, plain http refused, no unwrap outside tests.
 mod sec_tls;
+// The report: formula cells read back, planted paths refused, a write error mid-run (exit 3).
+mod report_safety;

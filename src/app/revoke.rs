@@ -19,7 +19,7 @@ use crate::input::{self, Batch, UserId};
 use crate::logging;
 use crate::pacing::Pacer;
 use crate::plan::Label;
-use crate::report::{ReportWriter, ResumeState, Row, Status, Summary};
+use crate::report::{ReportKind, ReportWriter, ResumeState, Row, Status, Summary};
 use crate::request::{Control, Requester, RetryPolicy, Stats, StopReason};
 use crate::run;
 
@@ -37,10 +37,11 @@ pub async fn revoke(settings: Settings, ctx: &Context) -> Exit {
     if let Err(exit) = super::check_can_run(&settings, ctx) {
         return exit;
     }
-    let (writer, resume) = match ReportWriter::open(&settings.report, settings.resume) {
-        Ok(x) => x,
-        Err(e) => return usage(&e.to_string()),
-    };
+    let (writer, resume) =
+        match ReportWriter::open(&settings.report, settings.resume, ReportKind::Revoke) {
+            Ok(x) => x,
+            Err(e) => return usage(&e.to_string()),
+        };
     let mut fresh = FreshReport::new(&settings.report, settings.resume);
     let duplicates = batch.duplicates;
     let plan = WorkPlan::build(batch, resume.as_ref(), settings.dry_run);
@@ -92,7 +93,7 @@ pub async fn revoke(settings: Settings, ctx: &Context) -> Exit {
     }
     let collected = session.finish().await;
     if let Some(err) = &collected.error {
-        control.halt(StopReason::Report(err.clone()));
+        control.report_failed(err.clone());
     }
     let stop = control.reason();
     if !nothing_done {
@@ -132,6 +133,14 @@ pub async fn revoke(settings: Settings, ctx: &Context) -> Exit {
     if let Some(reason) = &stop {
         logging::eprint_line(&if nothing_done {
             format!("zoom-offboard: stopped on the first call, nothing was done: {reason}")
+        } else if let StopReason::Report(_) = reason {
+            format!(
+                "zoom-offboard: stopped: {reason}. Every row written to {} so far is intact; \
+                 users without a final row there were not finished. Free the space (or fix \
+                 the error), then continue with the same command plus --resume --report {}",
+                settings.report.display(),
+                settings.report.display()
+            )
         } else {
             format!(
                 "zoom-offboard: stopped: {reason}. Users not finished are `pending` in {}; \

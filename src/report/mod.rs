@@ -6,9 +6,11 @@
 //! row for a user is its current state; resume keys rows with [`crate::input::dedupe_key`], so a
 //! report row and an input line for the same person always meet.
 //!
-//! Layout: this file has the row model and errors; [`writer`] opens, locks and appends; [`resume`]
-//! reads a report back; [`summary`] renders the end-of-run lines on stderr.
+//! Layout: this file has the row model, the two layouts ([`ReportKind`]) and errors; [`writer`]
+//! opens (refusing planted paths), locks and appends; [`resume`] reads a report back; [`cell`]
+//! quotes formula-looking CSV cells and unquotes them; [`summary`] renders the end-of-run lines.
 
+mod cell;
 mod resume;
 mod summary;
 mod writer;
@@ -21,7 +23,8 @@ use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 
 use crate::step::Step;
 
-pub use resume::{ResumeState, read_report};
+pub use cell::{escape_cell, unescape_cell};
+pub use resume::{Existence, ResumeState, RowState, read_report, read_rows};
 pub use summary::Summary;
 pub use writer::ReportWriter;
 
@@ -179,7 +182,7 @@ impl FromStr for Status {
     }
 }
 
-/// Report columns, in order. The first seven are the contract's; the rest may grow.
+/// A `revoke` report's columns, in order. The first seven are the contract's; the rest may grow.
 pub const COLUMNS: [&str; 11] = [
     "user",
     "status",
@@ -194,8 +197,81 @@ pub const COLUMNS: [&str; 11] = [
     "last_login",
 ];
 
+/// An `offboard` report's columns: the contract's seven, then `step` (right after them, so a
+/// person reading the file sees which step a status is about next to it), then the rest.
+pub const OFFBOARD_COLUMNS: [&str; 12] = [
+    "user",
+    "status",
+    "http_status",
+    "error_code",
+    "message",
+    "attempts",
+    "finished_at",
+    "step",
+    "tracking_id",
+    "name",
+    "zoom_status",
+    "last_login",
+];
+
+/// The position of `name` in [`OFFBOARD_COLUMNS`] (every column this version knows), for the
+/// writer's and the reader's cell arrays. Called in `const { }` blocks, so a misspelt name fails
+/// the build instead of a run.
+pub(crate) const fn col(name: &str) -> usize {
+    let mut i = 0;
+    while i < OFFBOARD_COLUMNS.len() {
+        let (a, b) = (OFFBOARD_COLUMNS[i].as_bytes(), name.as_bytes());
+        if a.len() == b.len() {
+            let mut j = 0;
+            while j < a.len() && a[j] == b[j] {
+                j += 1;
+            }
+            if j == a.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("not a report column")
+}
+
 /// How many leading [`COLUMNS`] an existing CSV report must share to be appended to.
 pub const REQUIRED_COLUMNS: usize = 7;
+
+/// Which command's report this is: `offboard` rows are per (user, step) and need a `step`
+/// column, `revoke` rows are per user and keep the header they have always had. Resuming one kind
+/// with the other command is refused ([`ReportError::Kind`]): appending steps to a report without
+/// a `step` column would merge every step of a user into one state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportKind {
+    /// `zoom-offboard revoke`: [`COLUMNS`], no `step`.
+    Revoke,
+    /// `zoom-offboard offboard`: [`OFFBOARD_COLUMNS`].
+    Offboard,
+}
+
+impl ReportKind {
+    /// The CSV header a new report of this kind gets.
+    pub fn columns(self) -> &'static [&'static str] {
+        match self {
+            ReportKind::Revoke => &COLUMNS,
+            ReportKind::Offboard => &OFFBOARD_COLUMNS,
+        }
+    }
+
+    /// The command that writes this kind, for messages.
+    pub fn command(self) -> &'static str {
+        match self {
+            ReportKind::Revoke => "revoke",
+            ReportKind::Offboard => "offboard",
+        }
+    }
+}
+
+/// The start of a write-ahead row's message (see [`Row::write_ahead`]).
+const WRITE_AHEAD_PREFIX: &str = "write-ahead: sending ";
+/// Between the step and the Zoom id in a write-ahead row's message.
+const WRITE_AHEAD_ID: &str = " for Zoom user id ";
 
 /// One report row: a user's state after an attempt (or after validation, for `invalid`).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -247,6 +323,32 @@ impl Row {
             last_login: None,
             step: None,
         }
+    }
+
+    /// The contract's write-ahead row: `pending` for (`user`, `step`), written just before a
+    /// `disassociate` or `delete` is sent, its message carrying the Zoom id the lookup returned
+    /// (`write-ahead: sending delete for Zoom user id KDcuGIm1QgePTO8WbOqwIQ`). After a kill
+    /// while the call was in flight, a resume that gets 404 knows from it that the user existed
+    /// ([`ResumeState::known_to_exist`]), so the user is `deleted`, not `not_found`.
+    pub fn write_ahead(user: impl Into<String>, step: Step, zoom_id: &str) -> Row {
+        let mut row = Row::new(user, Status::Pending);
+        row.step = Some(step);
+        row.message = format!("{WRITE_AHEAD_PREFIX}{step}{WRITE_AHEAD_ID}{zoom_id}");
+        row
+    }
+
+    /// The step and Zoom id of a write-ahead row ([`Row::write_ahead`]); `None` for any other
+    /// row (a status other than `pending`, a step that does not remove the user, or a message
+    /// of another shape, such as a hand-edited one).
+    pub fn write_ahead_id(&self) -> Option<(Step, &str)> {
+        if self.status != Status::Pending {
+            return None;
+        }
+        let rest = self.message.strip_prefix(WRITE_AHEAD_PREFIX)?;
+        let (step, id) = rest.split_once(WRITE_AHEAD_ID)?;
+        let step: Step = step.parse().ok()?;
+        let ok_id = !id.is_empty() && !id.contains(char::is_whitespace);
+        (step.removes_user() && self.step == Some(step) && ok_id).then_some((step, id))
     }
 }
 
@@ -378,6 +480,38 @@ pub enum ReportError {
         /// What is wrong.
         message: String,
     },
+    /// The report path is a symbolic link: writing through it would let whoever planted it choose
+    /// which file the run appends people's names to (or creates).
+    #[error("report {} is a symbolic link: refusing to write through it (whoever made it chooses the file written); remove it or choose another --report", .path.display())]
+    Symlink {
+        /// The report path.
+        path: PathBuf,
+    },
+    /// The report file exists and belongs to another user: it may have been planted to read
+    /// the run's rows, or be that user's file reached through a hard link.
+    #[error("report {} belongs to another user (uid {owner}): refusing to write into it; choose another --report", .path.display())]
+    NotOwned {
+        /// The report path.
+        path: PathBuf,
+        /// The file's owner.
+        owner: u32,
+    },
+    /// The report path is not a regular file (a FIFO, a device, a directory).
+    #[error("report {} is not a regular file: choose another --report", .path.display())]
+    NotAFile {
+        /// The report path.
+        path: PathBuf,
+    },
+    /// The report was written by the other command (see [`ReportKind`]).
+    #[error("report {} was written by `zoom-offboard {}` ({}), so `zoom-offboard {}` cannot resume it: resume it with `zoom-offboard {}`, or choose another --report", .path.display(), .found.command(), if *.found == ReportKind::Offboard { "its rows have a step" } else { "its rows have no step" }, .wanted.command(), .found.command())]
+    Kind {
+        /// The report path.
+        path: PathBuf,
+        /// The kind the existing report is.
+        found: ReportKind,
+        /// The kind this run writes.
+        wanted: ReportKind,
+    },
     /// Writing, flushing or syncing failed (disk full, file removed...).
     #[error("cannot write report {}: {source}", .path.display())]
     Write {
@@ -444,6 +578,59 @@ mod tests {
         assert_eq!(r.finished_at.timestamp_subsec_nanos() % 1_000_000, 0);
         let t = parse_time("2026-11-28T13:00:00+01:00").unwrap();
         assert_eq!(format_time(t), "2026-11-28T12:00:00.000Z");
+    }
+
+    #[test]
+    fn write_ahead_message_carries_the_zoom_id() {
+        let row = Row::write_ahead("a@x.com", Step::Delete, "KDcuGIm1QgePTO8WbOqwIQ");
+        assert_eq!(row.status, Status::Pending);
+        assert_eq!(row.step, Some(Step::Delete));
+        assert_eq!(
+            row.message,
+            "write-ahead: sending delete for Zoom user id KDcuGIm1QgePTO8WbOqwIQ"
+        );
+        assert_eq!(
+            row.write_ahead_id(),
+            Some((Step::Delete, "KDcuGIm1QgePTO8WbOqwIQ"))
+        );
+        let d = Row::write_ahead("a@x.com", Step::Disassociate, "u1");
+        assert_eq!(d.write_ahead_id(), Some((Step::Disassociate, "u1")));
+        // Anything else is not a write-ahead row.
+        let mut other = row.clone();
+        other.status = Status::Failed;
+        assert_eq!(other.write_ahead_id(), None, "not pending");
+        let mut other = row.clone();
+        other.step = Some(Step::Disassociate);
+        assert_eq!(other.write_ahead_id(), None, "another step's row");
+        for message in [
+            "write-ahead: sending delete for Zoom user id ",
+            "write-ahead: sending delete for Zoom user id a b",
+            "write-ahead: sending revoke for Zoom user id u1",
+            "write-ahead: sending deletion for Zoom user id u1",
+            "not looked up: the run stopped",
+        ] {
+            let mut other = row.clone();
+            other.message = message.into();
+            if message.contains("revoke") {
+                other.step = Some(Step::Revoke);
+            }
+            assert_eq!(other.write_ahead_id(), None, "{message}");
+        }
+    }
+
+    #[test]
+    fn columns_of_each_kind() {
+        assert_eq!(ReportKind::Revoke.columns(), COLUMNS);
+        let offboard = ReportKind::Offboard.columns();
+        assert_eq!(offboard[..REQUIRED_COLUMNS], COLUMNS[..REQUIRED_COLUMNS]);
+        assert_eq!(offboard[REQUIRED_COLUMNS], "step");
+        assert_eq!(
+            offboard[REQUIRED_COLUMNS + 1..],
+            COLUMNS[REQUIRED_COLUMNS..]
+        );
+        for (i, name) in OFFBOARD_COLUMNS.iter().enumerate() {
+            assert_eq!(col(name), i);
+        }
     }
 
     #[test]

@@ -5,54 +5,83 @@
 //! done. The file is opened in append mode: every write lands at the end even after the torn-row
 //! repair truncates it, and the lock, taken with `File::try_lock` (`flock` on Unix), lives as long
 //! as the open file, that is as long as the writer.
+//!
+//! A planted path is refused before anything is read or written: the last component is opened
+//! with `O_NOFOLLOW`, so a symbolic link (dangling or not) is never followed nor created through,
+//! and the opened file itself (not the path again, which could be swapped in between) must be a
+//! regular file owned by the effective user. Symbolic links in the *directories* of the path are
+//! followed: they are how many systems lay out `/tmp` and home directories (see SECURITY.md).
+//!
+//! Rows are encoded into a buffer and handed to the file with one `write_all` per batch, not
+//! through `csv::Writer<File>` or a `BufWriter`: those keep what a failed write did not take and
+//! write it all again on the next flush or on drop, which after a partial write puts the start of
+//! a row into the file twice. Here a failed write marks the writer failed and nothing more is
+//! appended, so the file is always a prefix of the rows in order: complete rows, then at most one
+//! torn row, which a resume cuts off.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::cell::escape_cell;
 use super::resume::scan;
-use super::{COLUMNS, Format, ReportError, ResumeState, Row, format_time};
+use super::{
+    Format, OFFBOARD_COLUMNS, ReportError, ReportKind, ResumeState, Row, col, format_time,
+};
 
-/// Appends rows to the report, one flushed row at a time, holding its lock.
+/// Appends rows to the report, one write per batch of rows, holding its lock.
 pub struct ReportWriter {
     path: PathBuf,
     format: Format,
+    /// The open report, locked, in append mode.
+    file: File,
+    /// The encoder: what a batch of rows becomes before it is written.
     out: Out,
+    /// Set when a write failed: the file may end in part of a row, and appending after it would
+    /// bury that torn row in the middle of the file, where a resume refuses it.
+    failed: bool,
 }
 
 enum Out {
     Csv {
-        /// Boxed: the CSV writer's state is large, and the enum lives in the run's long-lived state.
-        w: Box<csv::Writer<File>>,
-        /// For each column of the file's header, which of [`COLUMNS`] goes there (None: a column
-        /// this version does not know, left empty). Identity for a report this run created.
+        /// A batch's encoded rows, written to the file and cleared after each batch.
+        buf: Vec<u8>,
+        /// For each column of the file's header, which of [`OFFBOARD_COLUMNS`] goes there (None:
+        /// a column this version does not know, left empty).
         layout: Vec<Option<usize>>,
     },
-    Jsonl(BufWriter<File>),
+    Jsonl(Vec<u8>),
 }
 
 impl ReportWriter {
-    /// Opens the report for writing before any API call (fail fast, like hyperfine).
+    /// Opens the report of a `kind` run for writing before any API call (fail fast, like
+    /// hyperfine).
     ///
+    /// - Refuses a path that is a symbolic link ([`ReportError::Symlink`]), that is not a regular
+    ///   file ([`ReportError::NotAFile`]) or whose file another user owns
+    ///   ([`ReportError::NotOwned`]), before reading, locking or changing anything.
     /// - Creates the file with mode 0600 on Unix, because it lists people; an existing file keeps
     ///   its mode.
     /// - Takes an exclusive lock for the writer's life; if another process (or another open of the
     ///   file in this process) holds it: [`ReportError::Locked`]. On a file system without locks
     ///   the run goes on with a warning.
     /// - `resume == false` and the file is not empty: [`ReportError::Exists`].
-    /// - `resume == true`: reads what is there (a missing or empty file is a fresh start), cuts off
-    ///   a torn last row left by a killed run, and returns the state; rows are then appended.
-    /// - CSV: writes the header into an empty file; appends to a CSV whose header starts with the
-    ///   contract's seven columns, writing each row in that header's column order; refuses any
-    ///   other header ([`ReportError::Header`]).
+    /// - `resume == true`: reads what is there (a missing or empty file is a fresh start), refuses
+    ///   a report of the other kind ([`ReportError::Kind`]), cuts off a torn last row left by a
+    ///   killed run, and returns the state; rows are then appended.
+    /// - CSV: writes `kind`'s header into an empty file; appends to a CSV whose header starts with
+    ///   the contract's seven columns, writing each row in that header's column order; refuses
+    ///   any other header ([`ReportError::Header`]).
     ///
     /// The state is `Some` exactly when `resume` is true.
     pub fn open(
         path: &Path,
         resume: bool,
+        kind: ReportKind,
     ) -> Result<(ReportWriter, Option<ResumeState>), ReportError> {
         let format = Format::from_path(path)?;
-        let file = create(path)?;
+        let mut file = create(path)?;
+        check_planted(&file, path)?;
         lock(&file, path)?;
         let write_err = |source| ReportError::Write {
             path: path.to_owned(),
@@ -72,6 +101,15 @@ impl ReportWriter {
         }
         let (state, header) = if len > 0 {
             let found = scan(path, &file, format)?;
+            if let Some(found_kind) = found.state.kind()
+                && found_kind != kind
+            {
+                return Err(ReportError::Kind {
+                    path: path.to_owned(),
+                    found: found_kind,
+                    wanted: kind,
+                });
+            }
             if found.valid_len < len {
                 file.set_len(found.valid_len).map_err(write_err)?;
                 tracing::warn!(
@@ -85,34 +123,35 @@ impl ReportWriter {
             (ResumeState::default(), None)
         };
         let out = match format {
-            Format::Jsonl => Out::Jsonl(BufWriter::new(file)),
+            Format::Jsonl => Out::Jsonl(Vec::new()),
             Format::Csv => {
-                let mut w = csv::WriterBuilder::new()
-                    .has_headers(false)
-                    .terminator(csv::Terminator::Any(b'\n'))
-                    .from_writer(file);
-                let layout = match header {
-                    Some(h) => h
-                        .iter()
-                        .map(|name| COLUMNS.iter().position(|c| c == name))
-                        .collect(),
-                    None => {
-                        w.write_record(COLUMNS)
-                            .and_then(|()| w.flush().map_err(Into::into))
-                            .map_err(|e| write_err(e.into()))?;
-                        (0..COLUMNS.len()).map(Some).collect()
-                    }
+                let columns: Vec<&str> = match &header {
+                    Some(h) => h.iter().map(String::as_str).collect(),
+                    None => kind.columns().to_vec(),
                 };
-                Out::Csv {
-                    w: Box::new(w),
-                    layout,
+                let layout = columns
+                    .iter()
+                    .map(|name| OFFBOARD_COLUMNS.iter().position(|c| c == name))
+                    .collect();
+                let mut buf = Vec::new();
+                if header.is_none() {
+                    let mut w = csv_encoder(&mut buf);
+                    w.write_record(&columns)
+                        .and_then(|()| w.flush().map_err(Into::into))
+                        .map_err(|e| write_err(e.into()))?;
+                    drop(w);
+                    file.write_all(&buf).map_err(write_err)?;
+                    buf.clear();
                 }
+                Out::Csv { buf, layout }
             }
         };
         let writer = ReportWriter {
             path: path.to_owned(),
             format,
+            file,
             out,
+            failed: false,
         };
         Ok((writer, resume.then_some(state)))
     }
@@ -123,39 +162,57 @@ impl ReportWriter {
         self.write_rows(std::slice::from_ref(row))
     }
 
-    /// Appends `rows` and flushes once: for rows that finished together (the collector drains
+    /// Appends `rows` with one write: for rows that finished together (the collector drains
     /// whatever is waiting in its channel). A killed run loses at most these rows, which were
-    /// not on disk either while they waited; one flush per row instead costs a `write(2)` per
+    /// not on disk either while they waited; one write per row instead costs a `write(2)` per
     /// user, which dominates a million-row dry run.
+    ///
+    /// After a failed write (disk full, the file size limit, an I/O error) every later call fails
+    /// too, without writing: the run must stop, and the report keeps every row written before.
     pub fn write_rows(&mut self, rows: &[Row]) -> Result<(), ReportError> {
-        let result = match &mut self.out {
-            Out::Csv { w, layout } => rows
+        if self.failed {
+            return Err(self.write_err(std::io::Error::other(
+                "an earlier write to the report failed: nothing more is appended",
+            )));
+        }
+        let encoded = match &mut self.out {
+            Out::Csv { buf, layout } => {
+                let mut w = csv_encoder(buf);
+                rows.iter()
+                    .try_for_each(|row| {
+                        let cells = csv_cells(row);
+                        let record = layout.iter().map(|at| at.map_or("", |i| cells[i].as_str()));
+                        w.write_record(record).map_err(std::io::Error::from)
+                    })
+                    .and_then(|()| w.flush())
+                    .map(|()| drop(w))
+                    .map(|()| buf)
+            }
+            Out::Jsonl(buf) => rows
                 .iter()
                 .try_for_each(|row| {
-                    let cells = csv_cells(row);
-                    let record = layout.iter().map(|at| at.map_or("", |i| cells[i].as_str()));
-                    w.write_record(record).map_err(std::io::Error::from)
-                })
-                .and_then(|()| w.flush()),
-            Out::Jsonl(w) => rows
-                .iter()
-                .try_for_each(|row| {
-                    serde_json::to_writer(&mut *w, row)
+                    serde_json::to_writer(&mut *buf, row)
                         .map_err(std::io::Error::from)
-                        .and_then(|()| w.write_all(b"\n"))
+                        .map(|()| buf.push(b'\n'))
                 })
-                .and_then(|()| w.flush()),
+                .map(|()| buf),
         };
-        result.map_err(|source| self.write_err(source))
+        let result = encoded.and_then(|buf| {
+            let written = self.file.write_all(buf);
+            buf.clear();
+            written
+        });
+        result.map_err(|source| {
+            self.failed = true;
+            self.write_err(source)
+        })
     }
 
-    /// Flushes and fsyncs: at the end of a run, so the report survives a power cut too.
+    /// Fsyncs what was written: at the end of a run, so the report survives a power cut too.
     pub fn sync(&mut self) -> Result<(), ReportError> {
-        let result = match &mut self.out {
-            Out::Csv { w, .. } => w.flush().and_then(|()| w.get_ref().sync_data()),
-            Out::Jsonl(w) => w.flush().and_then(|()| w.get_ref().sync_data()),
-        };
-        result.map_err(|source| self.write_err(source))
+        self.file
+            .sync_data()
+            .map_err(|source| self.write_err(source))
     }
 
     /// The report's path, for the summary and the resume hint.
@@ -176,37 +233,88 @@ impl ReportWriter {
     }
 }
 
-/// A row's CSV cells, in [`COLUMNS`] order; `None` is an empty cell.
-fn csv_cells(row: &Row) -> [String; COLUMNS.len()] {
-    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
-    [
-        row.user.clone(),
-        row.status.as_str().to_owned(),
-        row.http_status.map(|s| s.to_string()).unwrap_or_default(),
-        row.error_code.map(|c| c.to_string()).unwrap_or_default(),
-        row.message.clone(),
-        row.attempts.to_string(),
-        format_time(row.finished_at),
-        opt(&row.tracking_id),
-        opt(&row.name),
-        opt(&row.zoom_status),
-        opt(&row.last_login),
-    ]
+/// The CSV encoding of the report: `\n` line ends (as `csv::Writer` writes them everywhere),
+/// quoting only where needed. One per batch, into the batch's buffer.
+fn csv_encoder(buf: &mut Vec<u8>) -> csv::Writer<&mut Vec<u8>> {
+    csv::WriterBuilder::new()
+        .has_headers(false)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(buf)
 }
 
-/// Opens for reading and appending, creating with mode 0600 (the report names people).
+/// A row's CSV cells, in [`OFFBOARD_COLUMNS`] order, each quoted by [`escape_cell`] if it looks
+/// like a formula; `None` is an empty cell.
+fn csv_cells(row: &Row) -> [String; OFFBOARD_COLUMNS.len()] {
+    let mut cells: [String; OFFBOARD_COLUMNS.len()] = Default::default();
+    let mut set = |i: usize, v: &str| cells[i] = escape_cell(v).into_owned();
+    let opt = |v: &Option<String>| v.as_deref().unwrap_or_default().to_owned();
+    set(const { col("user") }, &row.user);
+    set(const { col("status") }, row.status.as_str());
+    let http = row.http_status.map(|s| s.to_string()).unwrap_or_default();
+    set(const { col("http_status") }, &http);
+    let code = row.error_code.map(|c| c.to_string()).unwrap_or_default();
+    set(const { col("error_code") }, &code);
+    set(const { col("message") }, &row.message);
+    set(const { col("attempts") }, &row.attempts.to_string());
+    set(const { col("finished_at") }, &format_time(row.finished_at));
+    set(const { col("step") }, row.step.map_or("", |s| s.as_str()));
+    set(const { col("tracking_id") }, &opt(&row.tracking_id));
+    set(const { col("name") }, &opt(&row.name));
+    set(const { col("zoom_status") }, &opt(&row.zoom_status));
+    set(const { col("last_login") }, &opt(&row.last_login));
+    cells
+}
+
+/// Opens for reading and appending, creating with mode 0600 (the report names people), and never
+/// through a symbolic link.
 fn create(path: &Path) -> Result<File, ReportError> {
     let mut opts = OpenOptions::new();
     opts.read(true).append(true).create(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
+        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
     }
-    opts.open(path).map_err(|source| ReportError::Open {
+    opts.open(path).map_err(|source| {
+        let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        if is_link {
+            ReportError::Symlink {
+                path: path.to_owned(),
+            }
+        } else {
+            ReportError::Open {
+                path: path.to_owned(),
+                source,
+            }
+        }
+    })
+}
+
+/// Refuses an opened report that is not a regular file, or that another user owns. Checked on
+/// the open file, so the path cannot be swapped between the check and the writes.
+fn check_planted(file: &File, path: &Path) -> Result<(), ReportError> {
+    let meta = file.metadata().map_err(|source| ReportError::Read {
         path: path.to_owned(),
         source,
-    })
+    })?;
+    if !meta.is_file() {
+        return Err(ReportError::NotAFile {
+            path: path.to_owned(),
+        });
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions, cannot fail and touches no memory of ours.
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me {
+            return Err(ReportError::NotOwned {
+                path: path.to_owned(),
+                owner: meta.uid(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn lock(file: &File, path: &Path) -> Result<(), ReportError> {
@@ -229,7 +337,11 @@ fn lock(file: &File, path: &Path) -> Result<(), ReportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{Status, parse_time, read_report};
+    use crate::report::{COLUMNS, RowState, Status, parse_time, read_report, read_rows};
+    use crate::step::Step;
+
+    const R: ReportKind = ReportKind::Revoke;
+    const O: ReportKind = ReportKind::Offboard;
 
     fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
         parse_time(s).unwrap()
@@ -253,7 +365,7 @@ mod tests {
     }
 
     fn write_all(path: &Path, rows: &[Row]) {
-        let (mut w, state) = ReportWriter::open(path, false).unwrap();
+        let (mut w, state) = ReportWriter::open(path, false, R).unwrap();
         assert!(state.is_none());
         for r in rows {
             w.write(r).unwrap();
@@ -268,8 +380,10 @@ mod tests {
         let state = read_report(&path).unwrap();
         assert_eq!(state.rows_read(), 2);
         assert_eq!(state.repaired_bytes(), 0);
-        assert_eq!(state.last("a@x.com"), Some(&rows()[0]));
-        assert_eq!(state.last("bad/one"), Some(&rows()[1]));
+        assert_eq!(read_rows(&path).unwrap(), rows());
+        let last = |status| Some(RowState { status, step: None });
+        assert_eq!(state.last("a@x.com"), last(Status::Failed));
+        assert_eq!(state.last("bad/one"), last(Status::Invalid));
     }
 
     #[test]
@@ -323,7 +437,7 @@ mod tests {
             "read-only"
         );
 
-        let (mut w, state) = ReportWriter::open(&path, true).unwrap();
+        let (mut w, state) = ReportWriter::open(&path, true, R).unwrap();
         let state = state.unwrap();
         assert_eq!(state.rows_read(), 2, "{name}");
         assert_eq!(state.repaired_bytes(), tail.len() as u64, "{name}");
@@ -334,7 +448,7 @@ mod tests {
         drop(w);
         let state = read_report(&path).unwrap();
         assert_eq!(state.rows_read(), 3, "{name}");
-        assert_eq!(state.last("c@x.com"), Some(&again));
+        assert_eq!(read_rows(&path).unwrap().last(), Some(&again));
     }
 
     #[test]
@@ -358,7 +472,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.csv");
         std::fs::write(&path, "user,stat").unwrap();
-        let (mut w, state) = ReportWriter::open(&path, true).unwrap();
+        let (mut w, state) = ReportWriter::open(&path, true, R).unwrap();
         assert_eq!(state.unwrap().repaired_bytes(), 9);
         w.write(&rows()[1]).unwrap();
         drop(w);
@@ -381,7 +495,10 @@ mod tests {
             err.contains("r.csv line 2: unknown status \"done\""),
             "{err}"
         );
-        let err = ReportWriter::open(&path, true).err().unwrap().to_string();
+        let err = ReportWriter::open(&path, true, R)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("line 2"), "{err}");
 
         let path = dir.path().join("r.jsonl");
@@ -394,8 +511,8 @@ mod tests {
     fn second_open_is_locked() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.csv");
-        let (first, _) = ReportWriter::open(&path, false).unwrap();
-        let err = ReportWriter::open(&path, true).err().unwrap();
+        let (first, _) = ReportWriter::open(&path, false, R).unwrap();
+        let err = ReportWriter::open(&path, true, R).err().unwrap();
         assert!(matches!(err, ReportError::Locked { .. }), "{err}");
         assert!(
             err.to_string()
@@ -403,7 +520,7 @@ mod tests {
         );
         drop(first);
         assert!(
-            ReportWriter::open(&path, true).is_ok(),
+            ReportWriter::open(&path, true, R).is_ok(),
             "lock released on drop"
         );
     }
@@ -413,9 +530,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.jsonl");
         std::fs::write(&path, "").unwrap();
-        drop(ReportWriter::open(&path, false).unwrap());
+        drop(ReportWriter::open(&path, false, R).unwrap());
         write_all(&dir.path().join("x.jsonl"), &rows());
-        let err = ReportWriter::open(&dir.path().join("x.jsonl"), false)
+        let err = ReportWriter::open(&dir.path().join("x.jsonl"), false, R)
             .err()
             .unwrap();
         assert!(matches!(err, ReportError::Exists { .. }));
@@ -431,13 +548,13 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.csv");
-        drop(ReportWriter::open(&path, false).unwrap());
+        drop(ReportWriter::open(&path, false, R).unwrap());
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&path), 0o600);
         let shared = dir.path().join("shared.csv");
         std::fs::write(&shared, "").unwrap();
         std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o640)).unwrap();
-        drop(ReportWriter::open(&shared, true).unwrap());
+        drop(ReportWriter::open(&shared, true, R).unwrap());
         assert_eq!(mode(&shared), 0o640);
     }
 
@@ -446,7 +563,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         for name in ["r.csv", "r.jsonl"] {
             let path = dir.path().join(name);
-            let (mut w, state) = ReportWriter::open(&path, true).unwrap();
+            let (mut w, state) = ReportWriter::open(&path, true, R).unwrap();
             assert!(state.unwrap().is_empty(), "missing file: fresh start");
             for (user, st) in [
                 ("A@x.com", Status::Pending),
@@ -458,12 +575,13 @@ mod tests {
                 w.write(&Row::new(user, st)).unwrap();
             }
             drop(w);
-            let (_w, state) = ReportWriter::open(&path, true).unwrap();
+            let (_w, state) = ReportWriter::open(&path, true, R).unwrap();
             let state = state.unwrap();
             assert_eq!(state.rows_read(), 5);
             assert_eq!(state.len(), 4);
             assert_eq!(state.last("a@x.com").unwrap().status, Status::Revoked);
-            assert_eq!(state.last("a@x.com").unwrap().user, "a@X.com");
+            let rows = read_rows(&path).unwrap();
+            assert_eq!(rows[3].user, "a@X.com", "rows keep the input's spelling");
             assert!(state.is_done("a@x.com", false));
             assert!(state.is_done("n@x.com", false));
             assert!(!state.is_done("Kd1", false), "failed is retried");
@@ -486,17 +604,17 @@ mod tests {
             format!("{seven}\na@x.com,revoked,204,,,1,2026-11-28T12:00:00Z\n"),
         )
         .unwrap();
-        let (mut w, _) = ReportWriter::open(&path, true).unwrap();
+        let (mut w, _) = ReportWriter::open(&path, true, R).unwrap();
         w.write(&rows()[0]).unwrap();
         drop(w);
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.ends_with("7,2026-11-28T12:00:00.123Z\n"), "{text}");
         let state = read_report(&path).unwrap();
         assert_eq!(state.rows_read(), 2);
-        assert_eq!(state.last("a@x.com").unwrap().tracking_id, None);
+        assert_eq!(read_rows(&path).unwrap()[0].tracking_id, None);
 
         std::fs::write(&path, "email,status\n").unwrap();
-        let err = ReportWriter::open(&path, true).err().unwrap();
+        let err = ReportWriter::open(&path, true, R).err().unwrap();
         assert!(matches!(err, ReportError::Header { .. }), "{err}");
     }
 
@@ -504,9 +622,156 @@ mod tests {
     fn accessors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.jsonl");
-        let (w, _) = ReportWriter::open(&path, false).unwrap();
+        let (w, _) = ReportWriter::open(&path, false, R).unwrap();
         assert_eq!(w.path(), path);
         assert_eq!(w.format(), Format::Jsonl);
-        assert!(ReportWriter::open(&dir.path().join("r.txt"), false).is_err());
+        assert!(ReportWriter::open(&dir.path().join("r.txt"), false, R).is_err());
+    }
+
+    fn offboard_rows() -> Vec<Row> {
+        let mut revoked = Row::new("a@x.com", Status::Revoked);
+        revoked.step = Some(Step::Revoke);
+        revoked.finished_at = at("2026-11-28T12:00:00Z");
+        let wa = Row::write_ahead("a@x.com", Step::Delete, "KDcuGIm1QgePTO8WbOqwIQ");
+        let mut invalid = Row::new("=HYPERLINK(\"http://evil\",\"x\")", Status::Invalid);
+        invalid.message = "-not an email".into();
+        invalid.name = Some("@SUM(1)".into());
+        invalid.finished_at = at("2026-11-28T12:00:01Z");
+        vec![revoked, wa, invalid]
+    }
+
+    #[test]
+    fn offboard_csv_has_a_step_column_after_the_seven() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        let (mut w, _) = ReportWriter::open(&path, false, O).unwrap();
+        w.write_rows(&offboard_rows()[..1]).unwrap();
+        drop(w);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "user,status,http_status,error_code,message,attempts,finished_at,step,tracking_id,name,zoom_status,last_login\n\
+             a@x.com,revoked,,,,0,2026-11-28T12:00:00.000Z,revoke,,,,\n"
+        );
+        // Resumed: appended in the file's layout, steps read back.
+        let (mut w, state) = ReportWriter::open(&path, true, O).unwrap();
+        assert_eq!(state.unwrap().kind(), Some(O));
+        w.write_rows(&offboard_rows()[1..]).unwrap();
+        drop(w);
+        assert_eq!(read_rows(&path).unwrap(), offboard_rows());
+        let state = read_report(&path).unwrap();
+        assert_eq!(
+            state
+                .last_step("a@x.com", Some(Step::Delete))
+                .unwrap()
+                .status,
+            Status::Pending
+        );
+    }
+
+    #[test]
+    fn offboard_jsonl_rows_carry_their_step() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.jsonl");
+        let (mut w, _) = ReportWriter::open(&path, false, O).unwrap();
+        w.write_rows(&offboard_rows()).unwrap();
+        drop(w);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["step"], "revoke");
+        assert_eq!(lines[1]["step"], "delete");
+        assert!(lines[2].get("step").is_none(), "a whole-user row");
+        assert_eq!(
+            lines[2]["user"], "=HYPERLINK(\"http://evil\",\"x\")",
+            "JSONL as is"
+        );
+        assert_eq!(read_rows(&path).unwrap(), offboard_rows());
+    }
+
+    #[test]
+    fn formula_cells_are_quoted_in_csv_and_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        let (mut w, _) = ReportWriter::open(&path, false, O).unwrap();
+        w.write_rows(&offboard_rows()).unwrap();
+        drop(w);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let last = text.lines().last().unwrap();
+        assert!(
+            last.starts_with(
+                "\"'=HYPERLINK(\"\"http://evil\"\",\"\"x\"\")\",invalid,,,'-not an email,"
+            ),
+            "{last}"
+        );
+        assert!(last.contains(",'@SUM(1),"), "{last}");
+        assert_eq!(read_rows(&path).unwrap(), offboard_rows());
+        let state = read_report(&path).unwrap();
+        assert!(
+            state.is_done("=HYPERLINK(\"http://evil\",\"x\")", false),
+            "resume matches the value as given"
+        );
+    }
+
+    #[test]
+    fn a_report_of_the_other_command_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["r.csv", "r.jsonl"] {
+            for (written, resumed) in [(R, O), (O, R)] {
+                let path = dir.path().join(name);
+                let _ = std::fs::remove_file(&path);
+                let (mut w, _) = ReportWriter::open(&path, false, written).unwrap();
+                let mut row = Row::new("a@x.com", Status::Failed);
+                row.step = (written == O).then_some(Step::Revoke);
+                // A torn tail, which a resume would cut off: it must stay.
+                w.write(&row).unwrap();
+                drop(w);
+                let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+                f.write_all(b"b@x.com,fai").unwrap();
+                drop(f);
+                let before = std::fs::read(&path).unwrap();
+                let err = ReportWriter::open(&path, true, resumed).err().unwrap();
+                assert!(matches!(err, ReportError::Kind { .. }), "{name}: {err}");
+                let msg = err.to_string();
+                assert!(
+                    msg.contains(&format!("written by `zoom-offboard {}`", written.command())),
+                    "{msg}"
+                );
+                assert!(
+                    msg.contains(&format!(
+                        "resume it with `zoom-offboard {}`",
+                        written.command()
+                    )),
+                    "{msg}"
+                );
+                assert_eq!(std::fs::read(&path).unwrap(), before, "{name}: untouched");
+                assert!(ReportWriter::open(&path, true, written).is_ok(), "{name}");
+            }
+        }
+        // A JSONL report with only whole-user rows fits either command.
+        let path = dir.path().join("w.jsonl");
+        let (mut w, _) = ReportWriter::open(&path, false, O).unwrap();
+        w.write(&Row::new("bad/one", Status::Invalid)).unwrap();
+        drop(w);
+        assert!(ReportWriter::open(&path, true, R).is_ok());
+    }
+
+    #[test]
+    fn a_failed_writer_appends_nothing_more() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        let (mut w, _) = ReportWriter::open(&path, false, R).unwrap();
+        w.write(&rows()[1]).unwrap();
+        w.failed = true;
+        let before = std::fs::read(&path).unwrap();
+        let err = w.write(&rows()[0]).unwrap_err().to_string();
+        assert!(
+            err.contains("r.csv") && err.contains("earlier write"),
+            "{err}"
+        );
+        drop(w);
+        assert_eq!(std::fs::read(&path).unwrap(), before);
     }
 }

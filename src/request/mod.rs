@@ -202,6 +202,18 @@ impl Control {
         self.stop.cancel();
     }
 
+    /// The report could not be written: stops the run, and this precise cause replaces the
+    /// generic one the pool's watcher gave when the writer went away.
+    pub fn report_failed(&self, message: String) {
+        {
+            let mut r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+            if r.is_none() || matches!(*r, Some(StopReason::Report(_))) {
+                *r = Some(StopReason::Report(message));
+            }
+        }
+        self.stop.cancel();
+    }
+
     /// True once no new request may start.
     pub fn is_stopped(&self) -> bool {
         self.stop.is_cancelled()
