@@ -7,7 +7,8 @@
 //! `i % 50 == 0`, else Inactive when `i % 20 == 0`, else Active.
 //!
 //! Roles and offboarding traits follow the index too (checked in this order for roles):
-//! - role: user 1 is the account Owner (`"0"`), every 25th an Admin (`"1"`), users with
+//! - role: user 1 is the account Owner (`"0"`), users with `i % 25 == 10` Admins (`"1"`; one of
+//!   four, user 60, is inactive; none is pending, so pending users can be unlinked), users with
 //!   `i % 40 == 13` hold one of two custom roles ([`CUSTOM_ROLES`]), everyone else is a Member;
 //! - `login_types`: user 1 `[101, 100]`; `i % 10 == 3` Zoom work email only `[100]`;
 //!   `i % 30 == 7` Google and work email `[1, 100]`; `i % 45 == 29` Apple `[24]`; else SSO `[101]`;
@@ -223,7 +224,7 @@ pub fn generate_users(n: usize, seed: u64) -> Vec<SimUser> {
             });
             let role = match i {
                 1 => ("0", "Owner"),
-                _ if i % 25 == 0 => ("1", "Admin"),
+                _ if i % 25 == 10 => ("1", "Admin"),
                 _ if i % 40 == 13 => CUSTOM_ROLES[(i / 40) % CUSTOM_ROLES.len()],
                 _ => ("2", "Member"),
             };
