@@ -582,8 +582,9 @@ async fn list_users(sim: &Sim, base: &str, status: UserStatusFilter) -> (Exit, S
 }
 
 /// The tool's requests and the simulator's answers, through Prism: revoke (S2S), a dry run with
-/// lookups, `users` paging (active, inactive, pending), a rejected token, and probes of the
-/// simulator's other answers (429s, missing scope). Any violation not in [`RELAXED`] fails.
+/// lookups, `users` paging (active, inactive, pending), a rejected token, the offboarding calls
+/// (status, delete with transfer flags) as raw requests, and probes of the simulator's other
+/// answers (429s, missing scope). Any violation not in [`RELAXED`] fails.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tool_and_simulator_meet_zooms_spec() {
     let sim = Sim::start(SimConfig {
@@ -670,10 +671,78 @@ async fn tool_and_simulator_meet_zooms_spec() {
     assert_conforms(&log, "revoke with a rejected token");
     assert_ne!(exit, Exit::Success);
 
-    // 5. The simulator's other answers, as raw requests: 429 (rate and concurrency), missing
-    //    scope (400 code 4711).
+    // 5. The offboarding calls, as raw requests (the tool does not send them yet): GET user with
+    //    role_name and login_types, PUT status (200 and Zoom's refusals), DELETE with `action`
+    //    and the transfer flags (204 and Zoom's refusals). Generated user i is all[i - 1]: 1 the
+    //    owner, 5 managed-domain, 8 Zoom Events, 10 an admin, 13 a custom role, 50 pending.
     let http = crate::common::client();
     let bearer = format!("Bearer {}", sim.issue_token());
+    let nth = |i: usize| all[i - 1].clone();
+    for i in [1, 3, 13] {
+        let resp = http
+            .get(format!("{base}/users/{}", nth(i).id))
+            .header("Authorization", &bearer)
+            .send()
+            .await
+            .expect("get user");
+        assert_eq!(resp.status(), 200);
+    }
+    let status_calls = [
+        (nth(2).id, "deactivate", 200),
+        (nth(2).email, "activate", 200),
+        (nth(10).id, "deactivate", 400),
+        (nth(8).id, "deactivate", 400),
+        (nth(50).email, "deactivate", 400),
+        ("ghost@example.com".to_string(), "deactivate", 404),
+    ];
+    for (who, action, want) in status_calls {
+        let resp = http
+            .put(format!("{base}/users/{who}/status"))
+            .header("Authorization", &bearer)
+            .json(&json!({ "action": action }))
+            .send()
+            .await
+            .expect("status");
+        assert_eq!(resp.status(), want, "{action} {who}");
+    }
+    let all_four = "transfer_meeting=true&transfer_webinar=true&transfer_recording=true\
+                    &transfer_whiteboard=true";
+    let delete_calls = [
+        (
+            nth(4).id,
+            format!("action=delete&transfer_email={}&{all_four}", nth(6).email),
+            204,
+        ),
+        (nth(7).id, "action=disassociate".to_string(), 204),
+        (nth(4).id, "action=delete".to_string(), 404),
+        (nth(1).id, "action=delete".to_string(), 400),
+        (nth(8).id, "action=delete".to_string(), 400),
+        (nth(5).id, "action=disassociate".to_string(), 400),
+        (nth(10).id, "action=disassociate".to_string(), 400),
+        (nth(50).email, "action=delete".to_string(), 400),
+        (nth(50).email, "action=disassociate".to_string(), 204),
+        (
+            nth(2).id,
+            "action=delete&transfer_email=ghost@example.com&transfer_recording=false".to_string(),
+            404,
+        ),
+    ];
+    for (who, query, want) in delete_calls {
+        let resp = http
+            .delete(format!("{base}/users/{who}?{query}"))
+            .header("Authorization", &bearer)
+            .send()
+            .await
+            .expect("delete");
+        assert_eq!(resp.status(), want, "DELETE {who}?{query}");
+    }
+    assert_conforms(&log, "the offboarding calls");
+    let st = sim.state();
+    assert_eq!(st.total_removals(), 3);
+    assert_eq!(st.transfers.len(), 1);
+
+    // 6. The simulator's other answers, as raw requests: 429 (rate and concurrency), missing
+    //    scope (400 code 4711).
     sim.set_neighbour_light_per_second(2000);
     for path in [
         format!("/users/{}", active[0].id),
@@ -713,6 +782,10 @@ async fn tool_and_simulator_meet_zooms_spec() {
     let per_op: BTreeMap<String, usize> = exchanges.iter().fold(BTreeMap::new(), |mut m, x| {
         let op = if x.path.contains("/token") {
             "DELETE /users/{userId}/token"
+        } else if x.method == "PUT" {
+            "PUT /users/{userId}/status"
+        } else if x.method == "DELETE" {
+            "DELETE /users/{userId}"
         } else if x.path.starts_with("/v2/users?") || x.path == "/v2/users" {
             "GET /users"
         } else {
@@ -754,6 +827,29 @@ async fn tool_and_simulator_meet_zooms_spec() {
     assert!(has("GET", "/users/", 404, Some(1001)));
     assert!(has("GET", "/users/", 400, Some(4711)));
     assert!(has("GET", "/users?", 400, Some(4711)));
+    assert!(has("PUT", "/status", 200, None));
+    for code in [200, 300, 1120] {
+        assert!(
+            has("PUT", "/status", 400, Some(code)),
+            "status refused with {code}"
+        );
+    }
+    assert!(has("PUT", "/status", 404, Some(1001)));
+    assert!(has("DELETE", "transfer_whiteboard=true", 204, None));
+    assert!(has("DELETE", "?action=disassociate", 204, None));
+    for code in [200, 300, 1107, 1117, 1120] {
+        assert!(
+            has("DELETE", "?action=", 400, Some(code)),
+            "delete refused with {code}"
+        );
+    }
+    assert!(has("DELETE", "?action=delete", 404, Some(1001)));
+    assert!(
+        exchanges.iter().any(|x| x.method == "GET"
+            && x.body["role_name"] == "Help Desk"
+            && x.body["login_types"] == json!([100])),
+        "a custom role with its login types was validated"
+    );
     assert!(has(
         "GET",
         "/users/o%27hara%2Bzoom@example.com",
@@ -807,6 +903,11 @@ async fn broken_requests_and_answers_are_caught() {
         .route(
             "/v2/users/{id}/token",
             axum::routing::delete(|| async { axum::Json(json!({"ok": true})) }),
+        )
+        // The spec lists 200, not 204, for a status change: why the simulator answers 200.
+        .route(
+            "/v2/users/{id}/status",
+            axum::routing::put(|| async { StatusCode::NO_CONTENT }),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -867,12 +968,27 @@ async fn broken_requests_and_answers_are_caught() {
             Some(auth),
             "a status the spec lacks",
         ),
+        (
+            "PUT",
+            "/users/user1@example.com/status",
+            Some(auth),
+            "204 for a status change",
+        ),
+        (
+            "DELETE",
+            "/users/user1@example.com?action=purge&transfer_meeting=yes",
+            Some(auth),
+            "a delete action and a transfer flag the spec lacks",
+        ),
     ];
     for (method, path, authz, what) in probes {
         let before = snapshot(&log).len();
         let mut req = http.request(method.parse().unwrap(), format!("{base}{path}"));
         if let Some(a) = authz {
             req = req.header("Authorization", a);
+        }
+        if method == "PUT" {
+            req = req.json(&json!({"action": "deactivate"}));
         }
         req.send().await.expect("probe");
         let after = snapshot(&log);

@@ -10,6 +10,8 @@ mod sim_auth;
 mod sim_limits;
 // Simulator faults: 5xx before/after the side effect, dropped connections, stalls, outages.
 mod sim_faults;
+// Simulator offboarding: status, delete/disassociate with transfers, roles, refusals, ground truth.
+mod sim_offboard;
 // revoke in-process against the simulator: helpers shared by the revoke_* and resume_* modules.
 mod revoke_support;
 // revoke end to end: happy path, not found, invalid, duplicates, odd input.

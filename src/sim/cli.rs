@@ -16,7 +16,7 @@ use rand::Rng as _;
 use crate::plan::Plan;
 use crate::sim::Sim;
 use crate::sim::config::{LimitModel, SimConfig, SimUsers};
-use crate::sim::users::{UserStatus, load_users_csv};
+use crate::sim::users::{SimUser, UserStatus, load_users_csv};
 
 /// Flags of `zoom-offboard sim`.
 #[derive(clap::Args, Debug, Clone)]
@@ -30,7 +30,8 @@ pub struct SimArgs {
     /// Number of generated users (user00001@example.com …) [default: 100]
     #[arg(long, value_name = "N", conflicts_with = "users_file")]
     pub users: Option<usize>,
-    /// CSV of users with a header `id,email[,status]`
+    /// CSV of users with a header `id,email` and optional columns status, first_name, last_name,
+    /// role_id, role_name, login_types, managed_domain, zoom_events, other_account
     #[arg(long, value_name = "PATH")]
     pub users_file: Option<PathBuf>,
     /// Light requests per second (overrides the plan's ceiling)
@@ -181,7 +182,41 @@ pub fn banner(sim: &Sim) -> String {
     if !emails.is_empty() {
         out += &format!("example users: {}\n", emails.join(", "));
     }
+    out += &roles_and_special_users(&users);
     out += &format!("ground truth: curl http://{}/_sim/state\n", sim.addr());
+    out
+}
+
+/// Picks users of one kind, for the banner.
+type Pick = fn(&SimUser) -> bool;
+
+/// The banner's lines about roles and users the offboarding rules treat specially, each with
+/// an example email, so a person can try every refusal by hand.
+fn roles_and_special_users(users: &[SimUser]) -> String {
+    let count = |f: Pick| users.iter().filter(|u| f(u)).count();
+    let mut out = format!(
+        "roles: {} owner, {} admins, {} custom, {} members\n",
+        count(SimUser::is_owner),
+        count(SimUser::is_admin),
+        count(SimUser::has_custom_role),
+        count(SimUser::is_member),
+    );
+    let kinds: [(&str, Pick); 9] = [
+        ("owner", SimUser::is_owner),
+        ("admin", SimUser::is_admin),
+        ("custom role", SimUser::has_custom_role),
+        ("pending", |u| u.status == UserStatus::Pending),
+        ("inactive", |u| u.status == UserStatus::Inactive),
+        ("managed domain", |u| u.managed_domain),
+        ("Zoom Events", |u| u.zoom_events),
+        ("no SSO login", |u| !u.uses_sso()),
+        ("on another account", |u| u.other_account),
+    ];
+    for (name, f) in kinds {
+        if let Some(u) = users.iter().find(|u| f(u)) {
+            out += &format!("  {name}: {} (e.g. {})\n", count(f), u.email);
+        }
+    }
     out
 }
 

@@ -4,8 +4,9 @@
 //! limits (per account and label, window or token-bucket model, daily limits, a neighbour app
 //! sharing the budget), Server-to-Server OAuth with expiring tokens and scopes, and injects
 //! seeded faults (latency, 5xx before or after the side effect, dropped connections, stalls,
-//! outage windows). It records ground truth — who was revoked how often, every request with its
-//! arrival time and answer — for tests to assert on ([`Sim::state`], `GET /_sim/state`).
+//! outage windows). It records ground truth — who was revoked, deactivated, disassociated or
+//! deleted how often, who received whose data, every request with its arrival time and answer —
+//! for tests to assert on ([`Sim::state`], `GET /_sim/state`).
 //!
 //! # Layout
 //! - [`config`]: [`SimConfig`] and friends: what a simulated account looks like.
@@ -15,7 +16,7 @@
 //! - `faults`: seeded latency and fault draws.
 //! - `paging`, `render`: `GET /users` pages and Zoom-shaped JSON bodies.
 //! - `routes`: dispatch and the order of checks (documented there); `handlers`: side effects;
-//!   `respond`: answers and 429 headers.
+//!   `offboard`: the status and delete calls' rules; `respond`: answers and 429 headers.
 //! - `server`: the accept loop on hyper, which can drop a connection without answering.
 //! - [`state`]: [`SimState`], the recorded ground truth.
 //! - [`cli`]: `zoom-offboard sim`.
@@ -29,6 +30,7 @@ mod auth;
 mod faults;
 mod handlers;
 mod limits;
+mod offboard;
 mod paging;
 mod render;
 mod respond;
@@ -46,7 +48,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use cli::{SimArgs, run_cli};
 pub use config::{Faults, LimitModel, SimConfig, SimUsers};
-pub use state::{RequestRecord, SimState};
+pub use state::{Removal, RequestRecord, SimState, Transfer, TransferKind, UserTruth};
 pub use users::{SimUser, UserStatus, generate_users, load_users_csv};
 
 /// Locks a mutex, ignoring poisoning: a panicking handler must not take the simulator down
@@ -109,8 +111,18 @@ impl Shared {
             let l = lock(&self.limiter);
             (l.rejected_qps, l.rejected_daily)
         };
+        let (revocations, offboarded, transfers) = {
+            let dir = lock(&self.dir);
+            (
+                dir.revocations.clone(),
+                dir.offboarded.clone(),
+                dir.transfers.clone(),
+            )
+        };
         SimState {
-            revocations: lock(&self.dir).revocations.clone(),
+            revocations,
+            offboarded,
+            transfers,
             requests,
             rejected_qps,
             rejected_daily,
@@ -194,7 +206,8 @@ impl Sim {
         self.shared.elapsed()
     }
 
-    /// The account's users with their current statuses.
+    /// The account's users with their current statuses; deleted and disassociated users are
+    /// no longer among them (their record is in [`SimState::offboarded`]).
     pub fn users(&self) -> Vec<SimUser> {
         lock(&self.shared.dir).all()
     }

@@ -50,15 +50,10 @@ fn common(u: &SimUser, index: usize) -> Map<String, Value> {
     m
 }
 
-/// The body of `GET /v2/users/{userId}` (schema `user`).
+/// The body of `GET /v2/users/{userId}` (schema `user`), with `role_name` and `login_types`.
 pub(crate) fn user(u: &SimUser, index: usize, account_id: &str) -> Value {
     let mut m = common(u, index);
-    let role_name = match u.role_id.as_str() {
-        "0" => "Owner",
-        "1" => "Admin",
-        _ => "Member",
-    };
-    m.insert("role_name".into(), json!(role_name));
+    m.insert("role_name".into(), json!(u.role_name));
     m.insert("use_pmi".into(), json!(false));
     m.insert(
         "personal_meeting_url".into(),
@@ -68,14 +63,15 @@ pub(crate) fn user(u: &SimUser, index: usize, account_id: &str) -> Value {
     m.insert("account_number".into(), json!(10_009_239));
     m.insert("cluster".into(), json!("us06"));
     m.insert("jid".into(), json!(format!("{}@xmpp.zoom.us", u.id)));
-    m.insert("login_types".into(), json!([101]));
+    m.insert("login_types".into(), json!(u.login_types));
     m.insert("group_ids".into(), json!([]));
     m.insert("im_group_ids".into(), json!([]));
     m.insert("phone_number".into(), json!(""));
     Value::Object(m)
 }
 
-/// One item of `GET /v2/users` (schema `users.users[]`): pending users come without `id`.
+/// One item of `GET /v2/users` (schema `users.users[]`): pending users come without `id`. The
+/// spec's list items carry `role_id` but neither `role_name` nor `login_types`, so neither do these.
 pub(crate) fn list_item(u: &SimUser, index: usize) -> Value {
     let mut m = common(u, index);
     if u.status == UserStatus::Pending {

@@ -41,6 +41,8 @@ pub(crate) enum Endpoint {
     GetUser(String),
     /// `PUT /v2/users/{userId}/status`
     SetStatus(String),
+    /// `DELETE /v2/users/{userId}?action=disassociate|delete&transfer_...`
+    DeleteUser(String),
     /// `GET /v2/users`
     ListUsers,
 }
@@ -58,6 +60,7 @@ impl Endpoint {
         };
         match (method, segs.as_slice()) {
             (&Method::GET, [seg]) => user(seg).map(Endpoint::GetUser),
+            (&Method::DELETE, [seg]) => user(seg).map(Endpoint::DeleteUser),
             (&Method::DELETE, [seg, "token"]) => user(seg).map(Endpoint::RevokeToken),
             (&Method::PUT, [seg, "status"]) => user(seg).map(Endpoint::SetStatus),
             _ => None,
@@ -82,6 +85,10 @@ impl Endpoint {
                 &["user:write:admin", "user:update:status:admin"],
                 "user:update:status:admin",
             ),
+            Endpoint::DeleteUser(_) => (
+                &["user:write:admin", "user:delete:user:admin"],
+                "user:delete:user:admin",
+            ),
             Endpoint::GetUser(_) => (
                 &[
                     "user:read:admin",
@@ -103,13 +110,19 @@ impl Endpoint {
 
     pub(crate) fn user(&self) -> Option<&str> {
         match self {
-            Endpoint::RevokeToken(u) | Endpoint::GetUser(u) | Endpoint::SetStatus(u) => Some(u),
+            Endpoint::RevokeToken(u)
+            | Endpoint::GetUser(u)
+            | Endpoint::SetStatus(u)
+            | Endpoint::DeleteUser(u) => Some(u),
             Endpoint::ListUsers => None,
         }
     }
 
     fn mutating(&self) -> bool {
-        matches!(self, Endpoint::RevokeToken(_) | Endpoint::SetStatus(_))
+        matches!(
+            self,
+            Endpoint::RevokeToken(_) | Endpoint::SetStatus(_) | Endpoint::DeleteUser(_)
+        )
     }
 }
 

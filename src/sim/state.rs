@@ -7,12 +7,18 @@
 use std::collections::BTreeMap;
 
 use crate::plan::Label;
+use crate::sim::users::UserStatus;
 
 /// A snapshot of the simulator's ground truth (see [`crate::sim::Sim::state`]).
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct SimState {
     /// User id → number of successful revocations (side effect applied, whatever the client saw).
     pub revocations: BTreeMap<String, u32>,
+    /// User id → what `PUT /users/{id}/status` and `DELETE /users/{id}` did to that user (side
+    /// effects applied, whatever the client saw); only users those calls changed are listed.
+    pub offboarded: BTreeMap<String, UserTruth>,
+    /// Every data transfer a delete or disassociate applied, in order: who received whose data.
+    pub transfers: Vec<Transfer>,
     /// Every request, `/oauth/token` and 429s included, in arrival order.
     pub requests: Vec<RequestRecord>,
     /// Requests answered 429 because the per-second budget was spent.
@@ -27,6 +33,122 @@ pub struct SimState {
     pub tokens_issued: u64,
     /// Requests to paths or methods the simulator does not serve (a client bug, usually).
     pub unexpected: Vec<RequestRecord>,
+}
+
+/// How a user left the account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Removal {
+    /// `DELETE /users/{id}?action=disassociate`: unlinked, keeps a free Zoom account.
+    Disassociated,
+    /// `DELETE /users/{id}?action=delete`: gone for good, with its data.
+    Deleted,
+}
+
+/// What the offboarding calls did to one user: the counts tests use to prove nothing was done
+/// twice, and where the user ended up.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct UserTruth {
+    /// The user's email (ids are opaque; tests often think in emails).
+    pub email: String,
+    /// The status now, or the last one before the user was removed.
+    pub status: UserStatus,
+    /// Set once the user was deleted or disassociated.
+    pub removed: Option<Removal>,
+    /// Status changes active/pending → inactive.
+    pub deactivations: u32,
+    /// Status changes inactive → active.
+    pub activations: u32,
+    /// Status calls answered 200 that changed nothing (deactivating an inactive user, ...).
+    pub repeated_status_calls: u32,
+    /// Disassociations applied (at most 1: the user is gone afterwards).
+    pub disassociations: u32,
+    /// Deletions applied (at most 1).
+    pub deletions: u32,
+}
+
+impl UserTruth {
+    /// A user no call has changed yet.
+    pub(crate) fn new(email: &str, status: UserStatus) -> Self {
+        UserTruth {
+            email: email.to_string(),
+            status,
+            removed: None,
+            deactivations: 0,
+            activations: 0,
+            repeated_status_calls: 0,
+            disassociations: 0,
+            deletions: 0,
+        }
+    }
+}
+
+/// Which of a leaver's data a delete or disassociate moved (its `transfer_*=true` flags).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TransferKind {
+    /// `transfer_meeting`
+    Meeting,
+    /// `transfer_webinar`
+    Webinar,
+    /// `transfer_recording`
+    Recording,
+    /// `transfer_whiteboard`
+    Whiteboard,
+    /// `transfer_clipfiles`
+    Clipfiles,
+    /// `transfer_notes`
+    Notes,
+    /// `transfer_visitors`
+    Visitors,
+    /// `transfer_docs`
+    Docs,
+}
+
+impl TransferKind {
+    /// Every kind, in the spec's parameter order.
+    pub const ALL: [TransferKind; 8] = [
+        TransferKind::Meeting,
+        TransferKind::Webinar,
+        TransferKind::Recording,
+        TransferKind::Whiteboard,
+        TransferKind::Clipfiles,
+        TransferKind::Notes,
+        TransferKind::Visitors,
+        TransferKind::Docs,
+    ];
+
+    /// The query parameter that asks for this kind, e.g. `transfer_meeting`.
+    pub fn param(self) -> &'static str {
+        match self {
+            TransferKind::Meeting => "transfer_meeting",
+            TransferKind::Webinar => "transfer_webinar",
+            TransferKind::Recording => "transfer_recording",
+            TransferKind::Whiteboard => "transfer_whiteboard",
+            TransferKind::Clipfiles => "transfer_clipfiles",
+            TransferKind::Notes => "transfer_notes",
+            TransferKind::Visitors => "transfer_visitors",
+            TransferKind::Docs => "transfer_docs",
+        }
+    }
+}
+
+/// One applied transfer: `from`'s data went to `to` when `from` was removed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Transfer {
+    /// The leaver's user id.
+    pub from: String,
+    /// The leaver's email.
+    pub from_email: String,
+    /// The receiver's user id.
+    pub to: String,
+    /// The receiver's email, as the directory spells it.
+    pub to_email: String,
+    /// Whether the leaver was deleted or disassociated.
+    pub action: Removal,
+    /// What was asked to move (may be empty: a `transfer_email` alone still moves Zoom Events
+    /// hub assets, as the spec says).
+    pub kinds: Vec<TransferKind>,
 }
 
 /// One request as the simulator saw it.
@@ -86,6 +208,30 @@ impl SimState {
     /// Successful revocations over all users (a user revoked twice counts twice).
     pub fn total_revocations(&self) -> u64 {
         self.revocations.values().map(|&n| u64::from(n)).sum()
+    }
+
+    /// Deactivations applied over all users.
+    pub fn total_deactivations(&self) -> u64 {
+        self.offboarded
+            .values()
+            .map(|t| u64::from(t.deactivations))
+            .sum()
+    }
+
+    /// Deletions and disassociations applied over all users.
+    pub fn total_removals(&self) -> u64 {
+        self.offboarded
+            .values()
+            .map(|t| u64::from(t.deletions) + u64::from(t.disassociations))
+            .sum()
+    }
+
+    /// The transfers whose receiver has this email (any case).
+    pub fn transfers_to(&self, email: &str) -> Vec<&Transfer> {
+        self.transfers
+            .iter()
+            .filter(|t| t.to_email.eq_ignore_ascii_case(email))
+            .collect()
     }
 }
 

@@ -6,8 +6,17 @@
 //! drawn from a RNG seeded with the config's seed. User `i` (1-based) is Pending when
 //! `i % 50 == 0`, else Inactive when `i % 20 == 0`, else Active.
 //!
-//! The [`Directory`] is the ground truth the handlers mutate: statuses (PUT status) and the
-//! revocation counts the tests assert on.
+//! Roles and offboarding traits follow the index too (checked in this order for roles):
+//! - role: user 1 is the account Owner (`"0"`), users with `i % 25 == 10` Admins (`"1"`; one of
+//!   four, user 60, is inactive; none is pending, so pending users can be unlinked), users with
+//!   `i % 40 == 13` hold one of two custom roles ([`CUSTOM_ROLES`]), everyone else is a Member;
+//! - `login_types`: user 1 `[101, 100]`; `i % 10 == 3` Zoom work email only `[100]`;
+//!   `i % 30 == 7` Google and work email `[1, 100]`; `i % 45 == 29` Apple `[24]`; else SSO `[101]`;
+//! - `managed_domain` when `i % 12 == 5`; `zoom_events` when `i % 33 == 8`.
+//!
+//! The [`Directory`] is the ground truth the handlers mutate: statuses, removals (delete and
+//! disassociate take a user off the account: later lookups answer 404), and the per-user counts
+//! and transfers the tests assert on.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
@@ -17,6 +26,8 @@ use std::str::FromStr;
 use anyhow::Context as _;
 use base64::Engine as _;
 use rand::{Rng as _, SeedableRng as _};
+
+use crate::sim::state::{Removal, Transfer, TransferKind, UserTruth};
 
 /// A user's account status, as Zoom's `status` field and `?status=` filter name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -76,10 +87,69 @@ pub struct SimUser {
     pub user_type: u8,
     /// Account status; changed at runtime by `PUT /users/{id}/status`.
     pub status: UserStatus,
-    /// Role id: "0" owner, "1" admin, "2" member.
+    /// Role id: "0" owner, "1" admin, "2" member, anything else a custom role.
     pub role_id: String,
+    /// The role's name, as `GET /users/{id}` shows it ("Owner", "Admin", "Member" or the
+    /// custom role's name).
+    pub role_name: String,
+    /// Zoom's `login_types` codes (101 SSO, 100 Zoom work email, 1 Google, 24 Apple, ...): who
+    /// signs in how decides whether a revoke alone logs them out for good.
+    pub login_types: Vec<u8>,
+    /// The email is on a domain the account manages: Zoom refuses to disassociate (1107).
+    pub managed_domain: bool,
+    /// The user has Zoom Events: no deactivation (300) and no delete without a transfer target.
+    pub zoom_events: bool,
+    /// Known to Zoom but on another account: invisible to lookups and listings (404/1001), a
+    /// revoke answers 1010 and a delete 400 code 200 ("Cannot delete a user out of your account.").
+    pub other_account: bool,
     /// RFC 3339 time of the last login; `None` for users who never logged in.
     pub last_login_time: Option<String>,
+}
+
+/// The custom roles generated users get: (role id, role name). Zoom gives custom roles opaque ids.
+pub const CUSTOM_ROLES: [(&str, &str); 2] = [
+    ("kG3pLq0TSdKx1m4QpWz7Nw", "Help Desk"),
+    ("Rj8vH2bcQ8yqN0T5lE3aXg", "Billing Manager"),
+];
+
+/// The `login_types` codes Zoom's spec allows (schema `user`, `login_types` items).
+pub const LOGIN_TYPES: [u8; 12] = [0, 1, 11, 21, 23, 24, 27, 97, 98, 99, 100, 101];
+
+/// Zoom's name of a built-in role id, `None` for a custom role.
+pub fn builtin_role_name(role_id: &str) -> Option<&'static str> {
+    match role_id {
+        "0" => Some("Owner"),
+        "1" => Some("Admin"),
+        "2" => Some("Member"),
+        _ => None,
+    }
+}
+
+impl SimUser {
+    /// Role id `"0"`: the account owner, whom offboarding never touches.
+    pub fn is_owner(&self) -> bool {
+        self.role_id == "0"
+    }
+
+    /// Role id `"1"`: an Admin, whom Zoom refuses to deactivate or disassociate.
+    pub fn is_admin(&self) -> bool {
+        self.role_id == "1"
+    }
+
+    /// Role id `"2"`: what the offboarding safety rules call a plain user.
+    pub fn is_member(&self) -> bool {
+        self.role_id == "2"
+    }
+
+    /// A role other than the three built-in ones.
+    pub fn has_custom_role(&self) -> bool {
+        builtin_role_name(&self.role_id).is_none()
+    }
+
+    /// Whether the user signs in with SSO (login type 101), the sign-in a revoke ends.
+    pub fn uses_sso(&self) -> bool {
+        self.login_types.contains(&101)
+    }
 }
 
 const FIRST_NAMES: [&str; 16] = [
@@ -152,6 +222,12 @@ pub fn generate_users(n: usize, seed: u64) -> Vec<SimUser> {
                     secs % 60
                 )
             });
+            let role = match i {
+                1 => ("0", "Owner"),
+                _ if i % 25 == 10 => ("1", "Admin"),
+                _ if i % 40 == 13 => CUSTOM_ROLES[(i / 40) % CUSTOM_ROLES.len()],
+                _ => ("2", "Member"),
+            };
             SimUser {
                 id,
                 email: format!("user{i:05}@example.com"),
@@ -159,20 +235,44 @@ pub fn generate_users(n: usize, seed: u64) -> Vec<SimUser> {
                 last_name: last.to_string(),
                 user_type: if i % 7 == 0 { 1 } else { 2 },
                 status,
-                role_id: match i {
-                    1 => "0",
-                    _ if i % 25 == 0 => "1",
-                    _ => "2",
-                }
-                .to_string(),
+                role_id: role.0.to_string(),
+                role_name: role.1.to_string(),
+                login_types: match i {
+                    1 => vec![101, 100],
+                    _ if i % 10 == 3 => vec![100],
+                    _ if i % 30 == 7 => vec![1, 100],
+                    _ if i % 45 == 29 => vec![24],
+                    _ => vec![101],
+                },
+                managed_domain: i % 12 == 5,
+                zoom_events: i % 33 == 8,
+                other_account: false,
                 last_login_time,
             }
         })
         .collect()
 }
 
-/// Reads users from a CSV with a header naming `id`, `email` and optionally `status`,
-/// `first_name`, `last_name` (any order). Errors name the file and the line.
+/// The columns a users CSV may have; `id` and `email` are required.
+const CSV_COLUMNS: [&str; 11] = [
+    "id",
+    "email",
+    "status",
+    "first_name",
+    "last_name",
+    "role_id",
+    "role_name",
+    "login_types",
+    "managed_domain",
+    "zoom_events",
+    "other_account",
+];
+
+/// Reads users from a CSV with a header naming `id` and `email` and optionally any of `status`,
+/// `first_name`, `last_name`, `role_id` (default `2`), `role_name` (default: the built-in
+/// role's name, else "Custom role"), `login_types` (codes separated by `;`, space or `,`;
+/// default `101`), `managed_domain`, `zoom_events`, `other_account` (`true`/`false`, `1`/`0`,
+/// `yes`/`no`; default false), in any order. Errors name the file and the line.
 pub fn load_users_csv(path: &Path) -> anyhow::Result<Vec<SimUser>> {
     let shown = path.display();
     let file = std::fs::File::open(path).with_context(|| format!("{shown}: cannot open"))?;
@@ -185,19 +285,19 @@ pub fn load_users_csv(path: &Path) -> anyhow::Result<Vec<SimUser>> {
         .with_context(|| format!("{shown}: line 1: cannot read the header"))?
         .clone();
     let col = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name));
-    if let Some(bad) = header.iter().find(|h| {
-        !["id", "email", "status", "first_name", "last_name"]
-            .iter()
-            .any(|k| h.eq_ignore_ascii_case(k))
-    }) {
+    if let Some(bad) = header
+        .iter()
+        .find(|h| !CSV_COLUMNS.iter().any(|k| h.eq_ignore_ascii_case(k)))
+    {
         anyhow::bail!(
-            "{shown}: line 1: unknown column {bad:?}: expected id,email[,status,first_name,last_name]"
+            "{shown}: line 1: unknown column {bad:?}: expected id,email and optionally {}",
+            CSV_COLUMNS[2..].join(",")
         );
     }
     let (Some(id_col), Some(email_col)) = (col("id"), col("email")) else {
         anyhow::bail!("{shown}: line 1: the header must name the columns id and email");
     };
-    let (status_col, first_col, last_col) = (col("status"), col("first_name"), col("last_name"));
+    let cols: Vec<Option<usize>> = CSV_COLUMNS.iter().map(|c| col(c)).collect();
     let mut users = Vec::new();
     let (mut seen_ids, mut seen_emails) = (HashSet::new(), HashSet::new());
     for rec in rdr.records() {
@@ -206,54 +306,107 @@ pub fn load_users_csv(path: &Path) -> anyhow::Result<Vec<SimUser>> {
             anyhow::anyhow!("{shown}: line {line}: {e}")
         })?;
         let line = rec.position().map_or(0, |p| p.line());
-        let cell = |c: Option<usize>| c.and_then(|c| rec.get(c)).unwrap_or("");
-        let id = cell(Some(id_col));
-        let email = cell(Some(email_col));
+        let at = || format!("{shown}: line {line}");
+        let cell = |name: &str| {
+            CSV_COLUMNS
+                .iter()
+                .position(|c| *c == name)
+                .and_then(|k| cols[k])
+                .and_then(|c| rec.get(c))
+                .unwrap_or("")
+        };
+        let id = rec.get(id_col).unwrap_or("");
+        let email = rec.get(email_col).unwrap_or("");
         if id.is_empty() {
-            anyhow::bail!("{shown}: line {line}: empty id");
+            anyhow::bail!("{}: empty id", at());
         }
         if !email.contains('@') {
-            anyhow::bail!("{shown}: line {line}: {email:?} is not an email address");
+            anyhow::bail!("{}: {email:?} is not an email address", at());
         }
-        let status = match cell(status_col) {
+        let status = match cell("status") {
             "" => UserStatus::Active,
-            s => s.parse().with_context(|| format!("{shown}: line {line}"))?,
+            s => s.parse().with_context(at)?,
         };
         if !seen_ids.insert(id.to_string()) {
-            anyhow::bail!("{shown}: line {line}: duplicate id {id:?}");
+            anyhow::bail!("{}: duplicate id {id:?}", at());
         }
         if !seen_emails.insert(email.to_lowercase()) {
-            anyhow::bail!("{shown}: line {line}: duplicate email {email:?}");
+            anyhow::bail!("{}: duplicate email {email:?}", at());
         }
+        let role_id = match cell("role_id") {
+            "" => "2",
+            r => r,
+        };
+        let role_name = match (cell("role_name"), builtin_role_name(role_id)) {
+            ("", Some(name)) => name,
+            ("", None) => "Custom role",
+            (name, _) => name,
+        };
         let local = email.split('@').next().unwrap_or(email);
         users.push(SimUser {
             id: id.to_string(),
             email: email.to_string(),
-            first_name: Some(cell(first_col))
+            first_name: Some(cell("first_name"))
                 .filter(|s| !s.is_empty())
                 .unwrap_or(local)
                 .to_string(),
-            last_name: cell(last_col).to_string(),
+            last_name: cell("last_name").to_string(),
             user_type: 2,
             status,
-            role_id: "2".to_string(),
+            role_id: role_id.to_string(),
+            role_name: role_name.to_string(),
+            login_types: parse_login_types(cell("login_types")).with_context(at)?,
+            managed_domain: parse_flag("managed_domain", cell("managed_domain"))
+                .with_context(at)?,
+            zoom_events: parse_flag("zoom_events", cell("zoom_events")).with_context(at)?,
+            other_account: parse_flag("other_account", cell("other_account")).with_context(at)?,
             last_login_time: None,
         });
     }
     Ok(users)
 }
 
-/// The live user table: lookups by id or email, status changes and revocation counts.
+/// `101`, `100;101`, `1 100`: codes from [`LOGIN_TYPES`]; blank means SSO only.
+fn parse_login_types(cell: &str) -> anyhow::Result<Vec<u8>> {
+    if cell.is_empty() {
+        return Ok(vec![101]);
+    }
+    cell.split([';', ' ', ','])
+        .filter(|t| !t.is_empty())
+        .map(|t| match t.parse::<u8>() {
+            Ok(n) if LOGIN_TYPES.contains(&n) => Ok(n),
+            _ => anyhow::bail!("login_types: {t:?} is not one of Zoom's codes {LOGIN_TYPES:?}"),
+        })
+        .collect()
+}
+
+/// A yes/no cell; blank is false.
+fn parse_flag(name: &str, cell: &str) -> anyhow::Result<bool> {
+    match cell.to_ascii_lowercase().as_str() {
+        "" | "false" | "0" | "no" => Ok(false),
+        "true" | "1" | "yes" => Ok(true),
+        _ => anyhow::bail!("{name}: {cell:?} is not true or false"),
+    }
+}
+
+/// The live user table: lookups by id or email, status changes, removals and the ground truth
+/// of what the calls did.
 #[derive(Debug)]
 pub(crate) struct Directory {
-    /// Users in their original order (list pages follow it).
+    /// Users in their original order (list pages follow it), removed ones included.
     users: Vec<SimUser>,
-    /// id → index into `users`.
+    /// Whether the user at that index was deleted or disassociated (off the account).
+    removed: Vec<bool>,
+    /// id → index into `users`, for users still on the account.
     by_id: HashMap<String, usize>,
-    /// lower-cased email → index into `users`.
+    /// lower-cased email → index into `users`, for users still on the account.
     by_email: HashMap<String, usize>,
     /// user id → successful revocations so far (the side effect tests assert on).
     pub(crate) revocations: BTreeMap<String, u32>,
+    /// user id → what status changes and removals did to that user (touched users only).
+    pub(crate) offboarded: BTreeMap<String, UserTruth>,
+    /// Data transfers applied by deletes and disassociations, in order.
+    pub(crate) transfers: Vec<Transfer>,
 }
 
 impl Directory {
@@ -271,14 +424,18 @@ impl Directory {
             }
         }
         Ok(Directory {
+            removed: vec![false; users.len()],
             users,
             by_id,
             by_email,
             revocations: BTreeMap::new(),
+            offboarded: BTreeMap::new(),
+            transfers: Vec::new(),
         })
     }
 
     /// Resolves a decoded `{userId}` path segment: an exact id, else an email in any case.
+    /// Removed users are not found.
     pub(crate) fn find(&self, key: &str) -> Option<usize> {
         self.by_id
             .get(key)
@@ -286,15 +443,79 @@ impl Directory {
             .copied()
     }
 
+    /// Resolves an email only (as `transfer_email` is matched), in any case.
+    pub(crate) fn find_email(&self, email: &str) -> Option<usize> {
+        self.by_email.get(&email.to_lowercase()).copied()
+    }
+
     /// The user at `i` (an index from [`Directory::find`] or [`Directory::with_status`]).
     pub(crate) fn get(&self, i: usize) -> Option<&SimUser> {
         self.users.get(i)
     }
 
-    /// Changes a user's status (PUT status).
+    /// The ground-truth entry of the user at `i`, created on first touch.
+    fn truth(&mut self, i: usize) -> Option<&mut UserTruth> {
+        let u = self.users.get(i)?;
+        Some(
+            self.offboarded
+                .entry(u.id.clone())
+                .or_insert_with(|| UserTruth::new(&u.email, u.status)),
+        )
+    }
+
+    /// Changes a user's status (PUT status) and counts it: a change to the status the user
+    /// already has is counted as a repeat, not as a deactivation or activation.
     pub(crate) fn set_status(&mut self, i: usize, status: UserStatus) {
+        let Some(old) = self.users.get(i).map(|u| u.status) else {
+            return;
+        };
         if let Some(u) = self.users.get_mut(i) {
             u.status = status;
+        }
+        if let Some(t) = self.truth(i) {
+            t.status = status;
+            match (old == status, status) {
+                (true, _) => t.repeated_status_calls += 1,
+                (false, UserStatus::Inactive) => t.deactivations += 1,
+                (false, _) => t.activations += 1,
+            }
+        }
+    }
+
+    /// Takes the user at `i` off the account (delete or disassociate), recording the transfer
+    /// of its data to the user at `target`, if any. Later lookups of the user answer 404.
+    pub(crate) fn remove(
+        &mut self,
+        i: usize,
+        how: Removal,
+        transfer: Option<(usize, Vec<TransferKind>)>,
+    ) {
+        let Some(u) = self.users.get(i).cloned() else {
+            return;
+        };
+        if let Some((to, kinds)) = transfer
+            && let Some(target) = self.users.get(to)
+        {
+            self.transfers.push(Transfer {
+                from: u.id.clone(),
+                from_email: u.email.clone(),
+                to: target.id.clone(),
+                to_email: target.email.clone(),
+                action: how,
+                kinds,
+            });
+        }
+        self.by_id.remove(&u.id);
+        self.by_email.remove(&u.email.to_lowercase());
+        if let Some(r) = self.removed.get_mut(i) {
+            *r = true;
+        }
+        if let Some(t) = self.truth(i) {
+            t.removed = Some(how);
+            match how {
+                Removal::Disassociated => t.disassociations += 1,
+                Removal::Deleted => t.deletions += 1,
+            }
         }
     }
 
@@ -306,15 +527,24 @@ impl Directory {
         *n
     }
 
-    /// Indices of users with `status`, in directory order (the order list pages follow).
+    /// Indices of listed users (on the account, not of another account) with `status`, in
+    /// directory order (the order list pages follow).
     pub(crate) fn with_status(&self, status: UserStatus) -> Vec<usize> {
         (0..self.users.len())
-            .filter(|&i| self.users[i].status == status)
+            .filter(|&i| {
+                let u = &self.users[i];
+                u.status == status && !u.other_account && !self.removed[i]
+            })
             .collect()
     }
 
-    /// A copy of every user, with current statuses.
+    /// A copy of every user still on the account, with current statuses.
     pub(crate) fn all(&self) -> Vec<SimUser> {
-        self.users.clone()
+        self.users
+            .iter()
+            .zip(&self.removed)
+            .filter(|(_, gone)| !**gone)
+            .map(|(u, _)| u.clone())
+            .collect()
     }
 }
