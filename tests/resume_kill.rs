@@ -55,7 +55,9 @@ async fn sigkill_at_seeded_points_then_resume_revokes_everyone_once() {
         let input = input_file(&sim, dir.path(), USERS);
         let report = dir.path().join("out.csv");
         let conc = CONCURRENCY.to_string();
-        let extra = ["--rate", "80", "--concurrency", conc.as_str()];
+        // Fast enough that five seeds take a few seconds, slow enough that the kill lands
+        // mid-run (the latest point leaves 25 users, about 125 ms of work).
+        let extra = ["--rate", "200", "--concurrency", conc.as_str()];
 
         let child = spawn(&sim, &input, &report, &extra);
         // Kill at a point chosen by the seed: after 10..100 revocations.

@@ -172,16 +172,16 @@ async fn short_lived_tokens_are_renewed_ahead_of_expiry() {
             token_ttl: TTL,
             ..fast_sim()
         },
-        100,
+        60,
     )
     .await;
     let sim = &t.sim;
     let mut a = t.args();
-    a.rate = Some(25.0); // ~4 s: two token lifetimes
+    a.rate = Some(25.0); // ~2.4 s: more than one token lifetime
     let exit = run(sim, &a).await;
     assert_eq!(exit, Exit::Success);
     let state = sim.state();
-    assert_eq!(state.revocations.len(), 100);
+    assert_eq!(state.revocations.len(), 60);
     assert!(state.revocations.values().all(|&n| n == 1));
     // Ahead of expiry: no call ever carried an expired token (renewing only on a 124 would).
     assert_eq!(
