@@ -1,14 +1,14 @@
 //! The real binary's surface: report refusal and lock, file mode, first-call errors, help output.
 
-use std::process::{Command, Stdio};
+use std::time::Duration;
 
+use crate::common::bin::Bin;
+use crate::common::wait_until;
 use crate::revoke_support::*;
 use zoom_offboard::sim::{Sim, SimConfig, SimUsers};
 
-fn revoke_fast(sim: &Sim, input: &std::path::Path, report: &std::path::Path) -> Command {
-    let mut c = revoke_cmd(sim, input, report);
-    c.args(["--rate", "500"]);
-    c
+fn revoke_fast(sim: &Sim, input: &std::path::Path, report: &std::path::Path) -> Bin {
+    revoke_cmd(sim, input, report).args(["--rate", "500"])
 }
 
 async fn started(cfg: SimConfig) -> Sim {
@@ -33,13 +33,8 @@ async fn an_existing_report_is_never_overwritten_and_is_created_0600() {
     let dir = tempfile::tempdir().unwrap();
     let input = input(&sim, dir.path(), 5);
     let report = dir.path().join("out.csv");
-    let out = revoke_fast(&sim, &input, &report).output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = revoke_fast(&sim, &input, &report).run().await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -47,9 +42,9 @@ async fn an_existing_report_is_never_overwritten_and_is_created_0600() {
         assert_eq!(mode, 0o600, "the report lists people");
     }
     let before = std::fs::read(&report).unwrap();
-    let out = revoke_fast(&sim, &input, &report).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let out = revoke_fast(&sim, &input, &report).run().await;
+    assert_eq!(out.code, Some(2));
+    let err = &out.stderr;
     assert!(
         err.contains("--resume"),
         "the refusal says what to do: {err}"
@@ -72,26 +67,28 @@ async fn a_report_in_use_by_another_run_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let input = input(&sim, dir.path(), 40);
     let report = dir.path().join("out.csv");
-    let mut first = revoke_fast(&sim, &input, &report)
+    let first = revoke_fast(&sim, &input, &report)
         .args(["--concurrency", "1"])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .spawn();
     // Wait until the first run is under way (it holds the lock from before its first call).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while sim.state().count("DELETE", "/token", None) < 1 {
-        assert!(std::time::Instant::now() < deadline);
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    wait_until(
+        "the first run's first call",
+        Duration::from_secs(20),
+        || sim.state().count("DELETE", "/token", None) >= 1,
+    )
+    .await;
     let out = revoke_fast(&sim, &input, &report)
         .arg("--resume")
-        .output()
-        .unwrap();
-    let _ = first.kill();
-    let _ = first.wait();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.to_lowercase().contains("another"), "{err}");
+        .run()
+        .await;
+    let first = first.kill().await;
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.to_lowercase().contains("another"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(first.code, None, "the first run was still going: {first:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -110,10 +107,10 @@ async fn a_scope_missing_on_the_first_call_is_named_and_exits_2() {
         .env_remove("ZOOM_CLIENT_ID")
         .env_remove("ZOOM_ACCOUNT_ID")
         .env("ZOOM_ACCESS_TOKEN", "static-abc")
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+        .run()
+        .await;
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    let err = &out.stderr;
     assert!(
         err.contains("user:delete:token:admin"),
         "the scope is named: {err}"
@@ -121,10 +118,9 @@ async fn a_scope_missing_on_the_first_call_is_named_and_exits_2() {
     assert_eq!(sim.state().count("DELETE", "/token", None), 1);
 }
 
-#[test]
-fn usage_errors_exit_2_with_clear_messages() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = bin()
+#[tokio::test]
+async fn usage_errors_exit_2_with_clear_messages() {
+    let out = Bin::new()
         .args([
             "revoke",
             "/nonexistent/users.csv",
@@ -132,12 +128,16 @@ fn usage_errors_exit_2_with_clear_messages() {
             "--config",
             "/dev/null",
         ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/users.csv"));
+        .run()
+        .await;
+    assert_eq!(out.code, Some(2));
+    assert!(
+        out.stderr.contains("/nonexistent/users.csv"),
+        "{}",
+        out.stderr
+    );
 
-    let out = bin()
+    let out = Bin::new()
         .args([
             "revoke",
             "-u",
@@ -148,13 +148,13 @@ fn usage_errors_exit_2_with_clear_messages() {
         ])
         .args(["--base-url", "http://api.example.com/v2"])
         .env("ZOOM_ACCESS_TOKEN", "t")
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("plain http"));
+        .run()
+        .await;
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("plain http"), "{}", out.stderr);
 
-    let out = bin()
+    // No credentials in the (cleared) environment, and none in a config file.
+    let out = Bin::new()
         .args([
             "revoke",
             "-u",
@@ -163,51 +163,31 @@ fn usage_errors_exit_2_with_clear_messages() {
             "--config",
             "/dev/null",
         ])
-        .env_remove("ZOOM_ACCESS_TOKEN")
-        .env_remove("ZOOM_CLIENT_SECRET")
-        .env_remove("ZOOM_ACCOUNT_ID")
-        .env_remove("ZOOM_CLIENT_ID")
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no credentials"));
+        .run()
+        .await;
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("no credentials"), "{}", out.stderr);
 }
 
-#[test]
-fn completions_and_man_page_come_from_the_clap_types() {
-    let out = bin().args(["completions", "bash"]).output().unwrap();
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("--dry-run"));
-    let out = bin().arg("man").output().unwrap();
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains(".TH zoom-offboard"));
+#[tokio::test]
+async fn completions_and_man_page_come_from_the_clap_types() {
+    let out = Bin::new().args(["completions", "bash"]).run().await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains("--dry-run"));
+    let out = Bin::new().arg("man").run().await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(out.stdout.contains(".TH zoom-offboard"));
 }
 
-#[test]
-fn the_standalone_simulator_stops_on_sigterm() {
-    use std::io::BufRead;
-    let mut child = bin()
+#[tokio::test]
+async fn the_standalone_simulator_stops_on_sigterm() {
+    let mut sim = Bin::new()
         .args(["sim", "--port", "0", "--users", "10"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .limit(Duration::from_secs(20))
+        .spawn();
     // Wait for the banner: the server is up and the signal watcher installed.
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    assert!(lines.any(|l| l.unwrap().contains("Serving until")));
-    let st = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(st.success());
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "{status:?}");
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "sim ignored SIGTERM");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    sim.until_stdout("Serving until").await;
+    sim.signal(libc::SIGTERM);
+    let out = sim.wait().await;
+    assert_eq!(out.code, Some(0), "SIGTERM is a clean stop: {out:?}");
 }

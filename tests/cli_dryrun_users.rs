@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::common::wait_until;
 use crate::revoke_support::*;
 use tokio_util::sync::CancellationToken;
 use zoom_offboard::app::{Context, users};
@@ -207,14 +208,10 @@ async fn users_survives_an_expired_page_token_by_restarting() {
     let listing = users(&a, &ctx, &mut out);
     let expire = async {
         // After the second page, every outstanding page token expires (once).
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while sim.state().count("GET", "", Some(200)) < 2 {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the listing never got going"
-            );
-            tokio::time::sleep(Duration::from_millis(2)).await;
-        }
+        wait_until("the listing's second page", Duration::from_secs(20), || {
+            sim.state().count("GET", "", Some(200)) >= 2
+        })
+        .await;
         sim.expire_page_tokens();
     };
     let (exit, ()) = tokio::join!(listing, expire);

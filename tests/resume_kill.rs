@@ -1,50 +1,34 @@
 //! Stopping and resuming the real binary: SIGKILL at seeded points, SIGINT, the daily limit.
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::common::bin::{BinRun, Running};
+use crate::common::wait_until;
 use crate::revoke_support::*;
 use zoom_offboard::report::Status;
 use zoom_offboard::sim::{Sim, SimConfig};
 
 /// Starts the binary on `input` against `sim`, reporting to `report`.
-fn spawn(sim: &Sim, input: &Path, report: &Path, extra: &[&str]) -> Child {
+fn spawn(sim: &Sim, input: &Path, report: &Path, extra: &[&str]) -> Running {
     revoke_cmd(sim, input, report)
         .args(["-q", "--plan", "business"])
         .args(extra)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn zoom-offboard")
 }
 
 /// Waits (bounded) until the simulator has revoked `n` users.
 async fn until_revoked(sim: &Sim, n: u64) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while sim.state().total_revocations() < n {
-        assert!(
-            Instant::now() < deadline,
-            "the run did not get to {n} revocations"
-        );
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
+    wait_until(&format!("{n} revocations"), Duration::from_secs(30), || {
+        sim.state().total_revocations() >= n
+    })
+    .await;
 }
 
-async fn wait(mut child: Child) -> (i32, String) {
-    let out = tokio::task::spawn_blocking(move || {
-        let status = child.wait().expect("wait");
-        let mut err = String::new();
-        if let Some(mut e) = child.stderr.take() {
-            use std::io::Read;
-            let _ = e.read_to_string(&mut err);
-        }
-        (status.code().unwrap_or(-1), err)
-    });
-    tokio::time::timeout(Duration::from_secs(60), out)
-        .await
-        .expect("the run ended in time")
-        .expect("join")
+/// Runs to the end: the exit code (-1 for a signal) and stderr.
+async fn wait(run: Running) -> (i32, String) {
+    let BinRun { code, stderr, .. } = run.wait().await;
+    (code.unwrap_or(-1), stderr)
 }
 
 fn input_file(sim: &Sim, dir: &Path, n: usize) -> std::path::PathBuf {
@@ -71,13 +55,15 @@ async fn sigkill_at_seeded_points_then_resume_revokes_everyone_once() {
         let input = input_file(&sim, dir.path(), USERS);
         let report = dir.path().join("out.csv");
         let conc = CONCURRENCY.to_string();
-        let extra = ["--rate", "80", "--concurrency", conc.as_str()];
+        // Fast enough that five seeds take a few seconds, slow enough that the kill lands
+        // mid-run (the latest point leaves 25 users, about 125 ms of work).
+        let extra = ["--rate", "200", "--concurrency", conc.as_str()];
 
-        let mut child = spawn(&sim, &input, &report, &extra);
+        let child = spawn(&sim, &input, &report, &extra);
         // Kill at a point chosen by the seed: after 10..100 revocations.
         until_revoked(&sim, 10 + seed * 17).await;
-        child.kill().expect("SIGKILL");
-        let _ = wait(child).await;
+        let killed = child.kill().await;
+        assert_eq!(killed.code, None, "seed {seed}: still running when killed");
         let revoked_before = sim.state().total_revocations();
         assert!(
             revoked_before < USERS as u64,
@@ -125,11 +111,7 @@ async fn sigint_leaves_pending_rows_and_exit_3() {
     let report = dir.path().join("out.csv");
     let child = spawn(&sim, &input, &report, &["--rate", "50"]);
     until_revoked(&sim, 20).await;
-    let st = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill -INT");
-    assert!(st.success());
+    child.signal(libc::SIGINT);
     let (code, err) = wait(child).await;
     assert_eq!(code, 3, "stderr: {err}");
     let last = last_status(&report);
@@ -184,7 +166,7 @@ async fn no_terminal_and_no_yes_refuses_with_exit_2() {
     let report = dir.path().join("out.csv");
     // revoke_cmd passes --yes; this is the same command line without it.
     let cfg = sim.config();
-    let out = bin()
+    let out = crate::common::bin::Bin::new()
         .arg("revoke")
         .arg(&input)
         .arg("--report")
@@ -199,11 +181,10 @@ async fn no_terminal_and_no_yes_refuses_with_exit_2() {
         .env("ZOOM_ACCOUNT_ID", &cfg.account_id)
         .env("ZOOM_CLIENT_ID", &cfg.client_id)
         .env("ZOOM_CLIENT_SECRET", &cfg.client_secret)
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--yes"), "{err}");
+        .run()
+        .await;
+    assert_eq!(out.code, Some(2));
+    assert!(out.stderr.contains("--yes"), "{}", out.stderr);
     assert_eq!(
         sim.state().requests.len(),
         0,

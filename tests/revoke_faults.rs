@@ -1,7 +1,12 @@
 //! revoke under faults: 5xx, dropped connections, stalls, token expiry, scope loss, daily limit.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::common::wait_until;
 use crate::revoke_support::*;
 use tokio_util::sync::CancellationToken;
 use zoom_offboard::exit::Exit;
@@ -77,6 +82,7 @@ async fn retries_run_out_into_failed_with_zoom_details() {
 
 #[tokio::test]
 async fn expired_token_is_renewed_once_for_all_workers() {
+    const WORKERS: usize = 8;
     let t = setup(
         SimConfig {
             latency_ms: (20, 40),
@@ -88,49 +94,118 @@ async fn expired_token_is_renewed_once_for_all_workers() {
     let sim = &t.sim;
     let mut a = t.args();
     a.rate = Some(100.0);
-    a.concurrency = Some(8);
-    let s2 = sim.config().clone();
-    let _ = s2;
+    a.concurrency = Some(WORKERS);
+    // Calls take 40 ms to reach the simulator, so several workers' calls are on their way with
+    // the old token when it expires, and are refused together (the simulator checks the token
+    // on arrival; with a direct connection, the first refusal is back before a second call
+    // leaves, and a single worker would ever see the expiry).
+    let api = slow_forwarder(sim.addr(), Duration::from_millis(40)).await;
+    a.conn.base_url = Some(format!("http://{api}/v2"));
     let run_fut = run(sim, &a);
     let expire = async {
         // Expire every token once the run is well under way.
-        while sim.state().total_revocations() < 40 {
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        wait_until("40 revocations", Duration::from_secs(30), || {
+            sim.state().total_revocations() >= 40
+        })
+        .await;
+        // Nothing runs between these two lines (one-thread runtime, no await): every request
+        // logged from `cut` on arrived after the expiry.
+        let cut = sim.state().requests.len();
         sim.expire_all_tokens();
+        cut
     };
-    let (exit, ()) = tokio::join!(run_fut, expire);
+    let (exit, cut) = tokio::join!(run_fut, expire);
     assert_eq!(exit, Exit::Success);
     let state = sim.state();
     assert_eq!(
         state.tokens_issued, 2,
-        "one initial token, one renewal for all 8 workers"
+        "one initial token, one renewal for all {WORKERS} workers"
     );
     assert_eq!(state.revocations.len(), 150);
+    assert!(state.revocations.values().all(|&n| n == 1));
+    let api: Vec<_> = state
+        .requests
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.path.starts_with("/v2/"))
+        .collect();
+    let stale: Vec<_> = api.iter().filter(|(_, r)| r.expired_token).collect();
+    assert!(!stale.is_empty(), "some calls saw the expiry");
     assert!(
-        state.requests.iter().any(|r| r.status == 401),
-        "some calls saw the expiry"
+        api.iter().all(|(_, r)| r.status != 401 || r.expired_token),
+        "every 401 was the expiry (no invalid token was ever sent)"
+    );
+    // After the expiry the old token is refused, so the first call accepted from `cut` on
+    // carried the renewed token: from then on, nobody may use the expired one.
+    let first_fresh = api
+        .iter()
+        .find(|(i, r)| *i >= cut && r.status != 401)
+        .map(|(i, _)| *i)
+        .expect("calls after the expiry succeeded");
+    let late: Vec<_> = stale.iter().filter(|(i, _)| *i > first_fresh).collect();
+    assert!(
+        late.is_empty(),
+        "calls with the expired token after the renewal was in use: {late:?}"
+    );
+    // Each worker learns of the expiry from at most one call of its own, and a user's retry
+    // carries the new token.
+    assert!(
+        (2..=WORKERS).contains(&stale.len()),
+        "{} calls with the expired token, {WORKERS} workers: several saw it, each once",
+        stale.len()
+    );
+    let mut users: Vec<_> = stale.iter().map(|(_, r)| r.user.clone()).collect();
+    users.sort();
+    users.dedup();
+    assert_eq!(
+        users.len(),
+        stale.len(),
+        "a user retried with the expired token"
     );
 }
 
 #[tokio::test]
 async fn short_lived_tokens_are_renewed_ahead_of_expiry() {
+    const TTL: Duration = Duration::from_secs(2);
     let t = setup(
         SimConfig {
-            token_ttl: Duration::from_secs(2),
+            token_ttl: TTL,
             ..fast_sim()
         },
-        100,
+        60,
     )
     .await;
     let sim = &t.sim;
     let mut a = t.args();
-    a.rate = Some(25.0); // ~4 s: two token lifetimes
+    a.rate = Some(25.0); // ~2.4 s: more than one token lifetime
     let exit = run(sim, &a).await;
     assert_eq!(exit, Exit::Success);
     let state = sim.state();
-    assert!(state.tokens_issued >= 2, "{}", state.tokens_issued);
-    assert_eq!(state.revocations.len(), 100);
+    assert_eq!(state.revocations.len(), 60);
+    assert!(state.revocations.values().all(|&n| n == 1));
+    // Ahead of expiry: no call ever carried an expired token (renewing only on a 124 would).
+    assert_eq!(
+        state.requests.iter().filter(|r| r.expired_token).count(),
+        0,
+        "a call was made with an expired token"
+    );
+    assert_eq!(state.count("DELETE", "/token", Some(401)), 0);
+    // And renewed, not fetched per call: the run outlived a token, and each token served
+    // most of its life.
+    let fetched: Vec<u64> = state
+        .requests
+        .iter()
+        .filter(|r| r.path.starts_with("/oauth/token"))
+        .map(|r| r.at_ms)
+        .collect();
+    assert!(fetched.len() >= 2, "renewed during the run: {fetched:?}");
+    assert_eq!(fetched.len() as u64, state.tokens_issued);
+    assert!(
+        fetched
+            .windows(2)
+            .all(|w| w[1] - w[0] >= TTL.as_millis() as u64 / 2),
+        "a token renewed long before it had to be: {fetched:?}"
+    );
 }
 
 #[tokio::test]
@@ -194,9 +269,10 @@ async fn scope_lost_mid_run_stops_within_concurrency_calls_with_exit_3() {
     a.rate = Some(200.0);
     let revoke_fut = run(sim, &a);
     let lose = async {
-        while sim.state().total_revocations() < 30 {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        wait_until("30 revocations", Duration::from_secs(30), || {
+            sim.state().total_revocations() >= 30
+        })
+        .await;
         sim.set_scopes(vec!["user:read:admin".into()]);
     };
     let (exit, ()) = tokio::join!(revoke_fut, lose);
@@ -209,12 +285,14 @@ async fn scope_lost_mid_run_stops_within_concurrency_calls_with_exit_3() {
     );
     let last = last_status(report);
     assert_eq!(last.len(), 200, "every user has a row");
+    // Everyone not revoked is left `pending` for a rerun (the user whose call met the lost
+    // scope too): nothing is `failed`, and the report's revoked rows are the simulator's.
     let pending = last.values().filter(|s| **s == Status::Pending).count();
-    assert!(pending >= 200 - state.revocations.len() - 1);
-    assert_eq!(
-        last.values().filter(|s| **s == Status::Revoked).count(),
-        state.revocations.len()
-    );
+    let revoked = last.values().filter(|s| **s == Status::Revoked).count();
+    assert_eq!(revoked, state.revocations.len());
+    assert!(state.revocations.values().all(|&n| n == 1));
+    assert_eq!(pending + revoked, 200, "{last:?}");
+    assert!(pending > 0);
 }
 
 #[tokio::test]
@@ -243,4 +321,40 @@ async fn daily_limit_stops_at_once_and_leaves_the_rest_pending() {
     assert_eq!(last.len(), 100);
     assert_eq!(last.values().filter(|s| **s == Status::Revoked).count(), 30);
     assert_eq!(last.values().filter(|s| **s == Status::Pending).count(), 70);
+}
+
+/// A loopback TCP forwarder to `upstream` that holds every chunk the client sends for `delay`
+/// (each request, even on a kept-alive connection): a slow endpoint in front of the simulator.
+async fn slow_forwarder(upstream: SocketAddr, delay: Duration) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let Ok(server) = TcpStream::connect(upstream).await else {
+                    return;
+                };
+                let (mut from_client, mut to_client) = client.into_split();
+                let (mut from_server, mut to_server) = server.into_split();
+                let up = async move {
+                    let mut buf = [0u8; 8192];
+                    while let Ok(n) = from_client.read(&mut buf).await {
+                        if n == 0 {
+                            break;
+                        }
+                        tokio::time::sleep(delay).await;
+                        if to_server.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    let _ = to_server.shutdown().await;
+                };
+                let down = async move {
+                    let _ = tokio::io::copy(&mut from_server, &mut to_client).await;
+                };
+                tokio::join!(up, down);
+            });
+        }
+    });
+    addr
 }

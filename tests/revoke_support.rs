@@ -1,9 +1,9 @@
 //! Helpers for running `revoke` in-process against the simulator.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
+use crate::common::bin::Bin;
 use tokio_util::sync::CancellationToken;
 use zoom_offboard::app::{Context, revoke};
 use zoom_offboard::cli::{ConnectionArgs, RevokeArgs};
@@ -113,18 +113,11 @@ pub fn last_status(report: &Path) -> std::collections::HashMap<String, Status> {
     state.iter().map(|(k, r)| (k.clone(), r.status)).collect()
 }
 
-/// The real binary, with no terminal to confirm on and nothing on stdin.
-pub fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_zoom-offboard"));
-    c.env("ZOOM_OFFBOARD_NO_TTY", "1").stdin(Stdio::null());
-    c
-}
-
 /// `zoom-offboard revoke INPUT --report REPORT --yes` against `sim` with its S2S credentials.
-pub fn revoke_cmd(sim: &Sim, input: &Path, report: &Path) -> Command {
+pub fn revoke_cmd(sim: &Sim, input: &Path, report: &Path) -> Bin {
     let cfg = sim.config();
-    let mut c = bin();
-    c.arg("revoke")
+    Bin::new()
+        .arg("revoke")
         .arg(input)
         .arg("--report")
         .arg(report)
@@ -137,8 +130,7 @@ pub fn revoke_cmd(sim: &Sim, input: &Path, report: &Path) -> Command {
         .args(["--yes", "--no-progress", "--config", "/dev/null"])
         .env("ZOOM_ACCOUNT_ID", &cfg.account_id)
         .env("ZOOM_CLIENT_ID", &cfg.client_id)
-        .env("ZOOM_CLIENT_SECRET", &cfg.client_secret);
-    c
+        .env("ZOOM_CLIENT_SECRET", &cfg.client_secret)
 }
 
 /// A simulator, a temp folder, an input of `users` active users (with an `email` header) and a

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use zoom_offboard::report::{Row, Status};
 
+use crate::common::bin::{Bin, BinRun};
 use crate::sec_support::*;
 
 /// Hard bound for one run; the assertions below ask for much less.
@@ -60,7 +61,12 @@ async fn revoke_against(api: &str, users: &[&str], extra: &[&str]) -> Run {
     ];
     args.extend_from_slice(extra);
     args.push(&input_s);
-    let out = run_bin(&args, &[("ZOOM_ACCESS_TOKEN", "hostile-test-token")], LIMIT).await;
+    let out = Bin::new()
+        .args(&args)
+        .envs(&[("ZOOM_ACCESS_TOKEN", "hostile-test-token")])
+        .limit(LIMIT)
+        .run()
+        .await;
     out.assert_clean();
     let text = read_text(&report);
     let mut rdr = csv::Reader::from_reader(text.as_bytes());
@@ -194,8 +200,8 @@ async fn hostile_token_endpoint_redirect_is_not_followed() {
     let input = dir.path().join("u.txt");
     std::fs::write(&input, "a@example.com\n").unwrap();
     let report = dir.path().join("r.csv");
-    let out = run_bin(
-        &[
+    let out = Bin::new()
+        .args([
             "revoke",
             "--yes",
             "--config",
@@ -207,15 +213,15 @@ async fn hostile_token_endpoint_redirect_is_not_followed() {
             "--report",
             &report.display().to_string(),
             &input.display().to_string(),
-        ],
-        &[
+        ])
+        .envs(&[
             ("ZOOM_ACCOUNT_ID", "a"),
             ("ZOOM_CLIENT_ID", "c"),
             ("ZOOM_CLIENT_SECRET", "a-client-secret-value"),
-        ],
-        LIMIT,
-    )
-    .await;
+        ])
+        .limit(LIMIT)
+        .run()
+        .await;
     out.assert_clean();
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert_eq!(
@@ -299,8 +305,8 @@ async fn hostile_invalid_json_is_a_clear_failure() {
     )
     .await;
     let report = run.dir.path().join("t.csv");
-    let out = run_bin(
-        &[
+    let out = Bin::new()
+        .args([
             "revoke",
             "--yes",
             "--config",
@@ -313,15 +319,15 @@ async fn hostile_invalid_json_is_a_clear_failure() {
             &report.display().to_string(),
             "--user",
             "a@example.com",
-        ],
-        &[
+        ])
+        .envs(&[
             ("ZOOM_ACCOUNT_ID", "a"),
             ("ZOOM_CLIENT_ID", "c"),
             ("ZOOM_CLIENT_SECRET", "s3cr3t-s3cr3t"),
-        ],
-        LIMIT,
-    )
-    .await;
+        ])
+        .limit(LIMIT)
+        .run()
+        .await;
     out.assert_clean();
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(

@@ -15,6 +15,7 @@ use zoom_offboard::sim::{Sim, SimConfig};
 use zoom_offboard::zoom::auth::{S2sCredentials, Token, TokenSource};
 use zoom_offboard::zoom::{ZoomClient, http_client};
 
+use crate::common::bin::{Bin, BinRun};
 use crate::revoke_support::fast_sim;
 use crate::sec_support::*;
 
@@ -101,8 +102,7 @@ impl Scenario {
 }
 
 async fn bin(args: &[String], env: &[(&str, &str)]) -> BinRun {
-    let a: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = run_bin(&a, env, LIMIT).await;
+    let out = Bin::new().args(args).envs(env).limit(LIMIT).run().await;
     out.assert_clean();
     out
 }
@@ -150,7 +150,11 @@ async fn secrets_never_printed_with_s2s_at_any_verbosity() {
         assert!(!out.stderr.is_empty(), "the run logged something");
         assert_no_leak(&out, &s.report(report), &[&secret, &basic]);
     }
-    assert!(s.sim.state().tokens_issued >= 3, "each run fetched a token");
+    assert_eq!(
+        s.sim.state().tokens_issued,
+        3,
+        "each run fetched one token (and only one)"
+    );
     assert!(
         s.sim.state().requests.iter().any(|r| r.status >= 500),
         "errors happened and were logged"
@@ -353,15 +357,15 @@ async fn help_does_not_show_secret_env_values() {
         vec!["users", "--help"],
         vec!["--help"],
     ] {
-        let out = run_bin(
-            &args,
-            &[
+        let out = Bin::new()
+            .args(&args)
+            .envs(&[
                 ("ZOOM_CLIENT_SECRET", secret.as_str()),
                 ("ZOOM_ACCESS_TOKEN", token.as_str()),
-            ],
-            LIMIT,
-        )
-        .await;
+            ])
+            .limit(LIMIT)
+            .run()
+            .await;
         out.assert_clean();
         assert_eq!(out.code, Some(0));
         assert_absent(
@@ -474,6 +478,18 @@ async fn group_readable_secret_files_are_warned_about() {
     let config_s = config.display().to_string();
     let secret_s = secret_file.display().to_string();
     let input_s = input.display().to_string();
+    // A local simulator holding these credentials: the dry run's lookups stay on loopback (the
+    // default URLs would wait on a DNS lookup of zoom.us), and succeed only if the secret was
+    // read from the file.
+    let sim = Sim::start(SimConfig {
+        account_id: "a".into(),
+        client_id: "c".into(),
+        client_secret: secret.clone(),
+        ..fast_sim()
+    })
+    .await
+    .unwrap();
+    let (base_url, oauth_url) = (sim.base_url(), sim.oauth_url());
     for (mode, warned) in [(0o644, true), (0o640, true), (0o600, false)] {
         for path in [&config, &secret_file] {
             std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
@@ -494,13 +510,20 @@ async fn group_readable_secret_files_are_warned_about() {
             let report_s = report.display().to_string();
             let mut a = args.clone();
             a.extend(["--report", &report_s]);
-            let out = run_bin(
-                &a,
-                &[("ZOOM_ACCOUNT_ID", "a"), ("ZOOM_CLIENT_ID", "c")],
-                LIMIT,
-            )
-            .await;
+            a.extend(["--base-url", &base_url, "--oauth-url", &oauth_url]);
+            let out = Bin::new()
+                .args(&a)
+                .envs(&[("ZOOM_ACCOUNT_ID", "a"), ("ZOOM_CLIENT_ID", "c")])
+                .limit(LIMIT)
+                .run()
+                .await;
             out.assert_clean();
+            assert_eq!(
+                out.code,
+                Some(1),
+                "the secret was read and used (a@example.com is not found): {}",
+                out.stderr
+            );
             assert_eq!(
                 out.stderr.contains("chmod 600"),
                 warned,
@@ -522,8 +545,8 @@ async fn report_is_created_owner_only() {
     std::fs::write(&input, "a@example.com\nnot valid\n").unwrap();
     for name in ["r.csv", "r.jsonl"] {
         let report = dir.path().join(name);
-        let out = run_bin(
-            &[
+        let out = Bin::new()
+            .args([
                 "revoke",
                 "--dry-run",
                 "--config",
@@ -531,11 +554,10 @@ async fn report_is_created_owner_only() {
                 "--report",
                 &report.display().to_string(),
                 &input.display().to_string(),
-            ],
-            &[],
-            LIMIT,
-        )
-        .await;
+            ])
+            .limit(LIMIT)
+            .run()
+            .await;
         out.assert_clean();
         let mode = std::fs::metadata(&report).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600, "{name}");

@@ -1,13 +1,13 @@
-//! Helpers for the security tests: the real binary as a subprocess, a tiny raw HTTP/1.1 server
-//! whose every answer a test scripts (including answers no real server would give), and random
-//! secrets.
+//! Helpers for the security tests: a tiny raw HTTP/1.1 server whose every answer a test scripts
+//! (including answers no real server would give), and random secrets. The binary itself is run
+//! through [`crate::common::bin::Bin`], like everywhere else.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rand::Rng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -17,58 +17,6 @@ use tokio::net::{TcpListener, TcpStream};
 pub fn random_secret(prefix: &str) -> String {
     let n: u128 = rand::rng().random();
     format!("{prefix}{n:032x}")
-}
-
-/// What one run of the binary left behind.
-#[derive(Debug)]
-pub struct BinRun {
-    /// Exit code (`None`: killed by a signal).
-    pub code: Option<i32>,
-    /// Everything on stdout.
-    pub stdout: String,
-    /// Everything on stderr.
-    pub stderr: String,
-    /// Wall time of the run.
-    pub elapsed: Duration,
-}
-
-impl BinRun {
-    /// Fails the test if the process panicked or died by a signal.
-    pub fn assert_clean(&self) {
-        assert!(self.code.is_some(), "killed by a signal: {self:?}");
-        assert_ne!(self.code, Some(101), "panicked: {}", self.stderr);
-        assert!(
-            !self.stderr.contains("panicked"),
-            "panicked: {}",
-            self.stderr
-        );
-    }
-}
-
-/// Runs the real `zoom-offboard` binary with exactly `env` (the parent environment is cleared,
-/// so a developer's `ZOOM_*` or `RUST_LOG` cannot change the result), killing it after `limit`.
-pub async fn run_bin(args: &[&str], env: &[(&str, &str)], limit: Duration) -> BinRun {
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_zoom-offboard"));
-    cmd.args(args)
-        .env_clear()
-        .env("ZOOM_OFFBOARD_NO_TTY", "1")
-        .envs(env.iter().copied())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true);
-    let started = Instant::now();
-    let child = cmd.spawn().expect("spawn zoom-offboard");
-    let out = tokio::time::timeout(limit, child.wait_with_output())
-        .await
-        .unwrap_or_else(|_| panic!("zoom-offboard {args:?} hung for more than {limit:?}"))
-        .expect("wait for zoom-offboard");
-    BinRun {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        elapsed: started.elapsed(),
-    }
 }
 
 /// Asserts that none of `secrets` occurs in `haystack` (named `what` in the failure).

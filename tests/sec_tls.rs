@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use zoom_offboard::zoom::http_client;
 
+use crate::common::bin::Bin;
 use crate::sec_support::*;
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -88,8 +89,8 @@ async fn tls_untrusted_certificate_is_rejected() {
     // The same through the binary: the user is `failed` with a certificate message.
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("r.csv");
-    let out = run_bin(
-        &[
+    let out = Bin::new()
+        .args([
             "revoke",
             "--yes",
             "--config",
@@ -102,11 +103,11 @@ async fn tls_untrusted_certificate_is_rejected() {
             &report.display().to_string(),
             "--user",
             "a@example.com",
-        ],
-        &[("ZOOM_ACCESS_TOKEN", "tls-test-token")],
-        LIMIT,
-    )
-    .await;
+        ])
+        .envs(&[("ZOOM_ACCESS_TOKEN", "tls-test-token")])
+        .limit(LIMIT)
+        .run()
+        .await;
     out.assert_clean();
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     let text = read_text(&report);
@@ -220,7 +221,7 @@ async fn plain_http_refused_except_loopback() {
         args.extend(flags.iter().copied());
         let mut env = env.clone();
         env.push(("ZOOM_ACCESS_TOKEN", "t0k3n-t0k3n"));
-        let out = run_bin(&args, &env, LIMIT).await;
+        let out = Bin::new().args(&args).envs(&env).limit(LIMIT).run().await;
         out.assert_clean();
         assert_eq!(out.code, Some(2), "{args:?}: {}", out.stderr);
         assert!(

@@ -192,6 +192,15 @@ async fn expire_all_tokens_spares_the_static_token() {
     let new = format!("Bearer {}", sim.issue_token());
     assert_eq!(revoke(&c, &sim, &ids[2], &new).await.status(), 204);
     assert_eq!(sim.state().tokens_issued, 3);
+    // Ground truth marks exactly the calls made with an expired token.
+    let st = sim.state();
+    let marked: Vec<bool> = st
+        .requests
+        .iter()
+        .filter(|r| r.method == "DELETE")
+        .map(|r| r.expired_token)
+        .collect();
+    assert_eq!(marked, [true, true, false, false]);
     assert!(!sim.state().revocations.contains_key(&ids[0]));
 }
 
@@ -216,6 +225,10 @@ async fn unknown_or_missing_tokens_are_invalid() {
         .unwrap();
     assert_eq!(r.status(), 401);
     assert!(sim.state().revocations.is_empty());
+    assert!(
+        sim.state().requests.iter().all(|r| !r.expired_token),
+        "invalid is not expired"
+    );
 }
 
 async fn call(

@@ -438,6 +438,7 @@ fn rec(at_ms: u64, method: &str, path: &str, status: u16) -> RequestRecord {
         status,
         label: None,
         user: None,
+        expired_token: false,
     }
 }
 

@@ -246,6 +246,10 @@ async fn api(
             .get(header::AUTHORIZATION)
             .and_then(|h| h.to_str().ok());
         if let Err(e) = tokens.check(authz, std::time::Instant::now()) {
+            drop(tokens);
+            if e == auth::AuthError::Expired {
+                lock(&shared.recorder).expired_token(idx);
+            }
             return json_response(401, &json!({"code": 124, "message": e.message()}));
         }
         let (accepted, granular) = ep.scopes();

@@ -166,6 +166,9 @@ pub struct RequestRecord {
     pub label: Option<Label>,
     /// The user id the path resolved to, if it named a known user.
     pub user: Option<String>,
+    /// The call carried an OAuth token that had expired (answered 401 code 124): lets a test
+    /// tell a renewal's stragglers from calls that kept using a dead token.
+    pub expired_token: bool,
 }
 
 impl RequestRecord {
@@ -254,6 +257,7 @@ impl Recorder {
             status: 0,
             label: None,
             user: None,
+            expired_token: false,
         });
         self.requests.len() - 1
     }
@@ -270,6 +274,13 @@ impl Recorder {
     pub(crate) fn complete(&mut self, idx: usize, status: u16) {
         if let Some(r) = self.requests.get_mut(idx) {
             r.status = status;
+        }
+    }
+
+    /// Notes that the request carried an expired OAuth token.
+    pub(crate) fn expired_token(&mut self, idx: usize) {
+        if let Some(r) = self.requests.get_mut(idx) {
+            r.expired_token = true;
         }
     }
 

@@ -1,5 +1,8 @@
-//! Helpers shared by the integration tests: a simulator, an HTTP client and tokens.
+//! Helpers shared by the integration tests: a simulator, an HTTP client, tokens, and (in [`bin`])
+//! the one way to run the real binary.
 #![allow(dead_code)]
+
+pub mod bin;
 
 use std::time::Duration;
 
@@ -35,6 +38,20 @@ pub async fn start_default() -> Sim {
 /// `Authorization` header value for a freshly minted token.
 pub fn bearer(sim: &Sim) -> String {
     format!("Bearer {}", sim.issue_token())
+}
+
+/// Waits until `cond` holds, looking every 2 ms, and fails the test naming `what` if it does not
+/// within `limit`: for waiting on the simulator's state while a run goes on (the event itself,
+/// bounded, instead of a guess at how long it takes).
+pub async fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !cond() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited {limit:?} for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
 }
 
 /// Sleeps until just after the start of the simulator's next one-second rate window, so a burst
