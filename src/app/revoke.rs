@@ -26,6 +26,7 @@ pub async fn revoke(settings: Settings, ctx: &Context) -> Exit {
     }
     let opts = InputOptions {
         column: settings.column.clone(),
+        ..InputOptions::default()
     };
     let batch = {
         let mut stdin = std::io::stdin().lock();
