@@ -34,7 +34,7 @@ mod revoke;
 mod users;
 
 pub use revoke::revoke;
-pub use users::users;
+pub use users::{users, users_at};
 
 /// The process environment (`std::env::var`), as the settings resolver wants it.
 pub fn process_env(key: &str) -> Option<String> {
