@@ -167,6 +167,31 @@ impl UserStatusFilter {
     }
 }
 
+/// A Zoom role, as `users --role` filters on it (Zoom's `role_id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RoleFilter {
+    /// Members: role_id "2", the only role offboarding steps touch without --include-admins.
+    Member,
+    /// Admins: role_id "1" (Zoom's built-in Admin role only; custom roles are `custom`).
+    Admin,
+    /// The account owner: role_id "0".
+    Owner,
+    /// Any other role_id: a custom role (or a user whose role Zoom did not say).
+    Custom,
+}
+
+impl RoleFilter {
+    /// Whether a user with Zoom's `role_id` has this role. Custom roles have ids of their own,
+    /// so they match only `custom`, never `admin` (even a custom role with admin rights).
+    pub fn matches(self, role_id: &str) -> bool {
+        match (self, role_id.trim()) {
+            (RoleFilter::Owner, "0") | (RoleFilter::Admin, "1") | (RoleFilter::Member, "2") => true,
+            (RoleFilter::Custom, id) => !matches!(id, "0" | "1" | "2"),
+            _ => false,
+        }
+    }
+}
+
 /// Output formats of `users`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum ListFormat {
@@ -183,6 +208,15 @@ pub struct UsersArgs {
     /// Which users to list.
     #[arg(long, value_enum, default_value_t)]
     pub status: UserStatusFilter,
+    /// Only users with this role (repeatable, or comma-separated: `--role admin,owner`):
+    /// member (role_id 2), admin (1), owner (0), or custom (any other role_id). Custom roles
+    /// match only `custom`, whatever rights they grant.
+    #[arg(long, value_enum, value_name = "ROLE", value_delimiter = ',')]
+    pub role: Vec<RoleFilter>,
+    /// Only users who last logged in more than N days ago, or never (no last_login_time).
+    /// Zoom updates last_login_time with a three-day buffer, so pick N well above 3.
+    #[arg(long, value_name = "N")]
+    pub inactive_days: Option<u32>,
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t)]
     pub format: ListFormat,

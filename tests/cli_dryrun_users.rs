@@ -2,15 +2,16 @@
 
 use std::time::Duration;
 
+use crate::common::bin::Bin;
 use crate::common::wait_until;
 use crate::revoke_support::*;
 use tokio_util::sync::CancellationToken;
-use zoom_offboard::app::{Context, users};
-use zoom_offboard::cli::{ConnectionArgs, UsersArgs};
+use zoom_offboard::app::{Context, users, users_at};
+use zoom_offboard::cli::{ConnectionArgs, RoleFilter, UsersArgs};
 use zoom_offboard::dryrun::Lookup;
 use zoom_offboard::exit::Exit;
 use zoom_offboard::report::Status;
-use zoom_offboard::sim::{Sim, SimConfig, SimUsers};
+use zoom_offboard::sim::{Sim, SimConfig, SimUser, SimUsers, UserStatus};
 
 fn with_ghosts(sim: &Sim, dir: &std::path::Path, n: usize, ghosts: usize) -> std::path::PathBuf {
     let mut lines = vec!["email".to_string()];
@@ -295,4 +296,179 @@ async fn users_without_the_list_scope_exits_2_having_listed_nothing() {
         1,
         "one call, answered 4711"
     );
+}
+
+/// A small account for the `users` filters, with login times relative to `now`: who should a
+/// `--role member --inactive-days 90` listing give? The `keep` ones.
+fn team(now: chrono::DateTime<chrono::Utc>) -> (Vec<SimUser>, Vec<&'static str>) {
+    let ago = |days: i64| {
+        (now - chrono::TimeDelta::days(days))
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    let u = |n: u32, email: &str, role: &str, status: UserStatus, login: Option<String>| SimUser {
+        id: format!("TeamUser{n:014}"),
+        email: email.to_string(),
+        first_name: "First".into(),
+        last_name: "Last".into(),
+        user_type: 2,
+        status,
+        role_id: role.into(),
+        role_name: String::new(),
+        login_types: vec![101],
+        managed_domain: false,
+        zoom_events: false,
+        other_account: false,
+        last_login_time: login,
+    };
+    let active = UserStatus::Active;
+    let users = vec![
+        u(1, "owner@example.com", "0", active, Some(ago(400))),
+        u(2, "old.member@example.com", "2", active, Some(ago(91))),
+        u(3, "recent.member@example.com", "2", active, Some(ago(5))),
+        u(4, "never.member@example.com", "2", active, None),
+        u(5, "old.admin@example.com", "1", active, Some(ago(400))),
+        u(
+            6,
+            "old.custom@example.com",
+            "Kx7Hc9abQ",
+            active,
+            Some(ago(400)),
+        ),
+        u(7, "edge.member@example.com", "2", active, Some(ago(89))),
+        u(
+            8,
+            "gone.member@example.com",
+            "2",
+            UserStatus::Inactive,
+            Some(ago(400)),
+        ),
+        u(
+            9,
+            "blank.member@example.com",
+            "2",
+            active,
+            Some(String::new()),
+        ),
+    ];
+    let keep = vec![
+        "old.member@example.com",
+        "never.member@example.com",
+        "blank.member@example.com",
+    ];
+    (users, keep)
+}
+
+async fn team_sim(now: chrono::DateTime<chrono::Utc>) -> (Sim, Vec<&'static str>) {
+    let (users, keep) = team(now);
+    let sim = Sim::start(SimConfig {
+        users: SimUsers::List(users),
+        medium_per_second: Some(1000),
+        light_per_second: Some(1000),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    (sim, keep)
+}
+
+#[tokio::test]
+async fn users_filters_by_role_and_inactivity_at_a_given_time() {
+    let now = chrono::DateTime::parse_from_rfc3339("2026-03-31T12:00:00Z")
+        .unwrap()
+        .to_utc();
+    let (sim, keep) = team_sim(now).await;
+    let mut a = users_args(&sim);
+    a.role = vec![RoleFilter::Member];
+    a.inactive_days = Some(90);
+    let mut out = Vec::new();
+    assert_eq!(
+        users_at(&a, &users_ctx(&sim), &mut out, now).await,
+        Exit::Success
+    );
+    assert_eq!(
+        listed(&out),
+        keep,
+        "Zoom's order, filtered; the format unchanged"
+    );
+
+    // Each filter alone, and a role list.
+    let mut a = users_args(&sim);
+    a.inactive_days = Some(90);
+    let mut out = Vec::new();
+    users_at(&a, &users_ctx(&sim), &mut out, now).await;
+    assert_eq!(
+        listed(&out),
+        [
+            "owner@example.com",
+            "old.member@example.com",
+            "never.member@example.com",
+            "old.admin@example.com",
+            "old.custom@example.com",
+            "blank.member@example.com",
+        ]
+    );
+    let mut a = users_args(&sim);
+    a.role = vec![RoleFilter::Admin, RoleFilter::Owner];
+    let mut out = Vec::new();
+    users_at(&a, &users_ctx(&sim), &mut out, now).await;
+    assert_eq!(
+        listed(&out),
+        ["owner@example.com", "old.admin@example.com"],
+        "a custom role is not admin"
+    );
+    let mut a = users_args(&sim);
+    a.role = vec![RoleFilter::Custom];
+    let mut out = Vec::new();
+    users_at(&a, &users_ctx(&sim), &mut out, now).await;
+    assert_eq!(listed(&out), ["old.custom@example.com"]);
+    // Filtering happens here, not in Zoom: one listing call each time.
+    assert_eq!(sim.state().count("GET", "", Some(200)), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_output_pipes_into_revoke_dry_run() {
+    // The binary uses the real clock: the team's login times are relative to it, and none is
+    // within a day of the 90-day edge.
+    let (sim, keep) = team_sim(chrono::Utc::now()).await;
+    let cfg = sim.config().clone();
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("plan.csv");
+    let creds = [
+        ("ZOOM_ACCOUNT_ID", cfg.account_id.as_str()),
+        ("ZOOM_CLIENT_ID", cfg.client_id.as_str()),
+        ("ZOOM_CLIENT_SECRET", cfg.client_secret.as_str()),
+    ];
+    let urls = [
+        "--base-url",
+        &sim.base_url(),
+        "--oauth-url",
+        &sim.oauth_url(),
+        "--config",
+        "/dev/null",
+    ];
+    // `users` then `revoke` reading its output on stdin: the pipe of the README, its two
+    // halves run one after the other (the output is complete before revoke reads it).
+    let list = Bin::new()
+        .args(["users", "--inactive-days", "90", "--role", "member"])
+        .args(urls)
+        .envs(&creds)
+        .run()
+        .await;
+    assert_eq!(list.code, Some(0), "users: {}", list.stderr);
+    let plan = Bin::new()
+        .args(["revoke", "--dry-run", "--no-progress", "-q", "--report"])
+        .arg(&report)
+        .args(urls)
+        .arg("-")
+        .envs(&creds)
+        .stdin(list.stdout.into_bytes())
+        .run()
+        .await;
+    assert_eq!(plan.code, Some(0), "revoke: {}", plan.stderr);
+    let rows = rows(&report);
+    let planned: Vec<&str> = rows.iter().map(|r| r.user.as_str()).collect();
+    assert_eq!(planned, keep);
+    assert!(rows.iter().all(|r| r.status == Status::WouldRevoke));
+    assert_eq!(sim.state().count("DELETE", "", None), 0, "a dry run");
 }

@@ -4,15 +4,14 @@
 //! and every row written so far readable.
 
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Output};
 
 use proptest::prelude::*;
 use zoom_offboard::report::{ReportKind, ReportWriter, Row, Status, read_report, read_rows};
 use zoom_offboard::sim::{Sim, SimConfig, SimUsers};
 use zoom_offboard::step::Step;
 
+use crate::common::bin::Bin;
 use crate::revoke_support::*;
 
 async fn started() -> Sim {
@@ -31,16 +30,12 @@ fn input(sim: &Sim, dir: &Path, n: usize) -> std::path::PathBuf {
     write_input(dir, "users.csv", &lines)
 }
 
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 /// Runs `cmd` (bounded by the test's own timeout: these runs are a few users) and checks it was
 /// refused with exit 2, naming `report` and saying `why`, and that nothing reached the server.
-fn assert_refused(sim: &Sim, cmd: &mut Command, report: &Path, why: &str) {
-    let out = cmd.output().expect("run zoom-offboard");
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(2), "{err}");
+async fn assert_refused(sim: &Sim, cmd: Bin, report: &Path, why: &str) {
+    let out = cmd.run().await;
+    let err = &out.stderr;
+    assert_eq!(out.code, Some(2), "{err}");
     assert!(err.contains(&report.display().to_string()), "{err}");
     assert!(err.contains(why), "{err}");
     assert!(
@@ -64,9 +59,9 @@ async fn a_report_path_that_is_a_symlink_is_refused_and_its_target_untouched() {
     for resume in [false, true] {
         let mut cmd = revoke_cmd(&sim, &input, &link);
         if resume {
-            cmd.arg("--resume");
+            cmd = cmd.arg("--resume");
         }
-        assert_refused(&sim, &mut cmd, &link, "is a symbolic link");
+        assert_refused(&sim, cmd, &link, "is a symbolic link").await;
         assert_eq!(std::fs::read(&target).unwrap(), b"precious\n");
         assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
     }
@@ -77,10 +72,11 @@ async fn a_report_path_that_is_a_symlink_is_refused_and_its_target_untouched() {
     std::os::unix::fs::symlink(&nowhere, &dangling).unwrap();
     assert_refused(
         &sim,
-        &mut revoke_cmd(&sim, &input, &dangling),
+        revoke_cmd(&sim, &input, &dangling),
         &dangling,
         "is a symbolic link",
-    );
+    )
+    .await;
     assert!(!nowhere.exists(), "nothing created through the link");
     assert_eq!(sim.state().total_revocations(), 0);
 }
@@ -109,9 +105,9 @@ async fn a_report_file_another_user_owns_is_refused_and_untouched() {
         let before = std::fs::read(path).unwrap();
         let mut cmd = revoke_cmd(&sim, &input, path);
         if resume {
-            cmd.arg("--resume");
+            cmd = cmd.arg("--resume");
         }
-        assert_refused(&sim, &mut cmd, path, "belongs to another user (uid 65534)");
+        assert_refused(&sim, cmd, path, "belongs to another user (uid 65534)").await;
         assert_eq!(std::fs::read(path).unwrap(), before, "untouched");
         assert_eq!(std::fs::metadata(path).unwrap().uid(), NOBODY);
     }
@@ -121,33 +117,19 @@ async fn a_report_file_another_user_owns_is_refused_and_untouched() {
 async fn a_report_that_cannot_be_written_mid_run_stops_with_exit_3_and_stays_readable() {
     const USERS: usize = 300;
     // Room for the header and a few dozen rows (about 75 bytes each), far less than 300 rows.
-    const LIMIT: libc::rlim_t = 4096;
+    const LIMIT: u64 = 4096;
     let sim = started().await;
     let dir = tempfile::tempdir().unwrap();
     let input = input(&sim, dir.path(), USERS);
     let report = dir.path().join("out.csv");
 
-    let mut cmd = revoke_cmd(&sim, &input, &report);
-    cmd.args(["--rate", "500", "--concurrency", "4"]);
-    // SAFETY: between fork and exec only async-signal-safe calls (setrlimit, signal), no
-    // allocation. With SIGXFSZ ignored (kept across exec), a write past the limit fails with
-    // EFBIG instead of killing the process: the same as a full disk, for one process only.
-    unsafe {
-        cmd.pre_exec(|| {
-            let lim = libc::rlimit {
-                rlim_cur: LIMIT,
-                rlim_max: LIMIT,
-            };
-            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
-            Ok(())
-        });
-    }
-    let out = cmd.output().expect("run zoom-offboard");
-    let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(3), "{err}");
+    let out = revoke_cmd(&sim, &input, &report)
+        .args(["--rate", "500", "--concurrency", "4"])
+        .file_size_limit(LIMIT)
+        .run()
+        .await;
+    let err = &out.stderr;
+    assert_eq!(out.code, Some(3), "{err}");
     assert!(
         err.contains(&format!("cannot write report {}", report.display())),
         "the error names the report: {err}"
@@ -174,9 +156,9 @@ async fn a_report_that_cannot_be_written_mid_run_stops_with_exit_3_and_stays_rea
     // The same command with --resume, without the limit, finishes everyone.
     let out = revoke_cmd(&sim, &input, &report)
         .args(["--rate", "500", "--resume"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        .run()
+        .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
     let state = read_report(&report).unwrap();
     assert_eq!(state.len(), USERS);
     assert!(state.iter().all(|(_, r)| r.status == Status::Revoked));

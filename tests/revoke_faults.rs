@@ -56,12 +56,17 @@ async fn server_errors_drops_and_stalls_are_retried_to_success() {
 
 #[tokio::test]
 async fn retries_run_out_into_failed_with_zoom_details() {
+    // One user whose every call fails while the rest of the account answers: not an outage,
+    // so that user is `failed` after --max-retries, and nobody else is.
+    let cfg = fast_sim();
+    let users = zoom_offboard::sim::generate_users(1000, cfg.seed);
+    let doomed = users[3].email.clone();
     let t = setup(
         SimConfig {
-            fault_5xx_before: 1.0,
-            ..fast_sim()
+            failing_users: vec![doomed.clone()],
+            ..cfg
         },
-        3,
+        20,
     )
     .await;
     let (sim, report) = (&t.sim, &t.report);
@@ -70,14 +75,23 @@ async fn retries_run_out_into_failed_with_zoom_details() {
     let exit = run(sim, &a).await;
     assert_eq!(exit, Exit::SomeFailed);
     let rows = rows(report);
-    assert_eq!(rows.len(), 3);
+    assert_eq!(rows.len(), 20);
     for r in &rows {
-        assert_eq!(r.status, Status::Failed);
-        assert_eq!(r.attempts, 3);
-        assert!(r.http_status.is_some_and(|s| s >= 500));
-        assert!(r.tracking_id.is_some(), "tracking id kept for support");
+        if r.user.eq_ignore_ascii_case(&doomed) {
+            assert_eq!(r.status, Status::Failed);
+            assert_eq!(r.attempts, 3);
+            assert!(r.http_status.is_some_and(|s| s >= 500));
+            assert!(r.tracking_id.is_some(), "tracking id kept for support");
+            assert!(
+                r.message.starts_with("gave up after 3 attempts"),
+                "{}",
+                r.message
+            );
+        } else {
+            assert_eq!(r.status, Status::Revoked, "{r:?}");
+        }
     }
-    assert_eq!(sim.state().count("DELETE", "/token", None), 9);
+    assert_eq!(sim.state().count("DELETE", "/token", Some(500)), 3);
 }
 
 #[tokio::test]

@@ -133,6 +133,17 @@ pub fn revoke_cmd(sim: &Sim, input: &Path, report: &Path) -> Bin {
         .env("ZOOM_CLIENT_SECRET", &cfg.client_secret)
 }
 
+/// The binary's revoke of `input` against `base` (no simulator), reporting to `report`.
+pub fn revoke_cmd_with_base(input: &Path, report: &Path, base: &str) -> Bin {
+    Bin::new()
+        .arg("revoke")
+        .arg(input)
+        .arg("--report")
+        .arg(report)
+        .args(["--base-url", base])
+        .args(["--yes", "--no-progress", "--config", "/dev/null"])
+}
+
 /// A simulator, a temp folder, an input of `users` active users (with an `email` header) and a
 /// report path: the setup most revoke tests share.
 pub struct Setup {

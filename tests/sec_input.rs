@@ -27,6 +27,7 @@ fn load_bytes(
 ) -> Result<Batch, InputError> {
     let opts = InputOptions {
         column: column.map(str::to_string),
+        ..InputOptions::default()
     };
     let mut stdin = bytes;
     load(&[InputSource::Stdin], &[], exclude, &opts, &mut stdin)

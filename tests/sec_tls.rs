@@ -11,7 +11,6 @@ use std::time::Duration;
 use zoom_offboard::zoom::http_client;
 
 use crate::common::bin::Bin;
-use crate::sec_support::*;
 
 const LIMIT: Duration = Duration::from_secs(30);
 
@@ -86,7 +85,9 @@ async fn tls_untrusted_certificate_is_rejected() {
         );
     }
 
-    // The same through the binary: the user is `failed` with a certificate message.
+    // The same through the binary: a TLS failure on the very first call is configuration
+    // (the contract's "cannot reach the API at all"): exit 2 naming the URL and the cause,
+    // nothing sent, no report left behind.
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("r.csv");
     let out = Bin::new()
@@ -109,15 +110,29 @@ async fn tls_untrusted_certificate_is_rejected() {
         .run()
         .await;
     out.assert_clean();
-    assert_eq!(out.code, Some(1), "{}", out.stderr);
-    let text = read_text(&report);
-    assert!(text.contains(",failed,"), "{text}");
-    assert!(text.to_lowercase().contains("certificate"), "{text}");
+    assert_eq!(out.code, Some(2), "{}", out.stderr);
+    assert!(
+        out.stderr.to_lowercase().contains("certificate"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("https://localhost:{}/v2", srv.port)),
+        "{}",
+        out.stderr
+    );
+    assert!(!report.exists(), "nothing was done: no report left behind");
     assert!(
         !srv.got_data.load(Ordering::SeqCst),
         "a request was sent over untrusted TLS"
     );
-    assert!(srv.handshakes_failed.load(Ordering::SeqCst) >= 3);
+    assert!(srv.handshakes_failed.load(Ordering::SeqCst) >= 1);
+    assert!(
+        out.elapsed < Duration::from_secs(5),
+        "stopped at once: {:?}",
+        out.elapsed
+    );
 }
 
 /// Reads a TLS ClientHello and returns the versions offered in `supported_versions`, or the

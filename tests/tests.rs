@@ -18,6 +18,8 @@ mod revoke_support;
 mod revoke_basic;
 // revoke under faults: 5xx, drops, stalls, token expiry, scope loss, daily limit.
 mod revoke_faults;
+// revoke through outages: nobody failed for them, bounded waits, an unreachable API.
+mod revoke_outage;
 // revoke's pacing against the simulator's rate limits.
 mod revoke_pacing;
 // the real binary stopped (SIGKILL, SIGINT, daily limit) and resumed.

@@ -25,7 +25,7 @@ mod session;
 mod users;
 
 pub use revoke::revoke;
-pub use users::users;
+pub use users::{users, users_at};
 
 /// The process environment (`std::env::var`), as the settings resolver wants it.
 pub fn process_env(key: &str) -> Option<String> {
@@ -242,6 +242,7 @@ fn load_batch(settings: &Settings, ctx: &Context) -> Result<Batch, Exit> {
     }
     let opts = InputOptions {
         column: settings.column.clone(),
+        ..InputOptions::default()
     };
     let mut stdin = std::io::stdin().lock();
     input::load(

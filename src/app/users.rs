@@ -13,8 +13,24 @@ use crate::logging;
 use crate::pacing::Pacer;
 use crate::request::{Control, Requester, RetryPolicy, Stats};
 
-/// `zoom-offboard users`: every user with a status, on `out`, each exactly once.
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::cli::RoleFilter;
+use crate::zoom::ZoomUser;
+
+/// `zoom-offboard users`: every user with a status (and the `--role` and `--inactive-days`
+/// asked for), on `out`, each exactly once.
 pub async fn users(args: &UsersArgs, ctx: &Context, out: &mut dyn Write) -> Exit {
+    users_at(args, ctx, out, Utc::now()).await
+}
+
+/// [`users`] with `now` as the reference time of `--inactive-days`, so tests are deterministic.
+pub async fn users_at(
+    args: &UsersArgs,
+    ctx: &Context,
+    out: &mut dyn Write,
+    now: DateTime<Utc>,
+) -> Exit {
     // The connection settings resolve exactly like revoke's.
     let as_revoke = RevokeArgs {
         conn: args.conn.clone(),
@@ -23,7 +39,7 @@ pub async fn users(args: &UsersArgs, ctx: &Context, out: &mut dyn Write) -> Exit
         output: args.output.clone(),
         ..RevokeArgs::default()
     };
-    let settings = match Settings::resolve(&as_revoke, &*ctx.env, chrono::Utc::now()) {
+    let settings = match Settings::resolve(&as_revoke, &*ctx.env, now) {
         Ok(s) => s,
         Err(e) => return usage(&e.to_string()),
     };
@@ -69,9 +85,16 @@ pub async fn users(args: &UsersArgs, ctx: &Context, out: &mut dyn Write) -> Exit
         }
         ListFormat::Jsonl => Sink::Jsonl(&mut *out),
     };
+    let filter = Filter::new(&args.role, args.inactive_days, now);
+    // Users listed by Zoom (filtered out or not): whether the listing got anywhere.
     let mut emitted = 0u64;
-    let mut emit = |u: &crate::zoom::ZoomUser| -> Result<(), String> {
+    let mut kept = 0u64;
+    let mut emit = |u: &ZoomUser| -> Result<(), String> {
         emitted += 1;
+        if !filter.keeps(u) {
+            return Ok(());
+        }
+        kept += 1;
         let values = [
             u.id.clone().unwrap_or_default(),
             u.email.clone(),
@@ -119,6 +142,7 @@ pub async fn users(args: &UsersArgs, ctx: &Context, out: &mut dyn Write) -> Exit
         Ok(stats) => {
             tracing::info!(
                 users = stats.users,
+                written = kept,
                 pages = stats.pages,
                 restarts = stats.restarts,
                 throttled = stats.throttled,
@@ -148,4 +172,108 @@ pub async fn users(args: &UsersArgs, ctx: &Context, out: &mut dyn Write) -> Exit
         stopped: result.is_err(),
         final_counts: &BTreeMap::new(),
     })
+}
+
+/// `--role` and `--inactive-days`, applied to each listed user before it is written. Zoom's
+/// `GET /users` filters by status only (and by role_id, but one role per listing), so the
+/// filters run here and the output format stays the same.
+struct Filter {
+    /// Empty: any role.
+    roles: Vec<RoleFilter>,
+    /// With `--inactive-days N`: users who logged in at or after this are left out.
+    logged_in_before: Option<DateTime<Utc>>,
+}
+
+impl Filter {
+    fn new(roles: &[RoleFilter], inactive_days: Option<u32>, now: DateTime<Utc>) -> Filter {
+        Filter {
+            roles: roles.to_vec(),
+            // A cut-off before chrono's first date (N in the millions) leaves only users who
+            // never logged in.
+            logged_in_before: inactive_days.map(|n| {
+                now.checked_sub_signed(TimeDelta::days(i64::from(n)))
+                    .unwrap_or(DateTime::<Utc>::MIN_UTC)
+            }),
+        }
+    }
+
+    fn keeps(&self, u: &ZoomUser) -> bool {
+        let role = u.role_id.as_deref().unwrap_or_default();
+        if !self.roles.is_empty() && !self.roles.iter().any(|r| r.matches(role)) {
+            return false;
+        }
+        let Some(before) = self.logged_in_before else {
+            return true;
+        };
+        match u.last_login_time.as_deref().map(str::trim) {
+            None | Some("") => true,
+            Some(t) => match DateTime::parse_from_rfc3339(t) {
+                Ok(t) => t < before,
+                // Unreadable is not "never": a list that feeds deactivation leaves them out.
+                Err(e) => {
+                    tracing::warn!(
+                        user = u.id.as_deref().unwrap_or(&u.email),
+                        last_login_time = t,
+                        "left out by --inactive-days: last_login_time is not RFC 3339: {e}"
+                    );
+                    false
+                }
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(role: Option<&str>, login: Option<&str>) -> ZoomUser {
+        ZoomUser {
+            role_id: role.map(str::to_owned),
+            last_login_time: login.map(str::to_owned),
+            ..ZoomUser::default()
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-03-31T12:00:00Z")
+            .unwrap()
+            .to_utc()
+    }
+
+    #[test]
+    fn inactive_days_is_strictly_more_than_n_days_or_never() {
+        let f = Filter::new(&[], Some(90), now());
+        let keeps = |login| f.keeps(&user(Some("2"), login));
+        assert!(keeps(Some("2025-12-31T11:59:59Z")), "90 days and a second");
+        assert!(!keeps(Some("2025-12-31T12:00:00Z")), "exactly 90 days");
+        assert!(!keeps(Some("2026-03-30T00:00:00+02:00")));
+        assert!(keeps(None) && keeps(Some("")) && keeps(Some("  ")), "never");
+        assert!(!keeps(Some("yesterday")), "unreadable is not never");
+        let huge = Filter::new(&[], Some(u32::MAX), now());
+        assert!(huge.keeps(&user(None, None)));
+        assert!(!huge.keeps(&user(None, Some("1970-01-01T00:00:00Z"))));
+    }
+
+    #[test]
+    fn roles_match_zoom_role_ids_and_custom_is_the_rest() {
+        let f = Filter::new(&[RoleFilter::Member], None, now());
+        assert!(f.keeps(&user(Some("2"), None)));
+        assert!(!f.keeps(&user(Some("1"), None)) && !f.keeps(&user(Some("0"), None)));
+        let f = Filter::new(&[RoleFilter::Admin, RoleFilter::Owner], None, now());
+        assert!(f.keeps(&user(Some("1"), None)) && f.keeps(&user(Some("0"), None)));
+        assert!(!f.keeps(&user(Some("2"), None)));
+        assert!(
+            !f.keeps(&user(Some("x7Hc9ab"), None)),
+            "a custom role is not admin"
+        );
+        let f = Filter::new(&[RoleFilter::Custom], None, now());
+        assert!(f.keeps(&user(Some("x7Hc9ab"), None)) && f.keeps(&user(None, None)));
+        assert!(!f.keeps(&user(Some("2"), None)));
+        // Both filters: both must hold.
+        let f = Filter::new(&[RoleFilter::Member], Some(30), now());
+        assert!(f.keeps(&user(Some("2"), None)));
+        assert!(!f.keeps(&user(Some("1"), None)));
+        assert!(!f.keeps(&user(Some("2"), Some("2026-03-30T00:00:00Z"))));
+    }
 }

@@ -5,11 +5,11 @@
 //! set holds a 64-bit hash and a small reference to the entry that first had the key; the key of
 //! that entry is recomputed only when hashes match, which is when the new line is a duplicate.
 //! Two different keys with the same hash are still told apart exactly: the second goes to a small
-//! overflow set of owned keys. So the result is exact, never probabilistic.
+//! overflow map of owned keys. So the result is exact, never probabilistic.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::collections::hash_map::{Entry, RandomState};
-use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
 
 /// Keys seen so far; `R` refers to the entry that first had a key.
@@ -17,8 +17,8 @@ pub(crate) struct KeySet<R> {
     hasher: RandomState,
     /// Hash of a key → the first entry with that hash.
     first: HashMap<u64, R, BuildHasherDefault<PassThrough>>,
-    /// Keys whose hash was already taken by a different key.
-    overflow: HashSet<Box<str>>,
+    /// Keys whose hash was already taken by a different key, with their first entry.
+    overflow: HashMap<Box<str>, R>,
     /// Applied to every hash; tests set it to 0 to force collisions.
     mask: u64,
 }
@@ -28,26 +28,35 @@ impl<R: Copy> KeySet<R> {
         KeySet {
             hasher: RandomState::new(),
             first: HashMap::default(),
-            overflow: HashSet::new(),
+            overflow: HashMap::new(),
             mask: u64::MAX,
         }
     }
 
-    /// Adds `key` for entry `r`; false if an equal key was there already. `key_of(r)` gives the
-    /// key of an earlier entry and is called only when hashes match.
-    pub(crate) fn insert<'k>(
+    /// Adds `key` for entry `r` and returns `None`, or, if an equal key was there already, returns
+    /// the entry that had it first (a repeat is compared with its first occurrence: two transfer
+    /// targets for one user; or mapped to it: interning). `key_of(r)` gives the key of an earlier
+    /// entry and is called only when hashes match.
+    pub(crate) fn first_or_insert<'k>(
         &mut self,
         key: &str,
         r: R,
         key_of: impl Fn(R) -> Cow<'k, str>,
-    ) -> bool {
+    ) -> Option<R> {
         let hash = self.hasher.hash_one(key) & self.mask;
         match self.first.entry(hash) {
             Entry::Vacant(slot) => {
                 slot.insert(r);
-                true
+                None
             }
-            Entry::Occupied(slot) => key_of(*slot.get()) != key && self.overflow.insert(key.into()),
+            Entry::Occupied(slot) if key_of(*slot.get()) == key => Some(*slot.get()),
+            Entry::Occupied(_) => match self.overflow.entry(key.into()) {
+                Entry::Vacant(slot) => {
+                    slot.insert(r);
+                    None
+                }
+                Entry::Occupied(slot) => Some(*slot.get()),
+            },
         }
     }
 }
@@ -85,9 +94,25 @@ mod tests {
         let fresh: Vec<bool> = keys
             .iter()
             .enumerate()
-            .map(|(i, k)| set.insert(k, i, |r| Cow::Borrowed(keys[r])))
+            .map(|(i, k)| {
+                set.first_or_insert(k, i, |r| Cow::Borrowed(keys[r]))
+                    .is_none()
+            })
             .collect();
         assert_eq!(fresh, [true, true, false, true, false, true]);
+    }
+
+    #[test]
+    fn first_or_insert_names_the_first_entry_even_on_collisions() {
+        let keys = ["a", "b", "a", "b", "c"];
+        let mut set = KeySet::new();
+        set.mask = 0;
+        let first: Vec<Option<usize>> = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| set.first_or_insert(k, i, |r| Cow::Borrowed(keys[r])))
+            .collect();
+        assert_eq!(first, [None, None, Some(0), Some(1), None]);
     }
 
     #[test]
@@ -97,7 +122,10 @@ mod tests {
         let fresh = keys
             .iter()
             .enumerate()
-            .filter(|(i, k)| set.insert(k, *i, |r| Cow::Borrowed(keys[r].as_str())))
+            .filter(|(i, k)| {
+                set.first_or_insert(k, *i, |r| Cow::Borrowed(keys[r].as_str()))
+                    .is_none()
+            })
             .count();
         assert_eq!(fresh, 700);
     }

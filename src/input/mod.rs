@@ -6,13 +6,15 @@
 //! while the rest proceeds, as ripgrep reports a bad file and goes on.
 //!
 //! Layout: [`user`] decides what a user is; [`table`] turns one file into rows with physical line
-//! numbers; this module combines sources, the exclude list and de-duplication into a [`Batch`].
+//! numbers; [`transfer`] keeps each user's transfer target (`--transfer-column`); this module
+//! combines sources, the exclude list and de-duplication into a [`Batch`].
 //!
 //! Sources are read in order: the INPUT files (and stdin) as given, then the `--user` values.
 //! With neither, stdin is read, as the contract says. De-duplication keeps the first occurrence.
 
 mod keyset;
 mod table;
+mod transfer;
 mod user;
 
 use std::collections::HashSet;
@@ -24,7 +26,8 @@ pub use table::KNOWN_HEADERS;
 pub use user::{InvalidUser, MAX_LEN, UserId, dedupe_key};
 
 use keyset::KeySet;
-use table::{Entry, read_table};
+use table::{Entry, Target, read_table};
+use transfer::{TransferBuilder, Transfers};
 use user::key_of;
 
 /// Where an entry came from, for messages and `invalid` rows.
@@ -73,6 +76,11 @@ pub struct InputOptions {
     /// `--column`: the header (trimmed, any case) of the column holding the users, overriding
     /// [`KNOWN_HEADERS`]. Applies to every INPUT file, not to the exclude file.
     pub column: Option<String>,
+    /// `--transfer-column`: the header (trimmed, any case) of the column holding each user's
+    /// transfer target. Every INPUT file must then have a header row naming it (a plain list is
+    /// a usage error). A blank cell, or a row too short to have one, means no target (the caller
+    /// falls back to `--transfer-to`); `--user` values never have one.
+    pub transfer_column: Option<String>,
 }
 
 /// A value that is not a user: it gets an `invalid` report row and is never sent.
@@ -82,18 +90,37 @@ pub struct InvalidEntry {
     pub raw: String,
     /// Its first occurrence.
     pub origin: Origin,
-    /// What is wrong, e.g. `contains '/'`.
+    /// What is wrong, e.g. `contains '/'`. For [`InvalidPart::Transfer`] a whole sentence naming
+    /// the target value (and, for two targets, both lines).
     pub reason: String,
+    /// Which value of the row is at fault.
+    pub part: InvalidPart,
+}
+
+/// Which value made an entry invalid. `raw` is always the user, so the report row is the user's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InvalidPart {
+    /// The user value itself.
+    #[default]
+    User,
+    /// A valid user whose transfer-column cell is not a user, or who is given two different
+    /// targets: sending it to either target could hand one person's data to the wrong manager.
+    Transfer,
 }
 
 impl std::fmt::Display for InvalidEntry {
     /// `users.csv line 12: "a b@x.com" is not an email address or Zoom user ID: contains a space`
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}: \"{}\" is not an email address or Zoom user ID: {}",
-            self.origin, self.raw, self.reason
-        )
+        match self.part {
+            InvalidPart::User => write!(
+                f,
+                "{}: \"{}\" is not an email address or Zoom user ID: {}",
+                self.origin, self.raw, self.reason
+            ),
+            InvalidPart::Transfer => {
+                write!(f, "{}: user \"{}\": {}", self.origin, self.raw, self.reason)
+            }
+        }
     }
 }
 
@@ -110,12 +137,34 @@ pub struct Batch {
     pub duplicates: u64,
     /// Non-blank, non-comment user lines read (header rows not counted), `--user` values included.
     pub lines: u64,
+    /// Each user's transfer target from `--transfer-column` (empty without one). Private so that
+    /// it always stays aligned with `users`.
+    transfers: Transfers,
 }
 
 impl Batch {
     /// Distinct input users: each gets exactly one row in a fresh report.
     pub fn total_distinct(&self) -> usize {
         self.users.len() + self.invalid.len() + self.excluded.len()
+    }
+
+    /// The transfer target the input gives for `user` (compared by [`dedupe_key`]), or `None`
+    /// when its cell is blank, there is no `--transfer-column`, or `user` is not in [`Batch::users`]:
+    /// then `--transfer-to` applies. A user repeated in the input has the one target its lines
+    /// agree on (blank lines aside); disagreeing lines made it `invalid` instead.
+    pub fn transfer_for(&self, user: &UserId) -> Option<&UserId> {
+        self.transfers.of(&self.users, user)
+    }
+
+    /// [`Batch::transfer_for`] by position in [`Batch::users`], for callers walking the list.
+    pub fn transfer_at(&self, index: usize) -> Option<&UserId> {
+        self.transfers.at(index)
+    }
+
+    /// Every distinct transfer target of [`Batch::users`], once (by [`dedupe_key`]), in order of
+    /// first use: the list to look up before any destructive step.
+    pub fn transfer_targets(&self) -> &[UserId] {
+        self.transfers.targets()
     }
 }
 
@@ -168,6 +217,45 @@ pub enum InputError {
         column: String,
         /// The first row's cells.
         available: Vec<String>,
+    },
+    /// `--transfer-column NAME` is not in a file's header row.
+    #[error(
+        "{file} line {line}: no column \"{column}\" (--transfer-column); the header has {}",
+        quoted_list(.available)
+    )]
+    TransferColumnNotFound {
+        /// Display name of the file.
+        file: String,
+        /// Line of the header row.
+        line: u64,
+        /// The `--transfer-column` value.
+        column: String,
+        /// The header row's cells.
+        available: Vec<String>,
+    },
+    /// `--transfer-column` with a file that is a plain list: there is no column to take it from.
+    #[error(
+        "{file} line {line}: --transfer-column \"{column}\" needs a header row naming the user and transfer columns, and this file is a plain list of users without one"
+    )]
+    TransferWithoutHeader {
+        /// Display name of the file.
+        file: String,
+        /// Line of the first row.
+        line: u64,
+        /// The `--transfer-column` value.
+        column: String,
+    },
+    /// `--transfer-column` names the user column: every user would be their own target.
+    #[error(
+        "{file} line {line}: --transfer-column \"{column}\" is the column of the users themselves; name the column of their managers"
+    )]
+    TransferIsUserColumn {
+        /// Display name of the file.
+        file: String,
+        /// Line of the header row.
+        line: u64,
+        /// The user column's header.
+        column: String,
     },
     /// A quoted value never closes, which would swallow the rest of the file into one cell.
     #[error("{file} line {line}: a quoted value (\") opens here and never closes")]
@@ -226,8 +314,10 @@ pub fn load(
         exclude: exclude.as_ref(),
         seen: KeySet::new(),
         batch: Batch::default(),
+        transfers: opts.transfer_column.as_deref().map(TransferBuilder::new),
     };
     let column = opts.column.as_deref();
+    let transfer = opts.transfer_column.as_deref();
     let default = [InputSource::Stdin];
     let inputs = if inputs.is_empty() && cli_users.is_empty() {
         &default[..]
@@ -239,18 +329,18 @@ pub fn load(
             InputSource::Path(path) => {
                 let name = path.display().to_string();
                 let mut src = BufReader::with_capacity(BUF_SIZE, open(path, &name)?);
-                b.read(&name, &mut src, column)?;
+                b.read(&name, &mut src, column, transfer)?;
             }
             InputSource::Stdin => {
                 let mut src = BufReader::with_capacity(BUF_SIZE, &mut *stdin);
-                b.read(STDIN_NAME, &mut src, column)?;
+                b.read(STDIN_NAME, &mut src, column, transfer)?;
             }
         }
     }
     for (i, raw) in cli_users.iter().enumerate() {
-        b.add(CLI_NAME, i as u64 + 1, Entry::Value(raw));
+        b.add(CLI_NAME, i as u64 + 1, Entry::Value(raw), Target::Blank);
     }
-    Ok(b.batch)
+    Ok(b.finish())
 }
 
 /// Reads an exclude file into a set of [`dedupe_key`]s, with the same file rules as inputs
@@ -259,7 +349,7 @@ pub fn read_exclude(path: &Path) -> Result<HashSet<String>, InputError> {
     let name = path.display().to_string();
     let mut src = BufReader::with_capacity(BUF_SIZE, open(path, &name)?);
     let mut keys = HashSet::new();
-    read_table(&name, &mut src, None, &mut |line, entry| {
+    read_table(&name, &mut src, None, None, &mut |line, entry, _| {
         let (value, reason) = match entry {
             Entry::Value(raw) => match UserId::parse(raw) {
                 Ok(user) => {
@@ -294,6 +384,8 @@ struct Builder<'a> {
     /// Keys of every entry kept so far (users, invalid and excluded alike).
     seen: KeySet<Kept>,
     batch: Batch,
+    /// With `--transfer-column`: the users' targets, parallel to `batch.users`.
+    transfers: Option<TransferBuilder>,
 }
 
 /// Where a kept entry is in the [`Batch`], so its key can be recomputed instead of stored.
@@ -310,59 +402,115 @@ impl Builder<'_> {
         name: &str,
         src: &mut dyn BufRead,
         column: Option<&str>,
+        transfer: Option<&str>,
     ) -> Result<(), InputError> {
-        read_table(name, src, column, &mut |line, entry| {
-            self.add(name, line, entry);
+        if let Some(t) = &mut self.transfers {
+            t.start_source(name);
+        }
+        read_table(name, src, column, transfer, &mut |line, entry, target| {
+            self.add(name, line, entry, target);
             Ok(())
         })
     }
 
-    fn add(&mut self, file: &str, line: u64, entry: Entry<'_>) {
+    fn add(&mut self, file: &str, line: u64, entry: Entry<'_>, target: Target<'_>) {
         self.batch.lines += 1;
+        let origin = Origin {
+            file: file.to_owned(),
+            line,
+        };
         let (raw, reason) = match entry {
             Entry::Value(raw) => match UserId::parse(raw) {
-                Ok(user) => return self.add_user(user),
+                Ok(user) => return self.add_user(user, origin, target),
                 Err(e) => (raw.trim(), e.reason),
             },
             Entry::Unusable { ref row, reason } => (row.as_str(), reason),
         };
+        self.add_invalid(raw, origin, reason, InvalidPart::User);
+    }
+
+    fn add_invalid(&mut self, raw: &str, origin: Origin, reason: String, part: InvalidPart) {
         let at = Kept::Invalid(self.batch.invalid.len());
-        if !self.is_new(&key_of(raw), at) {
+        if self.first_of(&key_of(raw), at).is_some() {
             return;
         }
         self.batch.invalid.push(InvalidEntry {
             raw: raw.to_owned(),
-            origin: Origin {
-                file: file.to_owned(),
-                line,
-            },
+            origin,
             reason,
+            part,
         });
     }
 
-    fn add_user(&mut self, user: UserId) {
+    fn add_user(&mut self, user: UserId, origin: Origin, target: Target<'_>) {
         let key = key_of(user.as_str());
         if self.exclude.is_some_and(|x| x.contains(key.as_ref())) {
-            if self.is_new(&key, Kept::Excluded(self.batch.excluded.len())) {
+            // An excluded user is never touched, so its target does not matter.
+            if self
+                .first_of(&key, Kept::Excluded(self.batch.excluded.len()))
+                .is_none()
+            {
                 self.batch.excluded.push(user);
             }
-        } else if self.is_new(&key, Kept::User(self.batch.users.len())) {
-            self.batch.users.push(user);
+            return;
         }
+        // Taken out for the duration, so that it and the batch can be changed together.
+        let Some(mut transfers) = self.transfers.take() else {
+            if self
+                .first_of(&key, Kept::User(self.batch.users.len()))
+                .is_none()
+            {
+                self.batch.users.push(user);
+            }
+            return;
+        };
+        let target = transfers.resolve(target);
+        let at = match target {
+            Ok(_) => Kept::User(self.batch.users.len()),
+            Err(_) => Kept::Invalid(self.batch.invalid.len()),
+        };
+        match (self.first_of(&key, at), target) {
+            (None, Ok(t)) => {
+                transfers.push(t, origin.line);
+                self.batch.users.push(user);
+            }
+            (None, Err(reason)) => self.batch.invalid.push(InvalidEntry {
+                raw: user.as_str().to_owned(),
+                origin,
+                reason,
+                part: InvalidPart::Transfer,
+            }),
+            (Some(Kept::User(i)), target) => {
+                if let Some(first) = self.batch.users.get(i) {
+                    transfers.repeat(i, first, target, origin);
+                }
+            }
+            // A repeat of an invalid or excluded entry changes nothing.
+            (Some(_), _) => {}
+        }
+        self.transfers = Some(transfers);
     }
 
-    /// Records `key` for the entry about to be pushed at `at`; counts a duplicate if it was seen.
-    fn is_new(&mut self, key: &str, at: Kept) -> bool {
+    /// Records `key` for the entry about to be pushed at `at` and returns `None`; if an entry had
+    /// the key already, counts a duplicate and returns that entry.
+    fn first_of(&mut self, key: &str, at: Kept) -> Option<Kept> {
         let batch = &self.batch;
-        let fresh = self.seen.insert(key, at, |kept| match kept {
+        let first = self.seen.first_or_insert(key, at, |kept| match kept {
             Kept::User(i) => key_of(batch.users[i].as_str()),
             Kept::Invalid(i) => key_of(&batch.invalid[i].raw),
             Kept::Excluded(i) => key_of(batch.excluded[i].as_str()),
         });
-        if !fresh {
+        if first.is_some() {
             self.batch.duplicates += 1;
         }
-        fresh
+        first
+    }
+
+    fn finish(mut self) -> Batch {
+        if let Some(t) = self.transfers {
+            self.batch.transfers = t.finish(&mut self.batch.users, &mut self.batch.invalid);
+        }
+        self.batch
     }
 }
 

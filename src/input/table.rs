@@ -10,6 +10,9 @@
 //!
 //! Rows are handed to a callback with borrowed cells, so the only per-row allocation is whatever
 //! the caller keeps.
+//!
+//! With a transfer column (`--transfer-column`), each row also hands over that column's cell as a
+//! [`Target`]; it needs a header row to be found, so a plain list is an error then.
 
 use std::io::BufRead;
 
@@ -37,28 +40,46 @@ pub(crate) enum Entry<'a> {
     Unusable { row: String, reason: String },
 }
 
+/// A row's transfer-column cell, borrowed like [`Entry`].
+pub(crate) enum Target<'a> {
+    /// No transfer column, or the row's cell is blank or missing (a short row): no target here.
+    Blank,
+    /// A non-blank cell, not yet trimmed or validated.
+    Value(&'a str),
+    /// A cell that is not UTF-8, with invalid bytes replaced. Only this row's user suffers for
+    /// it (unlike a non-UTF-8 user cell, which is a file error): the target is optional data.
+    NotUtf8(String),
+}
+
 /// How a file holds its users, decided by its first row.
 enum Layout {
     /// One column and no header: every row is a user.
     Plain,
-    /// A header row named the user column.
-    Column { index: usize, name: String },
+    /// A header row named the user column, and the transfer column's index if one was asked for.
+    Column {
+        index: usize,
+        name: String,
+        transfer: Option<usize>,
+    },
 }
 
 /// Reads every user entry of one file, calling `sink(line, entry)` in file order.
 ///
-/// `file` is the display name used in errors; `column` is `--column`, if given.
+/// `file` is the display name used in errors; `column` is `--column` and `transfer` is
+/// `--transfer-column`, if given.
 pub(crate) fn read_table(
     file: &str,
     src: &mut dyn BufRead,
     column: Option<&str>,
-    sink: &mut dyn FnMut(u64, Entry<'_>) -> Result<(), InputError>,
+    transfer: Option<&str>,
+    sink: &mut dyn FnMut(u64, Entry<'_>, Target<'_>) -> Result<(), InputError>,
 ) -> Result<(), InputError> {
     let mut rec = Records::new(file, src);
     let Some(first) = rec.next_record()? else {
         return Ok(());
     };
     let layout = detect_layout(&rec, first, column)?;
+    let layout = with_transfer(&rec, first, layout, transfer)?;
     if let Layout::Plain = layout {
         emit(&rec, first, &layout, sink)?;
     }
@@ -82,6 +103,7 @@ fn detect_layout(rec: &Records<'_>, line: u64, column: Option<&str>) -> Result<L
             Some(index) => Ok(Layout::Column {
                 index,
                 name: cells[index].trim().to_owned(),
+                transfer: None,
             }),
             None => Err(InputError::ColumnNotFound {
                 file: rec.file.to_owned(),
@@ -95,6 +117,7 @@ fn detect_layout(rec: &Records<'_>, line: u64, column: Option<&str>) -> Result<L
         return Ok(Layout::Column {
             index,
             name: cells[index].trim().to_owned(),
+            transfer: None,
         });
     }
     if cells.len() == 1 {
@@ -107,35 +130,89 @@ fn detect_layout(rec: &Records<'_>, line: u64, column: Option<&str>) -> Result<L
     })
 }
 
+/// Finds `--transfer-column` in the header row the user column came from. Matched like
+/// `--column` (trimmed, any case). It cannot be the user column itself: every user would be
+/// their own target, which the offboard safety rules would refuse one by one.
+fn with_transfer(
+    rec: &Records<'_>,
+    line: u64,
+    layout: Layout,
+    transfer: Option<&str>,
+) -> Result<Layout, InputError> {
+    let Some(wanted) = transfer else {
+        return Ok(layout);
+    };
+    let Layout::Column { index, name, .. } = layout else {
+        return Err(InputError::TransferWithoutHeader {
+            file: rec.file.to_owned(),
+            line,
+            column: wanted.to_owned(),
+        });
+    };
+    let cells: Vec<String> = rec
+        .fields()
+        .map(|f| String::from_utf8_lossy(f).trim().to_owned())
+        .collect();
+    let norm = wanted.trim().to_lowercase();
+    match cells.iter().position(|c| c.to_lowercase() == norm) {
+        Some(t) if t == index => Err(InputError::TransferIsUserColumn {
+            file: rec.file.to_owned(),
+            line,
+            column: name,
+        }),
+        Some(t) => Ok(Layout::Column {
+            index,
+            name,
+            transfer: Some(t),
+        }),
+        None => Err(InputError::TransferColumnNotFound {
+            file: rec.file.to_owned(),
+            line,
+            column: wanted.to_owned(),
+            available: cells,
+        }),
+    }
+}
+
 /// Hands one data row to the sink. Rows whose cells are all blank (`,,,` from spreadsheets) are
 /// skipped like blank lines; a row repeating the header (files concatenated with `cat`) too.
 fn emit(
     rec: &Records<'_>,
     line: u64,
     layout: &Layout,
-    sink: &mut dyn FnMut(u64, Entry<'_>) -> Result<(), InputError>,
+    sink: &mut dyn FnMut(u64, Entry<'_>, Target<'_>) -> Result<(), InputError>,
 ) -> Result<(), InputError> {
     if rec.fields().all(|f| f.trim_ascii().is_empty()) {
         return Ok(());
     }
     let n = rec.fields().count();
     match layout {
-        Layout::Plain if n == 1 => sink(line, Entry::Value(rec.utf8(rec.field(0), line)?)),
+        Layout::Plain if n == 1 => sink(
+            line,
+            Entry::Value(rec.utf8(rec.field(0), line)?),
+            Target::Blank,
+        ),
         Layout::Plain => sink(
             line,
             Entry::Unusable {
                 row: rec.row_text(),
                 reason: "contains ','".to_owned(),
             },
+            Target::Blank,
         ),
-        Layout::Column { index, name } if *index >= n => sink(
+        Layout::Column { index, name, .. } if *index >= n => sink(
             line,
             Entry::Unusable {
                 row: rec.row_text(),
                 reason: format!("missing column \"{name}\" (the row has {n} cells)"),
             },
+            Target::Blank,
         ),
-        Layout::Column { index, name } => {
+        Layout::Column {
+            index,
+            name,
+            transfer,
+        } => {
             let cell = rec.utf8(rec.field(*index), line)?;
             if cell.trim().is_empty() {
                 sink(
@@ -144,11 +221,20 @@ fn emit(
                         row: rec.row_text(),
                         reason: format!("empty \"{name}\" cell"),
                     },
+                    Target::Blank,
                 )
             } else if cell.trim().eq_ignore_ascii_case(name) {
                 Ok(())
             } else {
-                sink(line, Entry::Value(cell))
+                let target = match transfer.filter(|t| *t < n).map(|t| rec.field(t)) {
+                    None => Target::Blank,
+                    Some(bytes) => match std::str::from_utf8(bytes) {
+                        Ok(s) if s.trim().is_empty() => Target::Blank,
+                        Ok(s) => Target::Value(s),
+                        Err(_) => Target::NotUtf8(String::from_utf8_lossy(bytes).into_owned()),
+                    },
+                };
+                sink(line, Entry::Value(cell), target)
             }
         }
     }

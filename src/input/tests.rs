@@ -19,6 +19,7 @@ fn load_opts(content: &[u8], column: Option<&str>) -> Result<Batch, InputError> 
     let f = file(content);
     let opts = InputOptions {
         column: column.map(str::to_owned),
+        ..InputOptions::default()
     };
     load(
         &[InputSource::Path(f.path().to_owned())],
@@ -406,4 +407,297 @@ fn a_bom_after_leading_blank_lines_is_not_a_user_and_does_not_hang_the_reader() 
         assert!(b.invalid.is_empty(), "{text:?}: {:?}", b.invalid.len());
         assert_eq!(b.users.len(), usize::from(text.contains('@')), "{text:?}");
     }
+}
+
+// --- --transfer-column ---
+
+fn load_transfer(files: &[&[u8]], cli: &[&str]) -> (Result<Batch, InputError>, Vec<String>) {
+    let kept: Vec<_> = files.iter().map(|c| file(c)).collect();
+    let names = kept
+        .iter()
+        .map(|f| f.path().display().to_string())
+        .collect();
+    let opts = InputOptions {
+        transfer_column: Some(" Manager ".to_owned()),
+        ..InputOptions::default()
+    };
+    let sources: Vec<_> = kept
+        .iter()
+        .map(|f| InputSource::Path(f.path().to_owned()))
+        .collect();
+    let cli: Vec<String> = cli.iter().map(|s| s.to_string()).collect();
+    let batch = load(&sources, &cli, None, &opts, &mut std::io::empty());
+    (batch, names)
+}
+
+fn targets(b: &Batch) -> Vec<(&str, Option<&str>)> {
+    b.users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| {
+            assert_eq!(b.transfer_at(i), b.transfer_for(u), "{u}");
+            (u.as_str(), b.transfer_for(u).map(UserId::as_str))
+        })
+        .collect()
+}
+
+#[test]
+fn transfer_column_gives_each_user_its_target() {
+    let (b, _) = load_transfer(
+        &[b"email,MANAGER ,dept\na@x.com,boss@x.com,Ops\nb@x.com,,IT\nc@x.com\nd@x.com, KdYKjnimT4KPd8FFgQt9FQ ,IT\ne@x.com,Boss@X.com,Ops\n"],
+        &["f@x.com"],
+    );
+    let b = b.unwrap();
+    assert_eq!(
+        targets(&b),
+        [
+            ("a@x.com", Some("boss@x.com")),
+            ("b@x.com", None),
+            ("c@x.com", None),
+            ("d@x.com", Some("KdYKjnimT4KPd8FFgQt9FQ")),
+            ("e@x.com", Some("boss@x.com")),
+            ("f@x.com", None),
+        ],
+        "blank and short rows and --user have none; targets are trimmed and one per key"
+    );
+    assert_eq!(
+        b.transfer_targets()
+            .iter()
+            .map(UserId::as_str)
+            .collect::<Vec<_>>(),
+        ["boss@x.com", "KdYKjnimT4KPd8FFgQt9FQ"]
+    );
+    // Looked up by dedupe key: emails without case, and only for users of the batch.
+    let upper = UserId::parse("A@X.COM").unwrap();
+    assert_eq!(
+        b.transfer_for(&upper).map(UserId::as_str),
+        Some("boss@x.com")
+    );
+    let boss = UserId::parse("boss@x.com").unwrap();
+    assert_eq!(b.transfer_for(&boss), None);
+    assert_eq!(b.transfer_at(99), None);
+}
+
+#[test]
+fn without_a_transfer_column_there_are_no_targets() {
+    let b = load_one(b"email,manager\na@x.com,boss@x.com\n").unwrap();
+    assert_eq!(targets(&b), [("a@x.com", None)]);
+    assert!(b.transfer_targets().is_empty());
+}
+
+#[test]
+fn transfer_column_missing_from_a_file_names_the_file_and_its_columns() {
+    let (err, names) = load_transfer(
+        &[
+            b"email,manager\na@x.com,b@x.com\n",
+            b"# second\nEmail,Boss\nc@x.com,d@x.com\n",
+        ],
+        &[],
+    );
+    let err = err.unwrap_err();
+    assert!(
+        matches!(err, InputError::TransferColumnNotFound { line: 2, .. }),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(msg.starts_with(&format!("{} line 2: ", names[1])), "{msg}");
+    assert!(
+        msg.contains("no column \" Manager \" (--transfer-column)")
+            && msg.contains("\"Email\", \"Boss\""),
+        "{msg}"
+    );
+}
+
+#[test]
+fn transfer_column_with_a_plain_list_is_an_error_naming_the_file() {
+    let (err, names) = load_transfer(&[b"a@x.com\nb@x.com\n"], &[]);
+    let err = err.unwrap_err();
+    assert!(
+        matches!(err, InputError::TransferWithoutHeader { .. }),
+        "{err}"
+    );
+    let msg = err.to_string();
+    assert!(msg.starts_with(&format!("{} line 1: ", names[0])), "{msg}");
+    assert!(msg.contains("plain list"), "{msg}");
+    // The user column itself cannot be the transfer column.
+    let (err, _) = load_transfer(&[b"Manager,dept\na@x.com,IT\n"], &[]);
+    let opts = InputOptions {
+        column: Some("manager".into()),
+        transfer_column: Some("MANAGER".into()),
+    };
+    let f = file(b"Manager,dept\na@x.com,IT\n");
+    let err2 = load(
+        &[InputSource::Path(f.path().to_owned())],
+        &[],
+        None,
+        &opts,
+        &mut std::io::empty(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err2, InputError::TransferIsUserColumn { .. }),
+        "{err2}"
+    );
+    // (Without --column, "Manager,dept" has no user column at all.)
+    assert!(matches!(err.unwrap_err(), InputError::NoKnownHeader { .. }));
+}
+
+#[test]
+fn a_bad_transfer_cell_makes_that_user_invalid() {
+    let (b, names) = load_transfer(
+        &[b"email,manager\na@x.com,boss@x.com\nb@x.com,not a user\nc@x.com,me\nd@x.com,Jos\xE9\n"],
+        &[],
+    );
+    let b = b.unwrap();
+    assert_eq!(targets(&b), [("a@x.com", Some("boss@x.com"))]);
+    let got: Vec<_> = b
+        .invalid
+        .iter()
+        .map(|e| (e.raw.as_str(), e.origin.line, e.part))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("b@x.com", 3, InvalidPart::Transfer),
+            ("c@x.com", 4, InvalidPart::Transfer),
+            ("d@x.com", 5, InvalidPart::Transfer),
+        ]
+    );
+    assert_eq!(
+        b.invalid[0].to_string(),
+        format!(
+            "{} line 3: user \"b@x.com\": transfer target \"not a user\" (column \"Manager\") is not an email address or Zoom user ID: contains a space",
+            names[0]
+        )
+    );
+    assert!(b.invalid[1].reason.contains("\"me\""), "{:?}", b.invalid[1]);
+    assert!(
+        b.invalid[2].reason.contains("\"Jos\u{FFFD}\"") && b.invalid[2].reason.contains("UTF-8"),
+        "{:?}",
+        b.invalid[2]
+    );
+    assert_eq!(b.transfer_targets().len(), 1);
+    assert_eq!(b.total_distinct(), 4);
+}
+
+#[test]
+fn one_user_with_two_targets_is_invalid_naming_both_lines() {
+    let (b, names) = load_transfer(
+        &[
+            b"email,manager\na@x.com,boss@x.com\nb@x.com,\nc@x.com,c.boss@x.com\n",
+            b"email,manager\nA@x.com,other@x.com\nb@x.com,late@x.com\nC@X.com,C.Boss@x.com\na@x.com,third@x.com\n",
+        ],
+        &[],
+    );
+    let b = b.unwrap();
+    assert_eq!(
+        targets(&b),
+        [
+            ("b@x.com", Some("late@x.com")),
+            ("c@x.com", Some("c.boss@x.com")),
+        ],
+        "a blank cell takes a later target; the same target twice (any case) is no conflict"
+    );
+    assert_eq!(b.invalid.len(), 1);
+    let e = &b.invalid[0];
+    assert_eq!((e.raw.as_str(), e.part), ("a@x.com", InvalidPart::Transfer));
+    assert_eq!(
+        e.reason,
+        format!(
+            "two different transfer targets (column \"Manager\"): \"boss@x.com\" at {} line 2 and \"other@x.com\" at {} line 2",
+            names[0], names[1]
+        )
+    );
+    assert_eq!(e.origin.file, names[1]);
+    assert_eq!(
+        b.transfer_targets()
+            .iter()
+            .map(UserId::as_str)
+            .collect::<Vec<_>>(),
+        ["late@x.com", "c.boss@x.com"],
+        "the invalid user's targets are not looked up"
+    );
+    // Every line is accounted for once.
+    assert_eq!(b.lines, 7);
+    assert_eq!(b.total_distinct() as u64 + b.duplicates, b.lines);
+}
+
+#[test]
+fn a_bad_transfer_cell_on_a_repeat_makes_the_user_invalid_too() {
+    let (b, _) = load_transfer(
+        &[b"email,manager\na@x.com,boss@x.com\nb@x.com,ok@x.com\na@x.com,bad/boss\n"],
+        &[],
+    );
+    let b = b.unwrap();
+    assert_eq!(targets(&b), [("b@x.com", Some("ok@x.com"))]);
+    assert_eq!(b.invalid.len(), 1);
+    assert_eq!(
+        (b.invalid[0].raw.as_str(), b.invalid[0].origin.line),
+        ("a@x.com", 4)
+    );
+    assert!(b.invalid[0].reason.contains("\"bad/boss\""));
+    // And later lines of that user change nothing.
+    assert_eq!(b.duplicates, 1);
+}
+
+#[test]
+fn excluded_users_targets_are_not_checked() {
+    let ex = file(b"root@x.com\n");
+    let f = file(b"email,manager\nroot@x.com,bad boss\na@x.com,boss@x.com\n");
+    let opts = InputOptions {
+        transfer_column: Some("manager".into()),
+        ..InputOptions::default()
+    };
+    let b = load(
+        &[InputSource::Path(f.path().to_owned())],
+        &[],
+        Some(ex.path()),
+        &opts,
+        &mut std::io::empty(),
+    )
+    .unwrap();
+    assert_eq!(b.excluded.len(), 1);
+    assert!(b.invalid.is_empty());
+    assert_eq!(targets(&b), [("a@x.com", Some("boss@x.com"))]);
+}
+
+/// Scale check with a transfer column (a few hundred managers, as in a real export), for peak
+/// memory: `cargo test --release --lib input::tests::million_rows_with_transfers -- --ignored`.
+#[test]
+#[ignore]
+fn million_rows_with_transfers() {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    {
+        let mut w = std::io::BufWriter::new(f.as_file_mut());
+        writeln!(w, "id,email,manager,first_name,last_name").unwrap();
+        for i in 0..1_000_000u32 {
+            let boss = i % 500;
+            writeln!(
+                w,
+                "K{i:021},first.last{i}@example-company.com,boss{boss}@example-company.com,First,Last"
+            )
+            .unwrap();
+        }
+    }
+    let opts = InputOptions {
+        transfer_column: Some("manager".into()),
+        ..InputOptions::default()
+    };
+    let start = std::time::Instant::now();
+    let b = load(
+        &[InputSource::Path(f.path().to_owned())],
+        &[],
+        None,
+        &opts,
+        &mut std::io::empty(),
+    )
+    .unwrap();
+    eprintln!("1M rows with transfers in {:?}", start.elapsed());
+    assert_eq!(b.users.len(), 1_000_000);
+    assert_eq!(b.transfer_targets().len(), 500);
+    let last = &b.users[999_999];
+    assert_eq!(
+        b.transfer_for(last).map(UserId::as_str),
+        Some("boss499@example-company.com")
+    );
 }

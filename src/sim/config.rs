@@ -137,6 +137,9 @@ pub struct SimConfig {
     pub omit_rate_headers: bool,
     /// Another app on the account using this many Light requests every second.
     pub neighbour_light_per_second: u32,
+    /// Users (emails or ids, any case) every API call about whom answers 500 before any side
+    /// effect: one user failing while the rest of the account is fine.
+    pub failing_users: Vec<String>,
     /// The account's users.
     pub users: SimUsers,
     /// Seeds user generation and every fault and latency draw.
@@ -184,6 +187,7 @@ impl Default for SimConfig {
             limit_model: LimitModel::Window,
             omit_rate_headers: false,
             neighbour_light_per_second: 0,
+            failing_users: Vec::new(),
             users: SimUsers::default(),
             seed: 1,
             latency_ms: (0, 0),

@@ -274,6 +274,15 @@ async fn api(
     if let Err(rejection) = admitted {
         return rate_limited(shared, label, rejection);
     }
+    if let Some(key) = ep.user()
+        && shared
+            .cfg
+            .failing_users
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(key) || user_id.as_deref().is_some_and(|id| f == id))
+    {
+        return json_response(500, &faults::server_error_body(500));
+    }
     let draw = lock(&shared.faults).draw();
     if !draw.latency.is_zero() {
         tokio::time::sleep(draw.latency).await;

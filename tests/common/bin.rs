@@ -131,6 +131,28 @@ impl Bin {
         self
     }
 
+    /// Limits the size of any file the binary writes to `bytes` (RLIMIT_FSIZE), with SIGXFSZ
+    /// ignored, so a write past it fails with EFBIG: a full disk, for this process only.
+    pub fn file_size_limit(mut self, bytes: u64) -> Bin {
+        let limit = bytes as libc::rlim_t;
+        // SAFETY: between fork and exec only async-signal-safe calls (setrlimit, signal), no
+        // allocation. SIG_IGN is kept across exec.
+        unsafe {
+            self.cmd.pre_exec(move || {
+                let lim = libc::rlimit {
+                    rlim_cur: limit,
+                    rlim_max: limit,
+                };
+                if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+                Ok(())
+            });
+        }
+        self
+    }
+
     /// Kills the run, and fails the test, after `limit` instead of [`DEFAULT_LIMIT`].
     pub fn limit(mut self, limit: Duration) -> Bin {
         self.limit = limit;
