@@ -20,6 +20,9 @@ pub struct Cli {
 pub enum Command {
     /// Log users out of Zoom: DELETE /v2/users/{user}/token for each user in the input.
     Revoke(Box<RevokeArgs>),
+    /// Take users out of Zoom in one paced, resumable run: log out, deactivate, then
+    /// disassociate or delete them with their data handed over (default steps: revoke,deactivate).
+    Offboard(Box<OffboardArgs>),
     /// List the account's users (GET /v2/users) as CSV or JSONL on stdout, e.g. to pipe every
     /// active user into `revoke` after a security incident.
     Users(Box<UsersArgs>),
@@ -63,6 +66,33 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line, for log collectors.
     Json,
+}
+
+/// `zoom-offboard offboard`: everything `revoke` takes, plus the steps and where data goes.
+#[derive(Debug, Args, Clone, Default)]
+pub struct OffboardArgs {
+    /// Comma-separated steps, always run in this order: revoke (log out), deactivate (free the
+    /// licence, block sign-in), then at most one of disassociate (unlink; the person keeps a
+    /// free Zoom account) or delete (the user and their data, for good) [default: revoke,deactivate].
+    #[arg(long, value_name = "LIST")]
+    pub steps: Option<String>,
+    /// Who receives a leaver's meetings, webinars, recordings and whiteboards on delete or
+    /// disassociate (an email or Zoom user id of an active user not being removed).
+    #[arg(long, value_name = "EMAIL")]
+    pub transfer_to: Option<String>,
+    /// The input column holding each user's own transfer target (e.g. manager); a blank cell
+    /// falls back to --transfer-to.
+    #[arg(long, value_name = "NAME")]
+    pub transfer_column: Option<String>,
+    /// Delete or disassociate without moving any data: the data is lost with the user.
+    #[arg(long, conflicts_with = "transfer_to")]
+    pub no_transfer: bool,
+    /// Let deactivate, disassociate and delete touch admins and custom roles (never the owner).
+    #[arg(long)]
+    pub include_admins: bool,
+    /// Everything `revoke` takes.
+    #[command(flatten)]
+    pub run: RevokeArgs,
 }
 
 /// `zoom-offboard revoke`.

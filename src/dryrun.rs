@@ -12,11 +12,10 @@
 
 use std::collections::HashMap;
 
-use tokio::sync::mpsc;
-
 use crate::input::UserId;
 use crate::report::{Row, Status};
 use crate::request::{Requester, Verdict};
+use crate::run::Rows;
 use crate::users::{ListError, PAGE_SIZE, list_all};
 use crate::zoom::{UsersPage, ZoomCall, ZoomUser};
 
@@ -92,7 +91,7 @@ pub async fn choose(medium: &Requester, users: usize, light_rate: f64) -> (Looku
 pub async fn by_listing(
     medium: &Requester,
     users: &[UserId],
-    rows: &mpsc::Sender<Row>,
+    rows: &Rows,
 ) -> Result<u64, ListError> {
     let mut by_key: HashMap<String, ZoomUser> = HashMap::new();
     let mut calls = 0;
@@ -128,7 +127,7 @@ pub async fn by_listing(
                 row
             }
         };
-        if rows.send(row).await.is_err() {
+        if !rows.send(row).await {
             return Err(ListError::Output("the report writer stopped".into()));
         }
     }

@@ -13,6 +13,8 @@
 //!   feedback, stops) that every Zoom call and token fetch goes through.
 //! - [`pacing`]: the shared rate limiter and the account-wide slow-down on 429s.
 //! - [`run`]: the worker pool: a permit per task, the first call alone, `pending` rows on a stop.
+//! - [`offboard`]: offboarding in waves (revoke, lookups, deactivate, remove) and its safety
+//!   rules ([`offboard::safety`]).
 //! - [`dryrun`]: dry-run lookups, per user or by listing the account.
 //! - [`users`]: listing the account's users (incident-wide logout, large dry runs).
 //! - [`report`]: the per-user report (CSV or JSONL), its resume reader and the run summary.
@@ -30,6 +32,7 @@ pub mod dryrun;
 pub mod exit;
 pub mod input;
 pub mod logging;
+pub mod offboard;
 pub mod pacing;
 pub mod plan;
 pub mod report;

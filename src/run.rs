@@ -18,7 +18,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
@@ -26,6 +26,47 @@ use crate::input::UserId;
 use crate::report::{Row, Status};
 use crate::request::{Control, Settled, Verdict};
 use crate::zoom::ErrorInfo;
+
+/// A row on its way to the collector; `written` is answered once it is in the report file.
+#[derive(Debug)]
+pub struct Entry {
+    /// The row.
+    pub row: Row,
+    /// Answered after the row was written (and flushed to the operating system).
+    pub written: Option<oneshot::Sender<()>>,
+}
+
+/// Where workers send rows: the collector's channel (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct Rows(mpsc::Sender<Entry>);
+
+impl Rows {
+    /// Rows for the collector at the other end of `tx`.
+    pub fn new(tx: mpsc::Sender<Entry>) -> Rows {
+        Rows(tx)
+    }
+
+    /// Queues a row. False when the collector is gone (the report failed).
+    pub async fn send(&self, row: Row) -> bool {
+        self.0.send(Entry { row, written: None }).await.is_ok()
+    }
+
+    /// Sends a row and waits until it is in the report file: for a write-ahead row, which must
+    /// be on disk before the call it announces is sent. False when it could not be written.
+    pub async fn send_durable(&self, row: Row) -> bool {
+        let (tx, rx) = oneshot::channel();
+        let entry = Entry {
+            row,
+            written: Some(tx),
+        };
+        self.0.send(entry).await.is_ok() && rx.await.is_ok()
+    }
+
+    /// Resolves when the collector has stopped (the report failed).
+    pub async fn closed(&self) {
+        self.0.closed().await
+    }
+}
 
 /// What a finished pool reports back.
 #[derive(Debug, Clone, Copy)]
@@ -35,21 +76,22 @@ pub struct RunResult {
 }
 
 /// Runs `items` through a pool of at most `concurrency` workers. `job` turns an item into its
-/// row; `pending` makes the row of an item that was never started. Every item gets exactly one
-/// row down `rows`.
+/// row (or none: a lookup keeps its answer elsewhere); `pending` makes the row of an item that
+/// was never started. Every item gets at most one row down `rows`, exactly one when its job
+/// and `pending` always give one.
 pub async fn execute<I, J, Fut, P>(
     items: impl IntoIterator<Item = I>,
     concurrency: usize,
     control: Arc<Control>,
-    rows: mpsc::Sender<Row>,
+    rows: Rows,
     job: J,
     pending: P,
 ) -> RunResult
 where
     I: Send + 'static,
     J: Fn(I) -> Fut + Clone + Send + 'static,
-    Fut: Future<Output = Row> + Send + 'static,
-    P: Fn(&I) -> Row,
+    Fut: Future<Output = Option<Row>> + Send + 'static,
+    P: Fn(&I) -> Option<Row>,
 {
     // The collector signals a report failure by closing its receiver.
     let watcher = {
@@ -65,11 +107,13 @@ where
             }
         })
     };
-    let send = |row: Row| {
+    let send = |row: Option<Row>| {
         let rows = rows.clone();
         async move {
             // A closed channel means the report failed: the watcher has halted the run.
-            let _ = rows.send(row).await;
+            if let Some(row) = row {
+                rows.send(row).await;
+            }
         }
     };
 
@@ -77,7 +121,7 @@ where
     let mut stopped_on_first_call = false;
     if let Some(first) = iter.next() {
         let row = job.clone()(first).await;
-        let first_pending = row.status == Status::Pending;
+        let first_pending = row.as_ref().is_none_or(|r| r.status == Status::Pending);
         send(row).await;
         stopped_on_first_call =
             first_pending && control.is_stopped() && !control.operator_stopped();
@@ -101,8 +145,9 @@ where
         let (job, rows) = (job.clone(), rows.clone());
         tasks.spawn(
             async move {
-                let row = job(item).await;
-                let _ = rows.send(row).await;
+                if let Some(row) = job(item).await {
+                    rows.send(row).await;
+                }
                 drop(permit);
             }
             .in_current_span(),

@@ -20,6 +20,8 @@ mod revoke_basic;
 mod revoke_faults;
 // revoke through outages: nobody failed for them, bounded waits, an unreachable API.
 mod revoke_outage;
+// offboard: waves, transfers, every safety rule and Zoom refusal, lost deletes, dry run, resume.
+mod offboard;
 // revoke's pacing against the simulator's rate limits.
 mod revoke_pacing;
 // the real binary stopped (SIGKILL, SIGINT, daily limit) and resumed.

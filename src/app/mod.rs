@@ -20,10 +20,12 @@ use crate::logging;
 use crate::zoom::{self, TokenSource, ZoomClient};
 
 mod demo;
+mod offboard;
 mod revoke;
 mod session;
 mod users;
 
+pub use offboard::offboard;
 pub use revoke::revoke;
 pub use users::{users, users_at};
 
@@ -34,8 +36,9 @@ pub fn process_env(key: &str) -> Option<String> {
 
 /// Environment lookup: `std::env::var` in the process, a map in tests.
 pub type EnvFn = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
-/// Asks the operator to confirm: shown the prompt, must answer the number of users.
-pub type ConfirmFn = Box<dyn Fn(&str, u64) -> bool + Send + Sync>;
+/// Asks the operator to confirm: shown the prompt, must type back the expected answer (the
+/// number of users, or `delete N` when data will be deleted).
+pub type ConfirmFn = Box<dyn Fn(&str, &str) -> bool + Send + Sync>;
 
 /// How a command talks to the world outside its arguments. Tests build their own.
 pub struct Context {
@@ -107,6 +110,17 @@ pub async fn run_command(cli: Cli, ctx: Context) -> Exit {
             };
             logging::init(&settings.log);
             revoke(settings, &ctx).await
+        }
+        Command::Offboard(args) => {
+            let settings = match Settings::resolve(&args.run, &*ctx.env, chrono::Utc::now()) {
+                Ok(s) => s,
+                Err(e) => {
+                    logging::init(&LogSettings::from_args(&args.run.output));
+                    return usage(&e.to_string());
+                }
+            };
+            logging::init(&settings.log);
+            offboard(&args, settings, &ctx).await
         }
         Command::Users(args) => {
             logging::init(&LogSettings::from_args(&args.output));
@@ -201,7 +215,7 @@ fn tty_confirm() -> Option<ConfirmFn> {
             .open("/dev/tty")
             .ok()?;
         let tty = std::sync::Mutex::new(tty);
-        Some(Box::new(move |prompt: &str, n: u64| {
+        Some(Box::new(move |prompt: &str, expected: &str| {
             let Ok(mut t) = tty.lock() else { return false };
             if t.write_all(prompt.as_bytes())
                 .and_then(|_| t.flush())
@@ -214,7 +228,7 @@ fn tty_confirm() -> Option<ConfirmFn> {
             if reader.read_line(&mut line).is_err() {
                 return false;
             }
-            line.trim() == n.to_string()
+            line.trim() == expected
         }))
     }
     #[cfg(not(unix))]
@@ -225,7 +239,11 @@ fn tty_confirm() -> Option<ConfirmFn> {
 
 /// Reads and validates the whole input before any request (exit 2 naming the file, line and
 /// value on a problem).
-fn load_batch(settings: &Settings, ctx: &Context) -> Result<Batch, Exit> {
+fn load_batch(
+    settings: &Settings,
+    ctx: &Context,
+    transfer_column: Option<String>,
+) -> Result<Batch, Exit> {
     let mut sources: Vec<InputSource> = settings
         .inputs
         .iter()
@@ -242,7 +260,7 @@ fn load_batch(settings: &Settings, ctx: &Context) -> Result<Batch, Exit> {
     }
     let opts = InputOptions {
         column: settings.column.clone(),
-        ..InputOptions::default()
+        transfer_column,
     };
     let mut stdin = std::io::stdin().lock();
     input::load(
@@ -280,8 +298,35 @@ fn run_id() -> String {
     format!("{}-{n:08x}", chrono::Utc::now().format("%Y%m%dT%H%M%SZ"))
 }
 
-/// Fetches the first token and checks its scopes, so bad credentials cost no API call.
-async fn connect(settings: &Settings, creds: &Credentials) -> Result<ZoomClient, String> {
+/// Scopes for `GET /users/{id}` (lookups).
+pub const READ_SCOPES: &[&str] = &["user:read:admin", "user:read:user:admin"];
+/// Scopes for listing users.
+pub const LIST_SCOPES: &[&str] = &[
+    "user:read:admin",
+    "user:write:admin",
+    "user:read:list_users:admin",
+];
+/// Scopes any of which lets a dry run look users up one way or another (each or by listing).
+pub const DRY_RUN_SCOPES: &[&str] = &[
+    "user:read:admin",
+    "user:write:admin",
+    "user:read:user:admin",
+    "user:read:list_users:admin",
+];
+/// Scopes for deactivating users.
+pub const STATUS_SCOPES: &[&str] = &["user:write:admin", "user:update:status:admin"];
+/// Scopes for deleting or disassociating users.
+pub const DELETE_SCOPES: &[&str] = &["user:write:admin", "user:delete:user:admin"];
+/// Scopes for revoking SSO tokens.
+pub const REVOKE_SCOPES: &[&str] = &["user:write:admin", "user:delete:token:admin"];
+
+/// Fetches the first token and checks that it has one scope of each group in `needs`, so bad
+/// credentials or a missing scope cost no API call.
+async fn connect(
+    settings: &Settings,
+    creds: &Credentials,
+    needs: &[&[&str]],
+) -> Result<ZoomClient, String> {
     let http = zoom::http_client(settings.timeout, settings.concurrency)
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
     let source = match creds {
@@ -300,27 +345,19 @@ async fn connect(settings: &Settings, creds: &Credentials) -> Result<ZoomClient,
     if source.renewable() {
         source.token().await.map_err(|e| e.to_string())?;
         if let Some(granted) = source.granted_scopes().await {
-            let needed: &[&str] = if settings.dry_run {
-                &[
-                    "user:read:admin",
-                    "user:write:admin",
-                    "user:read:user:admin",
-                    "user:read:list_users:admin",
-                ]
-            } else {
-                &["user:write:admin", "user:delete:token:admin"]
-            };
-            if !granted.iter().any(|g| needed.contains(&g.as_str())) {
-                return Err(format!(
-                    "the app's token lacks the scope this needs: one of {} (granted: {}). Add \
-                     it to the Server-to-Server OAuth app in the Zoom Marketplace",
-                    needed.join(", "),
-                    if granted.is_empty() {
-                        "none".to_string()
-                    } else {
-                        granted.join(" ")
-                    }
-                ));
+            for needed in needs {
+                if !granted.iter().any(|g| needed.contains(&g.as_str())) {
+                    return Err(format!(
+                        "the app's token lacks the scope this needs: one of {} (granted: {}). \
+                         Add it to the Server-to-Server OAuth app in the Zoom Marketplace",
+                        needed.join(", "),
+                        if granted.is_empty() {
+                            "none".to_string()
+                        } else {
+                            granted.join(" ")
+                        }
+                    ));
+                }
             }
         }
     }

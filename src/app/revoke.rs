@@ -30,7 +30,7 @@ pub async fn revoke(settings: Settings, ctx: &Context) -> Exit {
     for w in &settings.warnings {
         tracing::warn!("{w}");
     }
-    let batch = match load_batch(&settings, ctx) {
+    let batch = match load_batch(&settings, ctx, None) {
         Ok(b) => b,
         Err(exit) => return exit,
     };
@@ -56,10 +56,8 @@ pub async fn revoke(settings: Settings, ctx: &Context) -> Exit {
     }
     if !settings.dry_run && !settings.yes && !plan.todo.is_empty() {
         let prompt = confirmation_text(&plan, &settings);
-        let confirmed = ctx
-            .confirm
-            .as_ref()
-            .is_some_and(|c| c(&prompt, plan.todo.len() as u64));
+        let expected = plan.todo.len().to_string();
+        let confirmed = ctx.confirm.as_ref().is_some_and(|c| c(&prompt, &expected));
         if !confirmed {
             return usage("not confirmed: nothing was done");
         }
@@ -191,7 +189,12 @@ impl Strategy {
             }
             (Strategy::Pool, Some(creds)) => creds,
         };
-        let client = connect(settings, creds).await?;
+        let needs = if settings.dry_run {
+            super::DRY_RUN_SCOPES
+        } else {
+            super::REVOKE_SCOPES
+        };
+        let client = connect(settings, creds, &[needs]).await?;
         let pacer = Pacer::new(settings.rate).map_err(|e| e.to_string())?;
         let light = Requester::new(
             client,
@@ -215,14 +218,14 @@ impl Strategy {
             move |user| {
                 let light = light.clone();
                 async move {
-                    if dry {
+                    Some(if dry {
                         run::lookup_one(light, user).await
                     } else {
                         run::revoke_one(light, user).await
-                    }
+                    })
                 }
             },
-            |user| run::pending_row(user.as_str(), 0),
+            |user| Some(run::pending_row(user.as_str(), 0)),
         )
         .await;
         Ok(res.stopped_on_first_call)

@@ -22,6 +22,7 @@ use crate::config::LogSettings;
 use crate::logging;
 use crate::report::{ReportWriter, Row, Status};
 use crate::request::Stats;
+use crate::run::{Entry, Rows};
 
 /// Rows the collector writes with one flush at most (the row channel's capacity).
 const COLLECT_BATCH: usize = 1024;
@@ -69,7 +70,7 @@ pub struct Collected {
 /// The collector and the bar of one run.
 pub struct Session {
     /// Where workers send finished rows.
-    tx: mpsc::Sender<Row>,
+    tx: mpsc::Sender<Entry>,
     /// The collector task (owns the report writer); taken by [`Session::finish`].
     collector: Option<JoinHandle<Collected>>,
     /// The bar, if one is drawn; registered with the logger, so log lines never tear it.
@@ -89,7 +90,7 @@ impl Session {
         span: tracing::Span,
     ) -> Session {
         let bar = progress_bar(log, terminal, total);
-        let (tx, rx) = mpsc::channel::<Row>(COLLECT_BATCH);
+        let (tx, rx) = mpsc::channel::<Entry>(COLLECT_BATCH);
         let json_logs = log.format == LogFormat::Json;
         let collector =
             tokio::spawn(collect(writer, rx, bar.clone(), stats, json_logs).instrument(span));
@@ -101,15 +102,16 @@ impl Session {
     }
 
     /// A sender for workers.
-    pub fn rows(&self) -> mpsc::Sender<Row> {
-        self.tx.clone()
+    pub fn rows(&self) -> Rows {
+        Rows::new(self.tx.clone())
     }
 
     /// Sends rows known without a request (invalid, excluded). Stops early if the report
     /// failed: the collector counts what it could not write.
     pub async fn send_all(&self, rows: impl IntoIterator<Item = Row>) {
         for row in rows {
-            if self.tx.send(row).await.is_err() {
+            let entry = Entry { row, written: None };
+            if self.tx.send(entry).await.is_err() {
                 break;
             }
         }
@@ -173,16 +175,25 @@ fn progress_bar(log: &LogSettings, terminal: bool, total: u64) -> Option<Progres
 /// waiting in the channel at once with one flush.
 async fn collect(
     mut writer: ReportWriter,
-    mut rx: mpsc::Receiver<Row>,
+    mut rx: mpsc::Receiver<Entry>,
     bar: Option<ProgressBar>,
     stats: Arc<Stats>,
     json_logs: bool,
 ) -> Collected {
     let mut counts = BTreeMap::new();
     let mut error = None;
+    let mut entries = Vec::with_capacity(COLLECT_BATCH);
     let mut batch = Vec::with_capacity(COLLECT_BATCH);
-    while rx.recv_many(&mut batch, COLLECT_BATCH).await > 0 {
+    let mut acks = Vec::new();
+    while rx.recv_many(&mut entries, COLLECT_BATCH).await > 0 {
+        for e in entries.drain(..) {
+            batch.push(e.row);
+            acks.extend(e.written);
+        }
         if let Err(e) = writer.write_rows(&batch) {
+            // The acks are dropped unanswered: a write-ahead row that is not on disk must not
+            // let its call go out.
+            acks.clear();
             error = Some(e.to_string());
             tracing::error!("cannot write the report: {e}");
             rx.close();
@@ -190,10 +201,13 @@ async fn collect(
             for row in &batch {
                 *counts.entry(row.status).or_insert(0) += 1;
             }
-            while let Some(r) = rx.recv().await {
-                *counts.entry(r.status).or_insert(0) += 1;
+            while let Some(e) = rx.recv().await {
+                *counts.entry(e.row.status).or_insert(0) += 1;
             }
             break;
+        }
+        for ack in acks.drain(..) {
+            let _ = ack.send(());
         }
         let finished = batch.len() as u64;
         for row in batch.drain(..) {

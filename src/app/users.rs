@@ -56,7 +56,7 @@ pub async fn users_at(
         Err(e) => return usage(&format!("--rate: {e}")),
     };
     // `settings` was resolved as a dry run, so `connect` checks for a read scope.
-    let client = match connect(&settings, creds).await {
+    let client = match connect(&settings, creds, &[super::DRY_RUN_SCOPES]).await {
         Ok(c) => c,
         Err(msg) => return usage(&msg),
     };

@@ -96,9 +96,16 @@ pub struct ZoomUser {
     /// `active`, `inactive` or `pending`.
     #[serde(default)]
     pub status: Option<String>,
-    /// Role id.
+    /// Role id: `"0"` owner, `"1"` admin, `"2"` member, anything else a custom role.
     #[serde(default)]
     pub role_id: Option<String>,
+    /// The role's name (`GET /users/{id}` only), e.g. for a custom role.
+    #[serde(default)]
+    pub role_name: Option<String>,
+    /// How the user signs in (`GET /users/{id}` only): 101 is SSO, 100 a Zoom work email,
+    /// 1 Google, 24 Apple... Revoking the SSO token logs out SSO sessions only.
+    #[serde(default)]
+    pub login_types: Option<Vec<i64>>,
     /// Last login, RFC 3339.
     #[serde(default)]
     pub last_login_time: Option<String>,
