@@ -105,8 +105,11 @@ pub async fn run_ob(sim: &Sim, a: &OffboardArgs) -> Exit {
     offboard(a, settings, &ctx).await
 }
 
+/// The last row per (lower-cased user, step).
+pub type LastRows = HashMap<(String, Option<Step>), Row>;
+
 /// The last row per (user, step), and every row.
-pub fn by_step(report: &Path) -> (HashMap<(String, Option<Step>), Row>, Vec<Row>) {
+pub fn by_step(report: &Path) -> (LastRows, Vec<Row>) {
     let all = rows(report);
     let mut last = HashMap::new();
     for r in &all {
@@ -115,7 +118,7 @@ pub fn by_step(report: &Path) -> (HashMap<(String, Option<Step>), Row>, Vec<Row>
     (last, all)
 }
 
-fn status_of(last: &HashMap<(String, Option<Step>), Row>, user: &str, step: Step) -> Status {
+fn status_of(last: &LastRows, user: &str, step: Step) -> Status {
     last.get(&(user.to_string(), Some(step)))
         .unwrap_or_else(|| panic!("no {step} row for {user}"))
         .status
