@@ -6,7 +6,9 @@
 //!   tasks than `--concurrency`, even for a million users.
 //! - The first item goes alone; the pool fans out only once it has an answer. Bad credentials
 //!   or a missing scope then cost exactly one call, and the run exits 2 having done nothing.
-//! - Workers send finished rows down one channel; the collector (in [`crate::app`]) writes them.
+//! - Workers send finished rows down one channel; the collector (in [`crate::app`]) writes them
+//!   in batches. A worker keeps its slot until its row is written, so a kill at any moment
+//!   loses the rows of at most `--concurrency` users whose call was done: the ones in flight.
 //! - Stop conditions live in the run's [`Control`]: the daily limit, a fatal auth answer, a
 //!   report that cannot be written, or the operator's Ctrl-C. New requests stop at once;
 //!   requests already on the wire are allowed to finish (drain); every item not finished gets
@@ -146,7 +148,10 @@ where
         tasks.spawn(
             async move {
                 if let Some(row) = job(item).await {
-                    rows.send(row).await;
+                    // The slot is held until the row is in the report, so a kill can lose
+                    // the rows of at most `concurrency` finished users (the ones holding a
+                    // slot), never a backlog of rows waiting in the channel.
+                    rows.send_durable(row).await;
                 }
                 drop(permit);
             }
