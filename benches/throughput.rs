@@ -7,7 +7,8 @@
 //! figures (429s, the busiest one-second window, who was revoked) come from the simulator's
 //! ground truth, not from what the tool says about itself.
 //!
-//! Output: one Markdown table row per scenario, then a check of every target from issue 5.
+//! Output: one Markdown table row per scenario, then a check of every target from issues 5
+//! and 11.
 //! `cargo bench --bench throughput -- alone faulty` runs only the named scenarios.
 
 use std::fmt::Write as _;
@@ -39,6 +40,10 @@ struct Scenario {
     faults: (f64, f64, f64),
     /// OAuth token lifetime.
     token_ttl: Duration,
+    /// How long after arriving a request is counted by its window (ms range; `(0, 0)`: at once).
+    transit_ms: (u64, u64),
+    /// `--concurrency`; `None` leaves the tool's default (16).
+    concurrency: Option<usize>,
 }
 
 /// What one child run measured.
@@ -86,6 +91,8 @@ fn main() {
             neighbour: 0,
             faults: (0.0, 0.0, 0.0),
             token_ttl: Duration::from_secs(3600),
+            transit_ms: (0, 0),
+            concurrency: None,
         },
         Scenario {
             name: "polite",
@@ -93,6 +100,8 @@ fn main() {
             neighbour: 0,
             faults: (0.0, 0.0, 0.0),
             token_ttl: Duration::from_secs(3600),
+            transit_ms: (0, 0),
+            concurrency: None,
         },
         Scenario {
             name: "neighbour",
@@ -100,6 +109,8 @@ fn main() {
             neighbour: 40,
             faults: (0.0, 0.0, 0.0),
             token_ttl: Duration::from_secs(3600),
+            transit_ms: (0, 0),
+            concurrency: None,
         },
         Scenario {
             name: "faulty",
@@ -109,6 +120,29 @@ fn main() {
             // the client sees an error and must retry), and 1% dropped connections.
             faults: (0.01, 0.01, 0.01),
             token_ttl: Duration::from_secs(20),
+            transit_ms: (0, 0),
+            concurrency: None,
+        },
+        // Issue 11: a distant server's windows count each request 30-120 ms after it arrives,
+        // so requests sent near a window edge may land in either window. 32 workers, as in the
+        // issue's measurement: each call now takes 60-240 ms (transit plus latency).
+        Scenario {
+            name: "jitter",
+            rate: Some(f64::from(BUSINESS_LIGHT)),
+            neighbour: 0,
+            faults: (0.0, 0.0, 0.0),
+            token_ttl: Duration::from_secs(3600),
+            transit_ms: (30, 120),
+            concurrency: Some(32),
+        },
+        Scenario {
+            name: "jitter-neighbour",
+            rate: Some(f64::from(BUSINESS_LIGHT)),
+            neighbour: 40,
+            faults: (0.0, 0.0, 0.0),
+            token_ttl: Duration::from_secs(3600),
+            transit_ms: (30, 120),
+            concurrency: Some(32),
         },
     ];
 
@@ -153,6 +187,7 @@ fn network(rt: &tokio::runtime::Runtime, dir: &Path, s: &Scenario, seed: u64) ->
         users: SimUsers::Generated(USERS + USERS / 8),
         seed,
         latency_ms: (30, 120),
+        transit_ms: s.transit_ms,
         neighbour_light_per_second: s.neighbour,
         fault_5xx_before: s.faults.0,
         fault_5xx_after: s.faults.1,
@@ -198,6 +233,9 @@ fn network(rt: &tokio::runtime::Runtime, dir: &Path, s: &Scenario, seed: u64) ->
     if let Some(r) = s.rate {
         cmd.arg("--rate").arg(r.to_string());
     }
+    if let Some(c) = s.concurrency {
+        cmd.arg("--concurrency").arg(c.to_string());
+    }
     let m = measure(cmd);
     let state = sim.state();
     rt.block_on(sim.shutdown());
@@ -205,10 +243,15 @@ fn network(rt: &tokio::runtime::Runtime, dir: &Path, s: &Scenario, seed: u64) ->
     Row {
         name: s.name,
         users: USERS,
-        limit: if s.neighbour > 0 {
-            format!("{BUSINESS_LIGHT}/s, {} left", BUSINESS_LIGHT - s.neighbour)
-        } else {
-            format!("{BUSINESS_LIGHT}/s")
+        limit: {
+            let mut l = format!("{BUSINESS_LIGHT}/s");
+            if s.neighbour > 0 {
+                l += &format!(", {} left", BUSINESS_LIGHT - s.neighbour);
+            }
+            if s.transit_ms != (0, 0) {
+                l += &format!(", transit {}–{} ms", s.transit_ms.0, s.transit_ms.1);
+            }
+            l
         },
         rate: Some(s.rate.unwrap_or(f64::from(BUSINESS_LIGHT) * 0.8)),
         m,
@@ -353,7 +396,7 @@ fn line(r: &Row) -> String {
     }
 }
 
-/// The issue's targets, each checked against the row it concerns.
+/// The issues' targets (5, 11), each checked against the row it concerns.
 fn targets(rows: &[Row]) -> String {
     let mut out = String::from("Targets:\n");
     let mut check = |ok: bool, text: String| {
@@ -365,12 +408,12 @@ fn targets(rows: &[Row]) -> String {
     if let Some(r @ Row { truth: Some(t), .. }) = find("alone") {
         let rate = r.rate.unwrap_or(0.0);
         check(
-            eff(r) >= 0.97,
-            format!("alone: efficiency {:.3} ≥ 0.97", eff(r)),
+            eff(r) >= 0.98,
+            format!("alone: efficiency {:.3} ≥ 0.98", eff(r)),
         );
         check(
-            share(t) <= 0.01,
-            format!("alone: 429 share {:.2}% ≤ 1%", 100.0 * share(t)),
+            t.throttled == 0,
+            format!("alone: 429 share {:.2}% = 0%", 100.0 * share(t)),
         );
         check(
             t.peak as f64 <= rate,
@@ -380,23 +423,29 @@ fn targets(rows: &[Row]) -> String {
             ),
         );
     }
-    if let Some(r @ Row { truth: Some(t), .. }) = find("neighbour") {
-        let tput = t.revoked as f64 / r.m.wall.as_secs_f64();
-        check(
-            t.revoked == r.users,
-            format!("neighbour: {} of {} users revoked", t.revoked, r.users),
-        );
-        check(
-            share(t) <= 0.05,
-            format!("neighbour: 429 share {:.2}% ≤ 5%", 100.0 * share(t)),
-        );
-        check(
-            tput >= 0.85 * 40.0,
-            format!(
-                "neighbour: {tput:.1} users/s ≥ 34 (85% of the 40/s left over; {:.0}%)",
-                100.0 * tput / 40.0
-            ),
-        );
+    for (name, max_share) in [("neighbour", 0.05), ("jitter-neighbour", 0.05)] {
+        if let Some(r @ Row { truth: Some(t), .. }) = find(name) {
+            let tput = t.revoked as f64 / r.m.wall.as_secs_f64();
+            check(
+                t.revoked == r.users,
+                format!("{name}: {} of {} users revoked", t.revoked, r.users),
+            );
+            check(
+                share(t) <= max_share,
+                format!(
+                    "{name}: 429 share {:.2}% ≤ {:.0}%",
+                    100.0 * share(t),
+                    100.0 * max_share
+                ),
+            );
+            check(
+                tput >= 0.9 * 40.0,
+                format!(
+                    "{name}: {tput:.1} users/s ≥ 36 (90% of the 40/s left over; {:.0}%)",
+                    100.0 * tput / 40.0
+                ),
+            );
+        }
     }
     if let Some(r @ Row { truth: Some(t), .. }) = find("faulty") {
         check(
@@ -404,8 +453,22 @@ fn targets(rows: &[Row]) -> String {
             format!("faulty: {} of {} users revoked", t.revoked, r.users),
         );
         check(
-            eff(r) >= 0.9,
-            format!("faulty: efficiency {:.3} ≥ 0.9", eff(r)),
+            eff(r) >= 0.95,
+            format!("faulty: efficiency {:.3} ≥ 0.95", eff(r)),
+        );
+    }
+    if let Some(r @ Row { truth: Some(t), .. }) = find("jitter") {
+        check(
+            t.revoked == r.users,
+            format!("jitter: {} of {} users revoked", t.revoked, r.users),
+        );
+        check(
+            eff(r) >= 0.97,
+            format!("jitter: efficiency {:.3} ≥ 0.97", eff(r)),
+        );
+        check(
+            share(t) <= 0.02,
+            format!("jitter: 429 share {:.2}% ≤ 2%", 100.0 * share(t)),
         );
     }
     for r in rows {

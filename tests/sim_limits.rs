@@ -297,3 +297,89 @@ async fn concurrent_mutations_of_one_user_get_429() {
     assert_eq!(sim.state().peak_in_flight, 5);
     assert_eq!(sim.state().rejected_concurrent, 1);
 }
+
+#[tokio::test]
+async fn transit_delays_the_moment_a_window_counts_a_request() {
+    // 5 per window, each request counted 300 ms after it arrives.
+    let sim = common::start(SimConfig {
+        light_per_second: Some(5),
+        transit_ms: (300, 300),
+        ..SimConfig::default()
+    })
+    .await;
+    let auth = bearer(&sim);
+    let ids = common::active_ids(&sim, 6);
+    at_window_start(&sim).await;
+    // 800 ms into window k: without transit these 5 would fill window k; with it they are
+    // counted around k + 1.1 s, in window k + 1 (100 ms early and 200 ms late to spare).
+    tokio::time::sleep(Duration::from_millis(780)).await;
+    let sent = std::time::Instant::now();
+    let statuses = burst(&sim, &ids[..5], &auth).await;
+    assert_eq!(statuses, [204; 5]);
+    assert!(
+        sent.elapsed() >= Duration::from_millis(300),
+        "answered after the transit, with no latency configured: {:?}",
+        sent.elapsed()
+    );
+    // Arrives early in window k + 1, which the first five already fill (without transit it
+    // would be the first of a fresh window: 204).
+    let r = revoke(&common::client(), &sim, &ids[5], &auth).await;
+    assert_eq!(r.status(), 429);
+    assert!(
+        sim.elapsed().as_millis() % 1000 < 700,
+        "counted in the same window as the burst"
+    );
+    // Arrival times are recorded when requests arrive, before the transit.
+    let st = sim.state();
+    assert_eq!(st.rejected_qps, 1);
+    assert_eq!(st.peak_starts_per_second("DELETE", "/token"), 6);
+}
+
+#[tokio::test]
+async fn transit_draws_leave_the_fault_draws_unchanged() {
+    // Same seed, faults on every other call on average: the transit RNG is separate, so the
+    // same sequence of calls meets the same faults with and without transit.
+    async fn statuses(transit_ms: (u64, u64)) -> Vec<u16> {
+        let sim = common::start(SimConfig {
+            transit_ms,
+            fault_5xx_before: 0.5,
+            seed: 42,
+            ..common::roomy()
+        })
+        .await;
+        let (c, auth) = (common::client(), bearer(&sim));
+        let mut out = Vec::new();
+        for id in common::active_ids(&sim, 12) {
+            out.push(revoke(&c, &sim, &id, &auth).await.status().as_u16());
+        }
+        out
+    }
+    let plain = statuses((0, 0)).await;
+    assert!(
+        plain.contains(&204) && plain.iter().any(|s| *s >= 500),
+        "{plain:?}"
+    );
+    assert_eq!(statuses((0, 3)).await, plain);
+}
+
+#[test]
+fn transit_flag_parses_and_a_reversed_range_is_refused() {
+    use clap::Parser;
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        sim: zoom_offboard::sim::SimArgs,
+    }
+    let parse = |args: &[&str]| {
+        Cli::try_parse_from(std::iter::once("sim").chain(args.iter().copied())).map(|c| c.sim)
+    };
+    let args = parse(&["--transit-ms", "30..120"]).unwrap();
+    assert_eq!(args.to_config().unwrap().transit_ms, (30, 120));
+    assert_eq!(parse(&[]).unwrap().to_config().unwrap().transit_ms, (0, 0));
+    assert!(parse(&["--transit-ms", "120..30"]).is_err());
+    let reversed = SimConfig {
+        transit_ms: (120, 30),
+        ..SimConfig::default()
+    };
+    assert!(reversed.validate().is_err());
+}

@@ -49,6 +49,10 @@ pub struct SimArgs {
     /// Latency added to API calls, in ms: a range `20..80` or a single number
     #[arg(long, value_name = "MS", default_value = "0", value_parser = parse_latency)]
     pub latency_ms: (u64, u64),
+    /// Delay between a call's arrival and the moment its rate-limit window counts it, in ms
+    /// (a range `30..120` or a single number): window-edge jitter of a distant server
+    #[arg(long, value_name = "MS", default_value = "0", value_parser = parse_latency)]
+    pub transit_ms: (u64, u64),
     /// Probability of a 5xx before the side effect (not revoked)
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_probability)]
     pub fault_5xx: f64,
@@ -122,6 +126,7 @@ impl SimArgs {
             users,
             seed: self.seed,
             latency_ms: self.latency_ms,
+            transit_ms: self.transit_ms,
             fault_5xx_before: self.fault_5xx,
             fault_5xx_after: self.fault_5xx_after,
             fault_drop: self.fault_drop,

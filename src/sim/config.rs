@@ -146,6 +146,11 @@ pub struct SimConfig {
     pub seed: u64,
     /// Uniform latency range (ms) added before answering API calls.
     pub latency_ms: (u64, u64),
+    /// Uniform transit range (ms): how long after its arrival a request's rate-limit window
+    /// counts it, as on a distant server behind a jittery path. A request arriving just before
+    /// a window edge may count in the next window. Independent of `latency_ms` (drawn from its
+    /// own RNG seeded from `seed`, so the fault draws do not change with it); default `(0, 0)`.
+    pub transit_ms: (u64, u64),
     /// See [`Faults::fault_5xx_before`].
     pub fault_5xx_before: f64,
     /// See [`Faults::fault_5xx_after`].
@@ -191,6 +196,7 @@ impl Default for SimConfig {
             users: SimUsers::default(),
             seed: 1,
             latency_ms: (0, 0),
+            transit_ms: (0, 0),
             fault_5xx_before: 0.0,
             fault_5xx_after: 0.0,
             fault_drop: 0.0,
@@ -244,6 +250,13 @@ impl SimConfig {
         if let Some(r) = self.outages.iter().find(|r| r.start >= r.end) {
             anyhow::bail!("outage window {r:?} is empty or reversed");
         }
+        if self.transit_ms.0 > self.transit_ms.1 {
+            anyhow::bail!(
+                "transit range {}..{} ms is reversed",
+                self.transit_ms.0,
+                self.transit_ms.1
+            );
+        }
         if self.token_ttl.is_zero() {
             anyhow::bail!("token_ttl must be positive");
         }
@@ -270,6 +283,7 @@ impl fmt::Debug for SimConfig {
             .field("users", &UsersSummary(&self.users))
             .field("seed", &self.seed)
             .field("faults", &self.faults())
+            .field("transit_ms", &self.transit_ms)
             .field("stall", &self.stall)
             .field("outages", &self.outages)
             .field("token_ttl", &self.token_ttl)

@@ -5,10 +5,16 @@
 //! it. Checks run daily limit first, then per-second, and a rejected request consumes neither
 //! budget. Mutating calls also take a per-user "busy" mark for as long as they are handled, so a
 //! second concurrent mutation of the same user is answered 429 "Too many concurrent requests."
+//!
+//! With `transit_ms` set, a request is counted a random moment after it arrives ([`Limiter::transit`]):
+//! how a distant server's windows see a client whose requests cross a jittery path.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{Rng as _, SeedableRng as _};
 
 use crate::plan::Label;
 use crate::sim::config::{LimitModel, SimConfig};
@@ -71,7 +77,14 @@ pub(crate) struct Limiter {
     pub(crate) rejected_qps: u64,
     /// 429s for the daily budget.
     pub(crate) rejected_daily: u64,
+    /// Transit range in ms (see [`SimConfig::transit_ms`]).
+    transit_ms: (u64, u64),
+    /// Transit draws: their own RNG, so turning transit on leaves the fault draws unchanged.
+    transit_rng: SmallRng,
 }
+
+/// Mixed into the seed of the transit RNG, so its draws differ from the fault RNG's.
+const TRANSIT_SEED_SALT: u64 = 0x7472_616e_7369_7421;
 
 impl Limiter {
     /// Budgets as the config sets them, all full.
@@ -83,7 +96,19 @@ impl Limiter {
             neighbour_light: cfg.neighbour_light_per_second,
             rejected_qps: 0,
             rejected_daily: 0,
+            transit_ms: cfg.transit_ms,
+            transit_rng: SmallRng::seed_from_u64(cfg.seed ^ TRANSIT_SEED_SALT),
         }
+    }
+
+    /// How long the next request travels before its window counts it (zero without transit).
+    pub(crate) fn transit(&mut self) -> Duration {
+        let (lo, hi) = self.transit_ms;
+        Duration::from_millis(if lo < hi {
+            self.transit_rng.random_range(lo..=hi)
+        } else {
+            lo
+        })
     }
 
     /// Admits a request for `label` arriving `now` after start, or says why not. Only an

@@ -6,7 +6,8 @@
 //! 1. outage window → 503;
 //! 2. bearer token → 401 code 124; scope → 400 code 4711 naming the granular scope;
 //! 3. same-user concurrency (mutating calls) → 429 "Too many concurrent requests.";
-//! 4. daily, then per-second budget → 429 with `X-RateLimit-*` headers;
+//! 4. the transit delay (`transit_ms`), then the daily and per-second budgets, counted at that
+//!    later moment → 429 with `X-RateLimit-*` headers;
 //! 5. latency, then the drawn fault (drop, stall, 5xx before the side effect);
 //! 6. the handler (side effect), then a 5xx-after fault if drawn.
 //!
@@ -270,6 +271,10 @@ async fn api(
         }
         _ => None,
     };
+    let transit = lock(&shared.limiter).transit();
+    if !transit.is_zero() {
+        tokio::time::sleep(transit).await;
+    }
     let admitted = lock(&shared.limiter).admit(label, shared.elapsed());
     if let Err(rejection) = admitted {
         return rate_limited(shared, label, rejection);
