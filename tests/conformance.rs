@@ -44,6 +44,9 @@ use zoom_offboard::sim::{Sim, SimConfig, SimUsers, UserStatus};
 
 use crate::revoke_support::{Env, args, rows, run_with, s2s_env, static_env, write_input};
 
+// The product's own offboarding runs through Prism; a child module, so it shares the helpers.
+mod offboard;
+
 /// The Prism release used: the newest whose `engines` accept Node 20 (5.15 and later want 24).
 const PRISM_VERSION: &str = "5.14.2";
 /// Longest wait for `npm install` (a cold install takes ~15 s on a good link).
@@ -99,6 +102,9 @@ struct Exchange {
     method: String,
     /// Path and query as the tool sent them (with `/v2`).
     path: String,
+    /// The request's JSON body (`Null` when none): the spec does not mark the status call's
+    /// body as required, so Prism would let a PUT without one through; tests check it here.
+    request: Value,
     /// Status the tool got.
     status: u16,
     /// Zoom's `code` in a JSON error body.
@@ -208,6 +214,7 @@ async fn start_recorder(prism: String, log: Log) -> String {
             let body = axum::body::to_bytes(body, 1 << 20)
                 .await
                 .unwrap_or_default();
+            let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
             let mut fwd = http.request(parts.method.clone(), format!("{prism}{upstream}"));
             for (name, value) in &parts.headers {
                 if !matches!(name.as_str(), "host" | "content-length" | "connection") {
@@ -232,6 +239,7 @@ async fn start_recorder(prism: String, log: Log) -> String {
             log.lock().unwrap().push(Exchange {
                 method: parts.method.to_string(),
                 path: path.clone(),
+                request,
                 status: status.as_u16(),
                 code: parsed.get("code").and_then(Value::as_i64),
                 violations: violations_of(&headers, prism_error.then_some(&parsed)),
@@ -671,10 +679,11 @@ async fn tool_and_simulator_meet_zooms_spec() {
     assert_conforms(&log, "revoke with a rejected token");
     assert_ne!(exit, Exit::Success);
 
-    // 5. The offboarding calls, as raw requests (the tool does not send them yet): GET user with
-    //    role_name and login_types, PUT status (200 and Zoom's refusals), DELETE with `action`
-    //    and the transfer flags (204 and Zoom's refusals). Generated user i is all[i - 1]: 1 the
-    //    owner, 5 managed-domain, 8 Zoom Events, 10 an admin, 13 a custom role, 50 pending.
+    // 5. The offboarding calls, as raw requests (the product's own: the `offboard` module): GET
+    //    user with role_name and login_types, PUT status (200 and Zoom's refusals), DELETE with
+    //    `action` and the transfer flags (204 and Zoom's refusals). Generated user i is
+    //    all[i - 1]: 1 the owner, 5 managed-domain, 8 Zoom Events, 10 an admin, 13 a custom
+    //    role, 50 pending.
     let http = crate::common::client();
     let bearer = format!("Bearer {}", sim.issue_token());
     let nth = |i: usize| all[i - 1].clone();
