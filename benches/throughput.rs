@@ -162,6 +162,11 @@ fn main() {
         rows.push(network(&rt, dir.path(), s, 7 + i as u64));
         print_partial(rows.last());
     }
+    if wanted("offboard-3step") {
+        eprintln!("running offboard-3step ...");
+        rows.push(offboard_3step(&rt, dir.path(), 99));
+        print_partial(rows.last());
+    }
     if wanted("parse-1m") {
         eprintln!("running parse-1m ...");
         rows.push(parse_1m(dir.path()));
@@ -268,6 +273,111 @@ fn truth(state: &SimState, users: &[(String, String)]) -> Truth {
             .iter()
             .filter(|(id, _)| state.revocations.get(id).is_some_and(|&n| n > 0))
             .count(),
+    }
+}
+
+/// `offboard-3step` (issue 12): `offboard --steps revoke,deactivate,delete --transfer-to M` of
+/// 3,000 members at the Business ceiling (`--rate 80`). Its "users" column counts the calls the
+/// run needs (3 steps + 1 lookup per user, + the target's lookup), so that efficiency is over all
+/// calls, lookups included; "revoked (sim)" counts users the simulator saw deleted.
+fn offboard_3step(rt: &tokio::runtime::Runtime, dir: &Path, seed: u64) -> Row {
+    let cfg = SimConfig {
+        plan: Plan::Business,
+        users: SimUsers::Generated(USERS + USERS / 3),
+        seed,
+        latency_ms: (30, 120),
+        ..SimConfig::default()
+    };
+    let sim = rt
+        .block_on(Sim::start(cfg.clone()))
+        .expect("start simulator");
+    let members: Vec<_> = sim
+        .users()
+        .into_iter()
+        .filter(|u| {
+            u.status == UserStatus::Active && u.role_id == "2" && !u.zoom_events && !u.other_account
+        })
+        .collect();
+    assert!(members.len() > USERS, "not enough active members");
+    let manager = members[USERS].email.clone();
+    let leavers: Vec<(String, String)> = members[..USERS]
+        .iter()
+        .map(|u| (u.id.clone(), u.email.clone()))
+        .collect();
+    let input = dir.join("offboard.csv");
+    let mut text = String::from("email\n");
+    for (_, email) in &leavers {
+        text.push_str(email);
+        text.push('\n');
+    }
+    std::fs::write(&input, text).expect("write input");
+    let report = dir.join("offboard-report.csv");
+    let mut cmd = Command::new(BIN);
+    cmd.arg("offboard")
+        .arg(&input)
+        .args([
+            "--steps",
+            "revoke,deactivate,delete",
+            "--transfer-to",
+            &manager,
+        ])
+        .arg("--report")
+        .arg(&report)
+        .args([
+            "--plan",
+            "business",
+            "--rate",
+            "80",
+            "--yes",
+            "--no-progress",
+            "-q",
+        ])
+        .args(["--config", "/dev/null"])
+        .arg("--base-url")
+        .arg(sim.base_url())
+        .arg("--oauth-url")
+        .arg(sim.oauth_url())
+        .env_clear()
+        .env("ZOOM_ACCOUNT_ID", &cfg.account_id)
+        .env("ZOOM_CLIENT_ID", &cfg.client_id)
+        .env("ZOOM_CLIENT_SECRET", &cfg.client_secret);
+    let m = measure(cmd);
+    let state = sim.state();
+    rt.block_on(sim.shutdown());
+    let api: Vec<u64> = state
+        .requests
+        .iter()
+        .filter(|r| r.path.starts_with("/v2/"))
+        .map(|r| r.at_ms)
+        .collect();
+    let mut peak = 0;
+    let mut lo = 0;
+    for hi in 0..api.len() {
+        while api[hi] >= api[lo] + 1000 {
+            lo += 1;
+        }
+        peak = peak.max(hi - lo + 1);
+    }
+    let deleted = leavers
+        .iter()
+        .filter(|(id, _)| state.offboarded.get(id).is_some_and(|t| t.deletions == 1))
+        .count();
+    Row {
+        name: "offboard-3step",
+        users: USERS * 4 + 1,
+        limit: format!("{BUSINESS_LIGHT}/s, {USERS} users x 3 steps + lookups"),
+        rate: Some(f64::from(BUSINESS_LIGHT)),
+        m,
+        truth: Some(Truth {
+            calls: api.len(),
+            throttled: state
+                .requests
+                .iter()
+                .filter(|r| r.path.starts_with("/v2/") && r.status == 429)
+                .count(),
+            peak,
+            revoked: deleted,
+        }),
     }
 }
 
@@ -469,6 +579,30 @@ fn targets(rows: &[Row]) -> String {
         check(
             share(t) <= 0.02,
             format!("jitter: 429 share {:.2}% ≤ 2%", 100.0 * share(t)),
+        );
+    }
+    if let Some(r @ Row { truth: Some(t), .. }) = find("offboard-3step") {
+        check(
+            t.revoked == USERS,
+            format!(
+                "offboard-3step: {} of {USERS} users deleted once",
+                t.revoked
+            ),
+        );
+        check(
+            eff(r) >= 0.95,
+            format!(
+                "offboard-3step: efficiency over all calls {:.3} ≥ 0.95",
+                eff(r)
+            ),
+        );
+        check(
+            share(t) <= 0.01,
+            format!("offboard-3step: 429 share {:.2}% ≤ 1%", 100.0 * share(t)),
+        );
+        check(
+            t.peak as f64 <= r.rate.unwrap_or(0.0),
+            format!("offboard-3step: busiest one-second window {} ≤ 80", t.peak),
         );
     }
     for r in rows {
