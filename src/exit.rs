@@ -1,4 +1,5 @@
-//! Exit codes (contract): one enum, one place that maps outcomes to codes.
+//! Exit codes (contract): one enum, and one function, [`Exit::decide`], that every command's
+//! ending goes through (xh and fd decide them in one place too).
 
 use std::collections::BTreeMap;
 

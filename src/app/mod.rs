@@ -5,7 +5,7 @@
 //!
 //! Errors before the first API call are [`Exit::Usage`] (2) with a message that names the file,
 //! line, flag or variable at fault. After that, per-user problems are report rows and the exit
-//! code comes from the users' final statuses ([`Exit::from_counts`]).
+//! code comes from [`Exit::decide`], over the users' final statuses.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::sync::Arc;

@@ -1,8 +1,8 @@
 //! The per-user report (CSV or JSONL), its resume reader and the run summary.
 //!
 //! The report is the run's durable record and the operator's audit trail, so it is written as
-//! users finish (one appended, flushed row each) and a run killed at any moment leaves a readable
-//! file: at worst a torn last row, which `--resume` cuts off and [`read_report`] ignores. The last
+//! users finish (appended and flushed in batches: whatever rows are waiting go out with one
+//! write) and a run killed at any moment leaves a readable file: at worst a torn last row, which `--resume` cuts off and [`read_report`] ignores. The last
 //! row for a user is its current state; resume keys rows with [`crate::input::dedupe_key`], so a
 //! report row and an input line for the same person always meet.
 //!

@@ -1,8 +1,8 @@
 //! Reading a report back: the state `--resume` continues from.
 //!
-//! Rows are appended and flushed one by one, so a killed run can leave at most one torn row, and
-//! only at the end. A torn row is recognised without guessing: the file does not end with a
-//! newline, or (CSV) the last record stops short of the header's width (a tear just after a newline
+//! Rows are appended and flushed in batches, each batch with one write, so a killed run can leave
+//! at most one torn row, and only at the end. A torn row is recognised without guessing: the file
+//! does not end with a newline, or (CSV) the last record stops short of the header's width (a tear just after a newline
 //! inside a quoted message). Such a row is ignored here and cut off by [`super::ReportWriter::open`].
 //! A damaged row anywhere else, or a complete last row that does not parse, is an error: the report
 //! is an audit trail and silently dropping a row from it would lose a revocation.

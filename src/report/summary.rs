@@ -16,7 +16,8 @@ use super::Status;
 pub struct Summary {
     /// Users per final status in this run (a status with no users may be absent).
     pub counts: BTreeMap<Status, u64>,
-    /// Wall time of the run, from the first request to the last row.
+    /// Wall time of the run, from the command's start (reading the input, opening the report)
+    /// to the last row written.
     pub wall: Duration,
     /// HTTP requests sent, retries included.
     pub requests: u64,
