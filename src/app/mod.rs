@@ -20,6 +20,7 @@ use crate::logging;
 use crate::zoom::{self, TokenSource, ZoomClient};
 
 mod demo;
+mod ending;
 mod offboard;
 mod revoke;
 mod session;

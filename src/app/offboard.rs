@@ -7,23 +7,21 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use tracing::Instrument;
 
+use super::ending::{RunEnd, excluded_row, finish, invalid_row, light_requester};
 use super::revoke::duration_at;
 use super::session::{FreshReport, Session};
-use super::{Context, connect, load_batch, run_id, usage};
+use super::{Context, load_batch, run_id, usage};
 use crate::cli::OffboardArgs;
 use crate::config::Settings;
-use crate::exit::{Ending, Exit};
+use crate::exit::Exit;
 use crate::input::{self, UserId};
-use crate::logging;
 use crate::offboard::{self, Leaver, Options, Tally};
-use crate::pacing::Pacer;
-use crate::report::{ReportKind, ReportWriter, Row, Status, Summary};
-use crate::request::{Control, Requester, RetryPolicy, Stats, StopReason};
+use crate::report::{ReportKind, ReportWriter, Row, Status};
+use crate::request::{Control, Stats};
 use crate::step::{Step, Steps};
 
 /// Resolves the offboarding flags on top of `revoke`'s settings: a bad step list, a removal
@@ -106,24 +104,13 @@ pub async fn offboard(args: &OffboardArgs, settings: Settings, ctx: &Context) ->
     for inv in &batch.invalid {
         match whole_done(&input::dedupe_key(&inv.raw)) {
             Some(s) => *done_counts.entry(s).or_default() += 1,
-            None => {
-                let mut row = Row::new(inv.raw.clone(), Status::Invalid);
-                row.message = format!(
-                    "{} line {}: {} (never sent)",
-                    inv.origin.file, inv.origin.line, inv.reason
-                );
-                prewritten.push(row);
-            }
+            None => prewritten.push(invalid_row(inv)),
         }
     }
     for u in &batch.excluded {
         match whole_done(&u.key()) {
             Some(s) => *done_counts.entry(s).or_default() += 1,
-            None => {
-                let mut row = Row::new(u.as_str(), Status::Excluded);
-                row.message = "in the --exclude list: never touched".into();
-                prewritten.push(row);
-            }
+            None => prewritten.push(excluded_row(u)),
         }
     }
     let targets: Vec<Option<UserId>> = (0..batch.users.len())
@@ -196,21 +183,12 @@ pub async fn offboard(args: &OffboardArgs, settings: Settings, ctx: &Context) ->
                 }
             }
             Some(creds) => {
-                let client = match connect(&settings, creds, &scopes(&opts)).await {
-                    Ok(c) => c,
+                let needs = scopes(&opts);
+                let light = match light_requester(&settings, creds, &needs, &control, &stats).await
+                {
+                    Ok(l) => l,
                     Err(msg) => return usage(&msg),
                 };
-                let pacer = match Pacer::new(settings.rate) {
-                    Ok(p) => p,
-                    Err(e) => return usage(&e.to_string()),
-                };
-                let light = Requester::new(
-                    client,
-                    Arc::new(pacer),
-                    RetryPolicy::new(settings.max_retries),
-                    control.clone(),
-                    stats.clone(),
-                );
                 let (ending, t) = offboard::execute(leavers, opts.clone(), light, session.rows())
                     .instrument(span)
                     .await;
@@ -235,57 +213,27 @@ pub async fn offboard(args: &OffboardArgs, settings: Settings, ctx: &Context) ->
             *run_counts.entry(*s).or_default() += n;
         }
     }
-    let mut final_counts = run_counts.clone();
-    for (s, n) in &done_counts {
-        *final_counts.entry(*s).or_default() += n;
+    let mut extra = plan_text(&tally, &opts, &settings, users_to_do);
+    if already_done > 0 {
+        let _ = write!(
+            extra,
+            "\n  resumed: {already_done} steps were already done in earlier runs"
+        );
     }
-    if !settings.log.quiet {
-        let summary = Summary {
+    finish(
+        &settings,
+        RunEnd {
+            started,
             counts: run_counts,
-            wall: started.elapsed(),
-            requests: stats.requests.load(Ordering::Relaxed),
-            target_rate: settings.rate,
-            throttled: stats.throttled.load(Ordering::Relaxed),
-            retries: stats.retries.load(Ordering::Relaxed),
+            done_counts: &done_counts,
+            stats: &stats,
             duplicates,
-            report_path: settings.report.clone(),
-            dry_run: dry,
-            stop_reason: stop.as_ref().map(|s| s.to_string()),
-        };
-        let mut text = summary.render();
-        text.push_str(&plan_text(&tally, &opts, &settings, users_to_do));
-        if already_done > 0 {
-            let _ = write!(
-                text,
-                "\n  resumed: {already_done} steps were already done in earlier runs"
-            );
-        }
-        logging::eprint_line(&text);
-    }
-    if let Some(reason) = &stop {
-        logging::eprint_line(&if nothing_done {
-            format!("zoom-offboard: stopped on the first call, nothing was done: {reason}")
-        } else if let StopReason::Report(_) = reason {
-            format!(
-                "zoom-offboard: stopped: {reason}. Every row written to {} so far is intact; \
-                 continue with the same command plus --resume --report {}",
-                settings.report.display(),
-                settings.report.display()
-            )
-        } else {
-            format!(
-                "zoom-offboard: stopped: {reason}. Steps not finished are `pending` in {}; \
-                 continue with the same command plus --resume --report {}",
-                settings.report.display(),
-                settings.report.display()
-            )
-        });
-    }
-    Exit::decide(&Ending {
-        nothing_done,
-        stopped: stop.is_some(),
-        final_counts: &final_counts,
-    })
+            stop,
+            nothing_done,
+            extra,
+            unfinished: "Steps",
+        },
+    )
 }
 
 /// The scopes the token must have, one of each group: each step's, and the lookups'.

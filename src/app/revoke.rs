@@ -11,16 +11,16 @@ use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
+use super::ending::{RunEnd, excluded_row, finish, invalid_row, light_requester};
 use super::session::{FreshReport, Session};
-use super::{Context, connect, load_batch, run_id, usage};
+use super::{Context, load_batch, run_id, usage};
 use crate::config::Settings;
-use crate::exit::{Ending, Exit};
+use crate::exit::Exit;
 use crate::input::{self, Batch, UserId};
-use crate::logging;
 use crate::pacing::Pacer;
 use crate::plan::Label;
-use crate::report::{ReportKind, ReportWriter, ResumeState, Row, Status, Summary};
-use crate::request::{Control, Requester, RetryPolicy, Stats, StopReason};
+use crate::report::{ReportKind, ReportWriter, ResumeState, Row, Status};
+use crate::request::{Control, Requester, Stats, StopReason};
 use crate::run;
 
 /// `zoom-offboard revoke` (and its dry run).
@@ -98,61 +98,30 @@ pub async fn revoke(settings: Settings, ctx: &Context) -> Exit {
         fresh.keep();
     }
 
-    // The summary and the exit code cover every user's final state (resumed users included).
-    let mut final_counts = collected.counts.clone();
-    for (k, v) in &plan.done_counts {
-        *final_counts.entry(*k).or_default() += v;
+    let mut extra = String::new();
+    if plan.already_done > 0 {
+        extra.push_str(&format!(
+            "\n  resumed: {} users were already done in earlier runs",
+            plan.already_done
+        ));
     }
-    if !settings.log.quiet {
-        let summary = Summary {
+    if settings.dry_run {
+        extra.push_str(&dry_run_estimate(to_request, &settings));
+    }
+    finish(
+        &settings,
+        RunEnd {
+            started,
             counts: collected.counts,
-            wall: started.elapsed(),
-            requests: stats.requests.load(Ordering::Relaxed),
-            target_rate: settings.rate,
-            throttled: stats.throttled.load(Ordering::Relaxed),
-            retries: stats.retries.load(Ordering::Relaxed),
+            done_counts: &plan.done_counts,
+            stats: &stats,
             duplicates,
-            report_path: settings.report.clone(),
-            dry_run: settings.dry_run,
-            stop_reason: stop.as_ref().map(|s| s.to_string()),
-        };
-        let mut text = summary.render();
-        if plan.already_done > 0 {
-            text.push_str(&format!(
-                "\n  resumed: {} users were already done in earlier runs",
-                plan.already_done
-            ));
-        }
-        if settings.dry_run {
-            text.push_str(&dry_run_estimate(to_request, &settings));
-        }
-        logging::eprint_line(&text);
-    }
-    if let Some(reason) = &stop {
-        logging::eprint_line(&if nothing_done {
-            format!("zoom-offboard: stopped on the first call, nothing was done: {reason}")
-        } else if let StopReason::Report(_) = reason {
-            format!(
-                "zoom-offboard: stopped: {reason}. Every row written to {} so far is intact; \
-                 users without a final row there were not finished. Free the space (or fix \
-                 the error), then continue with the same command plus --resume --report {}",
-                settings.report.display(),
-                settings.report.display()
-            )
-        } else {
-            format!(
-                "zoom-offboard: stopped: {reason}. Users not finished are `pending` in {}; \
-                 continue with the same command plus --resume --report {}",
-                settings.report.display(),
-                settings.report.display()
-            )
-        });
-    }
-    Exit::decide(&Ending {
-        nothing_done,
-        stopped: stop.is_some(),
-        final_counts: &final_counts,
-    })
+            stop,
+            nothing_done,
+            extra,
+            unfinished: "Users",
+        },
+    )
 }
 
 /// How the users of a run are requested.
@@ -194,15 +163,7 @@ impl Strategy {
         } else {
             super::REVOKE_SCOPES
         };
-        let client = connect(settings, creds, &[needs]).await?;
-        let pacer = Pacer::new(settings.rate).map_err(|e| e.to_string())?;
-        let light = Requester::new(
-            client,
-            Arc::new(pacer),
-            RetryPolicy::new(settings.max_retries),
-            control.clone(),
-            stats.clone(),
-        );
+        let light = light_requester(settings, creds, &[needs], control, stats).await?;
         if settings.dry_run
             && let Some(medium) = listing_requester(settings, &light, todo.len()).await
         {
@@ -328,20 +289,13 @@ impl WorkPlan {
             if done(&input::dedupe_key(&inv.raw)) {
                 continue;
             }
-            let mut row = Row::new(inv.raw, Status::Invalid);
-            row.message = format!(
-                "{} line {}: {} (never sent)",
-                inv.origin.file, inv.origin.line, inv.reason
-            );
-            prewritten.push(row);
+            prewritten.push(invalid_row(&inv));
         }
         for u in &batch.excluded {
             if done(&u.key()) {
                 continue;
             }
-            let mut row = Row::new(u.as_str(), Status::Excluded);
-            row.message = "in the --exclude list: never touched".into();
-            prewritten.push(row);
+            prewritten.push(excluded_row(u));
         }
         let mut todo = batch.users;
         todo.retain(|u| !done(&u.key()));

@@ -390,6 +390,13 @@ impl Waves {
             return run::revoke_one(self.light.clone(), l.user.clone()).await;
         }
         match self.looked(&l.user) {
+            Some(Looked::Found(u)) if u.status.as_deref() == Some("pending") => {
+                let mut row = Row::new(l.user.as_str(), Status::NotFound);
+                row.message = "pending user (invitation not accepted): no session to revoke; a \
+                               real revoke is answered 400/1120 (not_found)"
+                    .into();
+                row
+            }
             Some(Looked::Found(u)) => {
                 let mut row = Row::new(l.user.as_str(), Status::WouldRevoke);
                 row.message = "found: a real run logs the user out".into();
@@ -500,18 +507,37 @@ impl Waves {
             Decision::AlreadyInactive => return pending_row(user, 0),
             Decision::Send { transfer, zoom_id } => (transfer, zoom_id),
         };
-        let destination = match &transfer {
-            Transfer::To(e) => e.clone(),
-            Transfer::Nothing => "(none: --no-transfer)".into(),
-        };
-        lock(&self.tally)
-            .destinations
-            .entry(destination.clone())
-            .and_modify(|n| *n += 1)
-            .or_insert(1);
         let data = match &transfer {
             Transfer::To(e) => format!("meetings, webinars, recordings and whiteboards to {e}"),
             Transfer::Nothing => "no data transferred (--no-transfer)".into(),
+        };
+        let row = self.send_removal(l, step, &transfer, &zoom_id, &data).await;
+        if row.status == done || row.status == would {
+            let destination = match &transfer {
+                Transfer::To(e) => e.clone(),
+                Transfer::Nothing => "(none: --no-transfer)".into(),
+            };
+            *lock(&self.tally)
+                .destinations
+                .entry(destination)
+                .or_default() += 1;
+        }
+        row
+    }
+
+    /// The removal call itself (or, in a dry run, what it would do), after the write-ahead row.
+    async fn send_removal(
+        &self,
+        l: &Leaver,
+        step: Step,
+        transfer: &Transfer,
+        zoom_id: &str,
+        data: &str,
+    ) -> Row {
+        let user = l.user.as_str();
+        let (done, would) = match step {
+            Step::Delete => (Status::Deleted, Status::WouldDelete),
+            _ => (Status::Disassociated, Status::WouldDisassociate),
         };
         if self.opts.dry_run {
             let mut row = Row::new(user, would);
@@ -524,12 +550,12 @@ impl Waves {
         }
         if !self
             .rows
-            .send_durable(Row::write_ahead(user, step, &zoom_id))
+            .send_durable(Row::write_ahead(user, step, zoom_id))
             .await
         {
             return pending_row(user, 0);
         }
-        let call = ZoomCall::remove(&l.user, step == Step::Delete, &transfer);
+        let call = ZoomCall::remove(&l.user, step == Step::Delete, transfer);
         let settled = self.light.send(&call).await;
         match &settled.verdict {
             Verdict::NotFound(info) if !is_refusal(info) => {

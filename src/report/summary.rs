@@ -98,7 +98,7 @@ impl Summary {
         let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         let mut out = String::new();
         if self.dry_run {
-            out.push_str("dry run: nothing was revoked\n");
+            out.push_str("dry run: nothing was changed in Zoom\n");
         }
         for (k, v) in lines {
             let _ = writeln!(out, "{k:<width$}  {v}");

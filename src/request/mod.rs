@@ -530,7 +530,15 @@ where
                 kind,
                 retry_after,
                 info,
-            } => (kind, retry_after, info),
+            } => {
+                // An answer from the server other than 124 means the renewed token was
+                // accepted: a later expiry in this call's retries is renewed again, not taken
+                // for a fresh token rejected.
+                if info.http_status.is_some() {
+                    renewed_from = None;
+                }
+                (kind, retry_after, info)
+            }
         };
         let wait = match (kind, cx.pacer) {
             (RetryKind::Throttled, Some(pacer)) => {
