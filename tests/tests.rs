@@ -26,6 +26,8 @@ mod offboard;
 mod revoke_pacing;
 // the real binary stopped (SIGKILL, SIGINT, daily limit) and resumed.
 mod resume_kill;
+// offboard's real binary SIGKILLed in each wave (revoke, lookups, deactivate, delete), resumed.
+mod offboard_kill;
 // chaos: the real binary SIGKILLed at 20 seeded moments under faults, resumed each time.
 mod chaos;
 // dry runs (both lookup strategies) and `users` listing.
