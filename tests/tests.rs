@@ -28,7 +28,7 @@ mod revoke_pacing;
 mod resume_kill;
 // offboard's real binary SIGKILLed in each wave (revoke, lookups, deactivate, delete), resumed.
 mod offboard_kill;
-// chaos: the real binary SIGKILLed at 20 seeded moments under faults, resumed each time.
+// chaos: revoke and offboard SIGKILLed at 20 seeded moments under faults, resumed each time.
 mod chaos;
 // dry runs (both lookup strategies) and `users` listing.
 mod cli_dryrun_users;
