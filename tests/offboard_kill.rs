@@ -293,8 +293,9 @@ const LEAVERS: usize = 300;
 const CONCURRENCY: usize = 12;
 /// The most answers a kill may lose: the calls on the wire (at most [`CONCURRENCY`]) and the
 /// rows a worker has handed to the report's collector that are not written yet. The collector
-/// writes whatever waits with one write, so that backlog is a row or two at this rate (one
-/// measured); twice the concurrency is a bound that still fails a run that loses a batch.
+/// writes whatever waits with one write, so that backlog is small (lost minus on the wire was
+/// at most 5 over several runs, lost at most 12); twice the concurrency still fails a run that
+/// loses a batch of rows.
 const MOST_LOST: usize = 2 * CONCURRENCY;
 
 /// Starts `cmd`, waits until it has sent [`INTO_WAVE`] calls of `wave`, freezes it, lets the
