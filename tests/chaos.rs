@@ -7,8 +7,9 @@
 //! without `--resume`, which it adds to every run after the first), the report path, how to
 //! count the writes the simulator applied, and the kill moments. It checks what holds for any
 //! command (the report parses after every kill; the last run exits 0) and hands back what it saw
-//! at each kill, so the caller checks what "done" and "too many writes" mean for its command
-//! (`revoke` below; `offboard` can bring its own steps and counts).
+//! at each kill, so the caller checks what "done" and "too many writes" mean for its command:
+//! `revoke` (one write per user) and `offboard --steps revoke,deactivate,delete` (three per
+//! user, with lookups between; its helpers are shared with `offboard_kill`) below.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
@@ -18,10 +19,15 @@ use rand::rngs::SmallRng;
 use rand::{Rng as _, SeedableRng as _};
 
 use crate::common::bin::{Bin, BinRun};
+use crate::offboard_kill::{
+    Calls, Wave, assert_everyone_offboarded, assert_nothing_done_sent_again, leavers_account,
+    leavers_input, offboard_cmd, recorded,
+};
 use crate::revoke_support::{active_emails, revoke_cmd, write_input};
 use zoom_offboard::input::dedupe_key;
 use zoom_offboard::report::{ResumeState, Status, read_report, read_rows};
 use zoom_offboard::sim::{Sim, SimConfig, SimState, SimUsers};
+use zoom_offboard::step::Step;
 
 /// When a run is killed, measured from its start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -404,5 +410,316 @@ async fn revoke_killed_twenty_times_then_resumed_revokes_everyone_within_the_bou
         all.len(),
         truth.tokens_issued,
         summary.join(" ")
+    );
+}
+
+/// What [`Moment::AfterWrites`] counts for `offboard`: revocations, deactivations and removals
+/// the simulator applied.
+fn offboard_writes(s: &SimState) -> u64 {
+    s.total_revocations() + s.total_deactivations() + s.total_removals()
+}
+
+/// `offboard --steps revoke,deactivate,delete --transfer-to MANAGER` of 300 leavers under the
+/// revoke case's faults (5xx before and after the side effect, dropped connections, tokens
+/// expired every 700 ms), killed 20 times across the waves, then resumed to the end: everyone
+/// revoked, deactivated and deleted, each deleted once with its data moved once, the report
+/// parses after every kill, no step sent again after its success row was on disk, and every
+/// revoke or status call beyond one per user is explained by a kill or a lost answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offboard_killed_twenty_times_then_resumed_offboards_everyone_within_the_bound() {
+    const USERS: usize = 300;
+    const CONCURRENCY: usize = 16;
+    const KILLS: usize = 20;
+    let (account, emails) = leavers_account(USERS);
+    let sim = Sim::start(SimConfig {
+        light_per_second: Some(2000),
+        medium_per_second: Some(2000),
+        users: SimUsers::List(account.clone()),
+        seed: 17,
+        latency_ms: (2, 12),
+        fault_5xx_before: 0.03,
+        fault_5xx_after: 0.02,
+        fault_drop: 0.02,
+        token_ttl: Duration::from_secs(2),
+        ..SimConfig::default()
+    })
+    .await
+    .expect("start the simulator");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = leavers_input(dir.path(), &emails);
+    let report = dir.path().join("out.csv");
+    let conc = CONCURRENCY.to_string();
+    let command = || {
+        offboard_cmd(&sim, &input, &report).args([
+            "--rate",
+            "1500",
+            "--concurrency",
+            &conc,
+            "--timeout",
+            "5",
+        ])
+    };
+    // Three writes per user (revoke, deactivate, delete); the lookups write nothing, so a kill
+    // by progress waits through a resumed run's lookups and lands in a writing wave. As for
+    // revoke, the progress moments sum to well under the writes to do, so every kill lands on
+    // a live run.
+    let plan = moments(11, KILLS, (10, 60));
+    let by_progress: u64 = plan
+        .iter()
+        .map(|m| match m {
+            Moment::AfterWrites(n) => *n,
+            Moment::Early(_) => 0,
+        })
+        .sum();
+    assert!(by_progress < (3 * USERS) as u64 * 3 / 4, "{plan:?}");
+
+    let expirer = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(700)).await;
+            sim.expire_all_tokens();
+        }
+    };
+    let out = tokio::select! {
+        out = chaos(Chaos {
+            sim: &sim,
+            command: &command,
+            report: &report,
+            writes: offboard_writes,
+            moments: plan,
+        }) => out,
+        () = expirer => unreachable!("the expirer never ends"),
+    };
+    let truth = &out.truth;
+    let all = &truth.requests;
+    let calls = Calls::new(&account);
+
+    // At the end: every leaver revoked, deactivated and deleted; deleted once, data moved once
+    // to the manager; no `not_found` (a delete whose answer was lost is `deleted`) or `failed`.
+    assert_everyone_offboarded(&report, &account, &emails, truth);
+
+    let id_of: HashMap<String, &str> = account
+        .iter()
+        .map(|u| (dedupe_key(&u.email), u.id.as_str()))
+        .collect();
+    // Per user and step, the writes the simulator applied: revocations, deactivations, removals.
+    let applied = |s: &SimState, id: &str, step: Step| -> u32 {
+        match step {
+            Step::Revoke => s.revocations.get(id).copied().unwrap_or(0),
+            Step::Deactivate => s.offboarded.get(id).map_or(0, |t| t.deactivations),
+            _ => s
+                .offboarded
+                .get(id)
+                .map_or(0, |t| t.deletions + t.disassociations),
+        }
+    };
+    let steps = [Step::Revoke, Step::Deactivate, Step::Delete];
+
+    // After every kill: a success row is never a lie, and the users with a write applied in the
+    // killed run but no success row on disk (in flight at the kill) are at most --concurrency
+    // (the revoke case explains the collector's backlog on top).
+    let mut in_flight_at_a_kill: BTreeSet<(String, Step)> = BTreeSet::new();
+    let mut unrecorded_at_kills = 0u64;
+    let mut prev = SimState::default();
+    let mut summary = Vec::new();
+    for (k, kill) in out.kills.iter().enumerate() {
+        let mut unrecorded = 0;
+        if let Some(state) = &kill.report {
+            for e in &emails {
+                let (key, id) = (dedupe_key(e), id_of[&dedupe_key(e)]);
+                for step in steps {
+                    let now = applied(&kill.truth, id, step);
+                    if recorded(state, &key, step) {
+                        assert!(
+                            now >= 1,
+                            "kill {k}: {e} reported {step} done, never applied"
+                        );
+                    } else if now > applied(&prev, id, step) {
+                        unrecorded += 1;
+                        in_flight_at_a_kill.insert((key.clone(), step));
+                    }
+                }
+            }
+            let later = out
+                .kills
+                .get(k + 1)
+                .map_or(out.last_first_request, |n| n.first_request);
+            assert_nothing_done_sent_again(&calls, k, state, &all[later..]);
+        }
+        assert!(
+            unrecorded <= CONCURRENCY,
+            "kill {k} ({:?}): {unrecorded} writes applied without a row, more than --concurrency",
+            kill.moment
+        );
+        unrecorded_at_kills += unrecorded as u64;
+        summary.push(format!(
+            "{:?}:{}w/{}u",
+            kill.moment, kill.writes, unrecorded
+        ));
+        prev = kill.truth.clone();
+    }
+
+    // The bound. Deactivations and removals are applied once per user whatever the client
+    // sends (asserted above): a second deactivate is a `repeated_status_calls`, a second delete
+    // meets 404. So the extra writes are the revokes beyond one per user plus the repeated
+    // status calls, and each has a cause: an answer lost (a 5xx after the side effect, or a
+    // connection closed without an answer: status 0 in the log, kills included) so the client
+    // sent the call again, or a write applied in flight at a kill whose row did not reach the
+    // report, so the resume sent it again (a deactivate in flight is found inactive by the
+    // resume's lookup and not sent again, so in practice only revokes). Hence
+    //     extra <= kills x concurrency + revoke and status answers lost,
+    // and, with the victims counted at each kill, extra <= unrecorded at kills + answers lost.
+    let extra_revokes: u64 = truth.revocations.values().map(|&n| u64::from(n) - 1).sum();
+    let repeated: u64 = truth
+        .offboarded
+        .values()
+        .map(|t| u64::from(t.repeated_status_calls))
+        .sum();
+    let extra = extra_revokes + repeated;
+    let lost_for: BTreeSet<(String, Step)> = [Wave::Revoke, Wave::Deactivate]
+        .into_iter()
+        .flat_map(|w| {
+            calls
+                .of_wave(all, w)
+                .filter(|(_, s)| lost(*s))
+                .map(move |(u, _)| (u, w.step().expect("a step's wave")))
+        })
+        .collect();
+    let lost_answers = [Wave::Revoke, Wave::Deactivate]
+        .into_iter()
+        .map(|w| calls.of_wave(all, w).filter(|(_, s)| lost(*s)).count() as u64)
+        .sum::<u64>();
+    let bound = (KILLS * CONCURRENCY) as u64 + lost_answers;
+    assert!(
+        extra <= bound,
+        "{extra} extra writes, more than {KILLS} kills x {CONCURRENCY} + {lost_answers} lost \
+         answers"
+    );
+    assert!(
+        extra <= unrecorded_at_kills + lost_answers,
+        "{extra} extra writes, more than {unrecorded_at_kills} unrecorded at the kills + \
+         {lost_answers} lost answers"
+    );
+    // Per user: a user revoked twice, or sent a second status call, was in flight at a kill or
+    // had an answer of that step lost.
+    for e in &emails {
+        let (key, id) = (dedupe_key(e), id_of[&dedupe_key(e)]);
+        let revs = truth.revocations.get(id).copied().unwrap_or(0);
+        let reps = truth
+            .offboarded
+            .get(id)
+            .map_or(0, |t| t.repeated_status_calls);
+        for (step, extra) in [(Step::Revoke, revs > 1), (Step::Deactivate, reps > 0)] {
+            let k = (key.clone(), step);
+            assert!(
+                !extra || in_flight_at_a_kill.contains(&k) || lost_for.contains(&k),
+                "{e}: {step} applied again ({revs} revocations, {reps} repeated status calls), \
+                 neither in flight at a kill nor with an answer lost"
+            );
+        }
+    }
+
+    let expired = all.iter().filter(|r| r.expired_token).count();
+    assert!(
+        expired > 0,
+        "no call met an expired token: the expirer did nothing"
+    );
+    let deletes_lost = calls
+        .of_wave(all, Wave::Delete)
+        .filter(|(_, s)| lost(*s))
+        .count();
+    eprintln!(
+        "chaos offboard: {USERS} users x 3 steps, {KILLS} kills in {:?} (last run {:?}); extra \
+         writes {extra} ({extra_revokes} revokes, {repeated} status calls) <= bound {bound} \
+         ({lost_answers} revoke/status answers lost, {unrecorded_at_kills} unrecorded at kills); \
+         {deletes_lost} delete answers lost; {} requests, {expired} with an expired token, {} \
+         tokens; kills (moment:writes/unrecorded): {}",
+        out.wall,
+        out.last.elapsed,
+        all.len(),
+        truth.tokens_issued,
+        summary.join(" ")
+    );
+}
+
+/// What the chaos found (tokens expired every 700 ms, a call retrying across two expiries): a
+/// call whose token was rejected (124), renewed, accepted (the new token got a 500, not a
+/// 124), and then rejected again after a second, later expiry, must renew again. The renewal
+/// did cure the first 124; the second is a new event. The request policy instead stops the
+/// whole run ("a freshly issued token was rejected too", exit 3), because it allows one
+/// renewal per call, whatever happened in between. Scripted on a raw server, so it is exact:
+/// user b's attempts are answered 124, 500, 124, then 204.
+#[tokio::test]
+#[ignore = "product bug in src/request/mod.rs (drive: renewed_from): reported to the lead"]
+async fn a_second_expiry_during_one_call_s_retries_renews_again() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use crate::sec_support::{RawRequest, RawServer, Reply};
+
+    let tokens = Arc::new(AtomicUsize::new(0));
+    let b_calls = Arc::new(AtomicUsize::new(0));
+    let (t, b) = (tokens.clone(), b_calls.clone());
+    let srv = RawServer::start(
+        "127.0.0.1",
+        Arc::new(move |req: &RawRequest| {
+            if req.target.starts_with("/oauth/token") {
+                let n = t.fetch_add(1, Ordering::SeqCst) + 1;
+                let body = format!(
+                    "{{\"access_token\": \"tok-{n}\", \"token_type\": \"bearer\", \
+                     \"expires_in\": 3600, \"scope\": \"user:write:admin user:read:admin\"}}"
+                );
+                return Reply::status(200, "OK", &[("content-type", "application/json")], &body);
+            }
+            if !req.target.contains("/users/b@example.com/") {
+                return Reply::revoked();
+            }
+            let expired = "{\"code\": 124, \"message\": \"Access token is expired.\"}";
+            match b.fetch_add(1, Ordering::SeqCst) {
+                0 | 2 => Reply::status(
+                    401,
+                    "Unauthorized",
+                    &[("content-type", "application/json")],
+                    expired,
+                ),
+                1 => Reply::status(
+                    500,
+                    "Internal Server Error",
+                    &[("content-type", "application/json")],
+                    "{\"code\": 500, \"message\": \"Internal Error\"}",
+                ),
+                _ => Reply::revoked(),
+            }
+        }),
+    )
+    .await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("out.csv");
+    let out = Bin::new()
+        .args(["revoke", "--yes", "--no-progress", "--config", "/dev/null"])
+        .args(["--base-url", &format!("{}/v2", srv.url())])
+        .args(["--oauth-url", &format!("{}/oauth/token", srv.url())])
+        .arg("--report")
+        .arg(&report)
+        .args(["--user", "a@example.com", "--user", "b@example.com"])
+        .args(["--concurrency", "1"])
+        .envs(&[
+            ("ZOOM_ACCOUNT_ID", "acct"),
+            ("ZOOM_CLIENT_ID", "client"),
+            ("ZOOM_CLIENT_SECRET", "not-a-real-secret"),
+        ])
+        .run()
+        .await;
+    out.assert_clean();
+    assert_eq!(out.code, Some(0), "stderr: {}", out.stderr);
+    let last = read_report(&report).expect("the report parses");
+    assert_eq!(
+        last.last("b@example.com").map(|r| r.status),
+        Some(Status::Revoked)
+    );
+    assert_eq!(b_calls.load(Ordering::SeqCst), 4, "124, 500, 124, 204");
+    assert_eq!(
+        tokens.load(Ordering::SeqCst),
+        3,
+        "the first token and two renewals"
     );
 }

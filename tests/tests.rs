@@ -26,7 +26,9 @@ mod offboard;
 mod revoke_pacing;
 // the real binary stopped (SIGKILL, SIGINT, daily limit) and resumed.
 mod resume_kill;
-// chaos: the real binary SIGKILLed at 20 seeded moments under faults, resumed each time.
+// offboard's real binary SIGKILLed in each wave (revoke, lookups, deactivate, delete), resumed.
+mod offboard_kill;
+// chaos: revoke and offboard SIGKILLed at 20 seeded moments under faults, resumed each time.
 mod chaos;
 // dry runs (both lookup strategies) and `users` listing.
 mod cli_dryrun_users;
