@@ -29,6 +29,7 @@ pub enum Command {
     /// Serve the built-in Zoom API simulator on loopback (for trying the tool and for tests).
     Sim(crate::sim::SimArgs),
     /// Run a real revoke of fixtures/users.csv against the built-in simulator: the first run.
+    /// With --offboard: a dry run, then a real offboard of 60 of the simulator's users.
     Demo(DemoArgs),
     /// Print shell completions: `zoom-offboard completions bash > /etc/bash_completion.d/zoom-offboard`.
     Completions {
@@ -276,6 +277,12 @@ pub struct DemoArgs {
     /// Users the simulator knows (generated as user00001@example.com ...).
     #[arg(long, default_value_t = 1000)]
     pub sim_users: usize,
+    /// Instead of the revoke: a dry run, then a real `offboard --steps
+    /// revoke,deactivate,disassociate --transfer-to <an active member>` of the simulator's
+    /// first 60 users (the owner, admins, custom roles, pending and inactive users among them),
+    /// and what the simulator saw.
+    #[arg(long, conflicts_with = "input")]
+    pub offboard: bool,
     /// Logging and progress.
     #[command(flatten)]
     pub output: OutputArgs,

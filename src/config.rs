@@ -5,8 +5,9 @@
 //!
 //! Environment variables: credentials `ZOOM_ACCESS_TOKEN`, `ZOOM_ACCOUNT_ID`, `ZOOM_CLIENT_ID`,
 //! `ZOOM_CLIENT_SECRET`; settings `ZOOM_OFFBOARD_PLAN`, `ZOOM_OFFBOARD_RATE`,
-//! `ZOOM_OFFBOARD_CONCURRENCY`, `ZOOM_OFFBOARD_MAX_RETRIES`, `ZOOM_OFFBOARD_TIMEOUT`,
-//! `ZOOM_OFFBOARD_BASE_URL`, `ZOOM_OFFBOARD_OAUTH_URL`, `ZOOM_OFFBOARD_CONFIG`.
+//! `ZOOM_OFFBOARD_CONCURRENCY`, `ZOOM_OFFBOARD_MAX_RETRIES`, `ZOOM_OFFBOARD_OUTAGE_WAIT`,
+//! `ZOOM_OFFBOARD_TIMEOUT`, `ZOOM_OFFBOARD_BASE_URL`, `ZOOM_OFFBOARD_OAUTH_URL`,
+//! `ZOOM_OFFBOARD_CONFIG`.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -616,6 +617,7 @@ mod tests {
         let cfg: FileConfig = toml::from_str(include_str!("../config.example.toml")).unwrap();
         assert_eq!(cfg.plan.as_deref(), Some("business"));
         assert_eq!(cfg.concurrency, Some(16));
+        assert_eq!(cfg.outage_wait, Some(600));
     }
 
     #[test]

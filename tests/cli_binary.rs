@@ -191,3 +191,88 @@ async fn the_standalone_simulator_stops_on_sigterm() {
     let out = sim.wait().await;
     assert_eq!(out.code, Some(0), "SIGTERM is a clean stop: {out:?}");
 }
+
+/// The number `demo` printed just before `label` in its "the simulator saw ..." line.
+fn demo_count(stderr: &str, label: &str) -> u64 {
+    let line = stderr
+        .lines()
+        .find(|l| l.starts_with("demo: the simulator saw"))
+        .unwrap_or_else(|| panic!("no ground-truth line: {stderr}"));
+    let before = line
+        .split(label)
+        .next()
+        .filter(|b| b.len() < line.len())
+        .unwrap_or_else(|| panic!("no {label:?} in {line}"));
+    before
+        .split_whitespace()
+        .last()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count before {label:?} in {line}"))
+}
+
+#[tokio::test]
+async fn demo_offboard_exits_0_and_the_simulator_removed_users() {
+    use zoom_offboard::report::Status;
+    use zoom_offboard::step::Step;
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("demo.csv");
+    let out = Bin::new()
+        .args(["demo", "--offboard", "--no-progress", "--report"])
+        .arg(&report)
+        .run()
+        .await;
+    out.assert_clean();
+    assert_eq!(
+        out.code,
+        Some(0),
+        "refusals and skips are the demo working: {}",
+        out.stderr
+    );
+    // What the simulator applied, as the demo printed it, against what the report says.
+    let removed = demo_count(&out.stderr, "removed (disassociated)");
+    let deactivated = demo_count(&out.stderr, "users deactivated");
+    assert!(removed >= 40, "most of the 60 are removed: {}", out.stderr);
+    let real = rows(&report);
+    let final_rows = |step: Step, status: Status| {
+        real.iter()
+            .filter(|r| r.step == Some(step) && r.status == status)
+            .count() as u64
+    };
+    assert_eq!(
+        final_rows(Step::Disassociate, Status::Disassociated),
+        removed
+    );
+    // Users already inactive are `deactivated` without a call: the simulator counts only the rest.
+    let without_call = real
+        .iter()
+        .filter(|r| r.status == Status::Deactivated && r.message.starts_with("already inactive"))
+        .count() as u64;
+    assert!(without_call > 0, "the batch holds inactive users");
+    assert_eq!(
+        final_rows(Step::Deactivate, Status::Deactivated),
+        deactivated + without_call
+    );
+    let owner = real
+        .iter()
+        .find(|r| r.user == "user00001@example.com" && r.step == Some(Step::Deactivate))
+        .expect("the owner's deactivate row");
+    assert_eq!(owner.status, Status::Refused, "{owner:?}");
+    assert!(
+        final_rows(Step::Disassociate, Status::Refused) > 0,
+        "Zoom refuses managed-domain users: {}",
+        out.stderr
+    );
+    // The dry run went first, next to the report, and sent no write.
+    let plan = rows(&dir.path().join("demo-dry-run.csv"));
+    assert!(plan.iter().any(|r| r.status == Status::WouldDisassociate));
+    let changed = [
+        Status::Revoked,
+        Status::Deactivated,
+        Status::Disassociated,
+        Status::Deleted,
+    ];
+    assert!(
+        plan.iter().all(|r| !changed.contains(&r.status)),
+        "a dry run changes nobody"
+    );
+}

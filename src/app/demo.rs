@@ -1,36 +1,39 @@
-//! `zoom-offboard demo`: the simulator in-process and a real revoke of the fixture against it.
+//! `zoom-offboard demo`: the simulator in-process and a real run against it: a revoke of the
+//! fixture, or (`--offboard`) a dry run and then a real offboard of a slice of its users.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use super::{Context, revoke, usage};
-use crate::cli::{ConnectionArgs, DemoArgs, RevokeArgs};
+use super::{Context, offboard, revoke, usage};
+use crate::cli::{ConnectionArgs, DemoArgs, OffboardArgs, RevokeArgs};
 use crate::config::Settings;
 use crate::exit::Exit;
 use crate::logging;
+use crate::sim::{Sim, SimConfig, SimState, SimUsers, UserStatus};
+
+/// How many of the simulator's first generated users `demo --offboard` takes out. The generated
+/// mix (see [`crate::sim::users`]) puts among the first 60 the account owner, three admins (one
+/// inactive), two custom roles, a pending invitation, inactive users, managed-domain users and
+/// Zoom Events hosts: every safety rule and most of Zoom's refusals show up in one small run.
+pub const OFFBOARD_SLICE: usize = 60;
+
+/// The steps `demo --offboard` runs: everything but `delete`, so the demo never deletes data
+/// even in a simulator, and its transfers show where a leaver's data goes.
+const OFFBOARD_STEPS: &str = "revoke,deactivate,disassociate";
 
 /// `zoom-offboard demo`: the simulator in-process and a real revoke against it.
 pub(super) async fn demo(args: DemoArgs, ctx: &Context) -> Exit {
-    let cfg = crate::sim::SimConfig {
-        plan: crate::plan::Plan::Business,
-        users: crate::sim::SimUsers::Generated(args.sim_users),
-        seed: 42,
-        latency_ms: (30, 120),
-        fault_5xx_before: 0.01,
-        fault_5xx_after: 0.005,
-        fault_drop: 0.005,
-        neighbour_light_per_second: 20,
-        ..crate::sim::SimConfig::default()
-    };
-    let sim = match crate::sim::Sim::start(cfg.clone()).await {
+    if args.offboard {
+        return demo_offboard(&args, ctx).await;
+    }
+    let cfg = sim_config(args.sim_users);
+    let sim = match Sim::start(cfg.clone()).await {
         Ok(s) => s,
         Err(e) => return usage(&format!("cannot start the simulator: {e:#}")),
     };
-    let report = args.report.clone().unwrap_or_else(|| {
-        std::env::temp_dir().join(format!(
-            "zoom-offboard-demo-{}.csv",
-            chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
-        ))
-    });
+    let report = args
+        .report
+        .clone()
+        .unwrap_or_else(|| temp_report("zoom-offboard-demo"));
     logging::eprint_line(&format!(
         "demo: simulator on {} (Business plan, 80/s Light, another app using 20/s, \
          latency 30-120 ms, a few 5xx and dropped connections)\n\
@@ -43,28 +46,11 @@ pub(super) async fn demo(args: DemoArgs, ctx: &Context) -> Exit {
         inputs: vec![args.input.clone()],
         report: Some(report.clone()),
         yes: true,
-        conn: ConnectionArgs {
-            plan: Some("business".into()),
-            base_url: Some(sim.base_url()),
-            oauth_url: Some(sim.oauth_url()),
-            config: Some(PathBuf::from("/dev/null")),
-            ..ConnectionArgs::default()
-        },
+        conn: sim_conn(&sim),
         output: args.output.clone(),
         ..RevokeArgs::default()
     };
-    let (acc, cid, secret) = (
-        cfg.account_id.clone(),
-        cfg.client_id.clone(),
-        cfg.client_secret.clone(),
-    );
-    let env = move |k: &str| match k {
-        "ZOOM_ACCOUNT_ID" => Some(acc.clone()),
-        "ZOOM_CLIENT_ID" => Some(cid.clone()),
-        "ZOOM_CLIENT_SECRET" => Some(secret.clone()),
-        _ => None,
-    };
-    let settings = match Settings::resolve(&rargs, &env, chrono::Utc::now()) {
+    let settings = match Settings::resolve(&rargs, &sim_env(&cfg), chrono::Utc::now()) {
         Ok(s) => s,
         Err(e) => return usage(&e.to_string()),
     };
@@ -75,7 +61,7 @@ pub(super) async fn demo(args: DemoArgs, ctx: &Context) -> Exit {
          demo: revoke's exit code would be {} ({}). Open the report: {}",
         state.requests.len(),
         state.total_revocations(),
-        state.rejected_qps + state.rejected_daily + state.rejected_concurrent,
+        throttled(&state),
         exit.code(),
         match exit {
             Exit::Success => "every user revoked",
@@ -87,4 +73,218 @@ pub(super) async fn demo(args: DemoArgs, ctx: &Context) -> Exit {
     ));
     sim.shutdown().await;
     Exit::for_demo(exit)
+}
+
+/// `zoom-offboard demo --offboard`: a dry run, then the real run, of the simulator's first
+/// [`OFFBOARD_SLICE`] users, with their data going to an active Member outside the batch.
+async fn demo_offboard(args: &DemoArgs, ctx: &Context) -> Exit {
+    let cfg = sim_config(args.sim_users);
+    let sim = match Sim::start(cfg.clone()).await {
+        Ok(s) => s,
+        Err(e) => return usage(&format!("cannot start the simulator: {e:#}")),
+    };
+    let exit = offboard_runs(args, ctx, &sim, &cfg).await;
+    sim.shutdown().await;
+    Exit::for_demo(exit)
+}
+
+/// The two runs of `demo --offboard` and what the simulator saw; returns the real run's exit
+/// code (or the dry run's, when that one could not finish).
+async fn offboard_runs(args: &DemoArgs, ctx: &Context, sim: &Sim, cfg: &SimConfig) -> Exit {
+    let users = sim.users();
+    let (batch, rest) = users.split_at(OFFBOARD_SLICE.min(users.len()));
+    let Some(target) = rest
+        .iter()
+        .find(|u| u.is_member() && u.status == UserStatus::Active)
+    else {
+        return usage(&format!(
+            "demo --offboard needs more than {OFFBOARD_SLICE} simulated users (--sim-users), \
+             so that an active Member outside the batch can receive the leavers' data"
+        ));
+    };
+    let report = args
+        .report
+        .clone()
+        .unwrap_or_else(|| temp_report("zoom-offboard-demo-offboard"));
+    let plan = dry_run_path(&report);
+    logging::eprint_line(&format!(
+        "demo: simulator on {} (Business plan, 80/s Light, another app using 20/s, \
+         latency 30-120 ms, a few 5xx and dropped connections)\n\
+         demo: offboarding its first {} users (the owner, admins, custom roles, a pending \
+         invitation, inactive, managed-domain and Zoom Events users among them): \
+         --steps {OFFBOARD_STEPS} --transfer-to {}\n\
+         demo: first the dry run -> report {}",
+        sim.base_url(),
+        batch.len(),
+        target.email,
+        plan.display()
+    ));
+    let env = sim_env(cfg);
+    let oargs = |dry_run: bool, report: &Path| OffboardArgs {
+        steps: Some(OFFBOARD_STEPS.into()),
+        transfer_to: Some(target.email.clone()),
+        run: RevokeArgs {
+            users: batch.iter().map(|u| u.email.clone()).collect(),
+            dry_run,
+            report: Some(report.to_path_buf()),
+            yes: true,
+            conn: sim_conn(sim),
+            output: args.output.clone(),
+            ..RevokeArgs::default()
+        },
+        ..OffboardArgs::default()
+    };
+
+    let dry = oargs(true, &plan);
+    let settings = match Settings::resolve(&dry.run, &env, chrono::Utc::now()) {
+        Ok(s) => s,
+        Err(e) => return usage(&e.to_string()),
+    };
+    let planned = offboard(&dry, settings, ctx).await;
+    if matches!(planned, Exit::Usage | Exit::Stopped) {
+        logging::eprint_line(&format!(
+            "demo: the dry run did not finish (exit {}): no real run",
+            planned.code()
+        ));
+        return planned;
+    }
+    let before = sim.state().requests.len();
+    logging::eprint_line(&format!(
+        "demo: the dry run sent {before} requests (a token and the lookups), none that \
+         changes a user. Now the real run -> report {}",
+        report.display()
+    ));
+
+    let real = oargs(false, &report);
+    let settings = match Settings::resolve(&real.run, &env, chrono::Utc::now()) {
+        Ok(s) => s,
+        Err(e) => return usage(&e.to_string()),
+    };
+    let exit = offboard(&real, settings, ctx).await;
+    let state = sim.state();
+    logging::eprint_line(&format!(
+        "demo: the simulator saw {} requests in all: {} tokens revoked, {} users deactivated, \
+         {} removed (disassociated), {} data transfers to {}; Zoom refused {} calls (400), \
+         {} answered 429.\n\
+         demo: offboard's exit code would be {} ({}). Open the reports: {} (dry run), {}",
+        state.requests.len(),
+        state.total_revocations(),
+        state.total_deactivations(),
+        state.total_removals(),
+        state.transfers_to(&target.email).len(),
+        target.email,
+        zoom_refusals(&state),
+        throttled(&state),
+        exit.code(),
+        match exit {
+            Exit::Success => "every step of every user done",
+            Exit::SomeFailed =>
+                "some steps refused, skipped or not found, as the batch intends: the safety \
+                 rules and Zoom's refusals at work",
+            Exit::Usage => "nothing done",
+            Exit::Stopped => "stopped early",
+        },
+        plan.display(),
+        report.display()
+    ));
+    exit
+}
+
+/// The demo's simulator: a Business account under a neighbour's load, with latency and a few
+/// faults, so the run shows pacing and retries; seeded, so every demo meets the same account.
+fn sim_config(users: usize) -> SimConfig {
+    SimConfig {
+        plan: crate::plan::Plan::Business,
+        users: SimUsers::Generated(users),
+        seed: 42,
+        latency_ms: (30, 120),
+        fault_5xx_before: 0.01,
+        fault_5xx_after: 0.005,
+        fault_drop: 0.005,
+        neighbour_light_per_second: 20,
+        ..SimConfig::default()
+    }
+}
+
+/// The simulator's test credentials, as the environment would give them.
+fn sim_env(cfg: &SimConfig) -> impl Fn(&str) -> Option<String> + use<> {
+    let (acc, cid, secret) = (
+        cfg.account_id.clone(),
+        cfg.client_id.clone(),
+        cfg.client_secret.clone(),
+    );
+    move |k: &str| match k {
+        "ZOOM_ACCOUNT_ID" => Some(acc.clone()),
+        "ZOOM_CLIENT_ID" => Some(cid.clone()),
+        "ZOOM_CLIENT_SECRET" => Some(secret.clone()),
+        _ => None,
+    }
+}
+
+/// Where the demo's runs reach the simulator; `/dev/null` as the config, so that a
+/// `zoom-offboard.toml` in the working directory cannot change the demo.
+fn sim_conn(sim: &Sim) -> ConnectionArgs {
+    ConnectionArgs {
+        plan: Some("business".into()),
+        base_url: Some(sim.base_url()),
+        oauth_url: Some(sim.oauth_url()),
+        config: Some(PathBuf::from("/dev/null")),
+        ..ConnectionArgs::default()
+    }
+}
+
+/// A fresh report path in the system temp folder.
+fn temp_report(prefix: &str) -> PathBuf {
+    std::env::temp_dir().join(format!(
+        "{prefix}-{}.csv",
+        chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
+    ))
+}
+
+/// The dry run's report next to the real one: `out.csv` → `out-dry-run.csv`.
+fn dry_run_path(report: &Path) -> PathBuf {
+    let stem = report
+        .file_stem()
+        .map_or_else(|| "report".into(), |s| s.to_string_lossy());
+    let name = match report.extension() {
+        Some(ext) => format!("{stem}-dry-run.{}", ext.to_string_lossy()),
+        None => format!("{stem}-dry-run.csv"),
+    };
+    report.with_file_name(name)
+}
+
+/// Requests the simulator answered 429, for whatever reason.
+fn throttled(state: &SimState) -> u64 {
+    state.rejected_qps + state.rejected_daily + state.rejected_concurrent
+}
+
+/// Zoom's refusals the simulator answered: 400s to deactivations and removals.
+fn zoom_refusals(state: &SimState) -> usize {
+    state
+        .requests
+        .iter()
+        .filter(|r| r.status == 400)
+        .filter(|r| {
+            let path = r.path.split('?').next().unwrap_or_default();
+            (r.method == "PUT" && path.ends_with("/status"))
+                || (r.method == "DELETE" && !path.ends_with("/token"))
+        })
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_dry_run_report_sits_next_to_the_real_one() {
+        assert_eq!(
+            dry_run_path(Path::new("/tmp/out.jsonl")),
+            PathBuf::from("/tmp/out-dry-run.jsonl")
+        );
+        assert_eq!(
+            dry_run_path(Path::new("out")),
+            PathBuf::from("out-dry-run.csv")
+        );
+    }
 }
