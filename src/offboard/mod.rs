@@ -434,7 +434,7 @@ impl Waves {
     async fn deactivate(&self, l: &Leaver) -> Row {
         let looked = self.looked(&l.user);
         let decision = {
-            let removed = lock(&self.removed).clone();
+            let removed = lock(&self.removed);
             safety::deactivate(looked.as_ref(), &self.rules(&removed))
         };
         let user = l.user.as_str();
@@ -484,7 +484,7 @@ impl Waves {
         let target = l.target.as_ref().or(self.opts.transfer_to.as_ref());
         let looked = self.looked(&l.user);
         let decision = {
-            let removed = lock(&self.removed).clone();
+            let removed = lock(&self.removed);
             let target_looked = target.and_then(|t| self.looked(t));
             safety::removal(
                 step,
