@@ -649,7 +649,6 @@ async fn offboard_killed_twenty_times_then_resumed_offboards_everyone_within_the
 /// renewal per call, whatever happened in between. Scripted on a raw server, so it is exact:
 /// user b's attempts are answered 124, 500, 124, then 204.
 #[tokio::test]
-#[ignore = "product bug in src/request/mod.rs (drive: renewed_from): reported to the lead"]
 async fn a_second_expiry_during_one_call_s_retries_renews_again() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
