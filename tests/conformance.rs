@@ -293,7 +293,7 @@ fn spec_path() -> PathBuf {
         .unwrap_or_else(|| {
             Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("spec")
-                .join("zoom-users-openapi.json")
+                .join("users-api.openapi.json")
         });
     assert!(
         p.is_file(),
