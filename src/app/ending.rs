@@ -11,7 +11,7 @@ use crate::exit::{Ending, Exit};
 use crate::input::{InvalidEntry, UserId};
 use crate::logging;
 use crate::pacing::Pacer;
-use crate::report::{Row, Status, Summary};
+use crate::report::{ReportKind, Row, Status, Summary};
 use crate::request::{Control, Requester, RetryPolicy, Stats, StopReason};
 
 /// The row of an input value that is not a user: never sent.
@@ -69,8 +69,8 @@ pub(super) struct RunEnd<'a> {
     pub nothing_done: bool,
     /// Lines after the summary (the plan, the resume note).
     pub extra: String,
-    /// What a stopped run leaves `pending` ("Users", "Steps").
-    pub unfinished: &'a str,
+    /// Which command ran: `revoke` counts users, `offboard` user steps.
+    pub kind: ReportKind,
 }
 
 /// Prints the summary and the stop message, and decides the exit code over every final row
@@ -97,6 +97,10 @@ pub(super) fn finish(settings: &Settings, end: RunEnd<'_>) -> Exit {
                 .as_ref()
                 .filter(|_| !end.nothing_done)
                 .map(|s| s.to_string()),
+            unit: match end.kind {
+                ReportKind::Revoke => "users",
+                ReportKind::Offboard => "user steps",
+            },
         };
         logging::eprint_line(&(summary.render() + &end.extra));
     }
@@ -115,7 +119,10 @@ pub(super) fn finish(settings: &Settings, end: RunEnd<'_>) -> Exit {
             format!(
                 "zoom-offboard: stopped: {reason}. {} not finished are `pending` in {report}; \
                  continue with the same command plus --resume --report {report}",
-                end.unfinished
+                match end.kind {
+                    ReportKind::Revoke => "Users",
+                    ReportKind::Offboard => "Steps",
+                }
             )
         });
     }

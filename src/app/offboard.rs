@@ -231,7 +231,7 @@ pub async fn offboard(args: &OffboardArgs, settings: Settings, ctx: &Context) ->
             stop,
             nothing_done,
             extra,
-            unfinished: "Steps",
+            kind: ReportKind::Offboard,
         },
     )
 }

@@ -119,7 +119,7 @@ pub async fn revoke(settings: Settings, ctx: &Context) -> Exit {
             stop,
             nothing_done,
             extra,
-            unfinished: "Users",
+            kind: ReportKind::Revoke,
         },
     )
 }

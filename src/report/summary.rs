@@ -35,6 +35,9 @@ pub struct Summary {
     pub dry_run: bool,
     /// Why the run stopped early, if it did (daily limit, credentials, Ctrl-C).
     pub stop_reason: Option<String>,
+    /// What one count is, for the total's label: `users` (the default, for `revoke`), or
+    /// `user steps` for `offboard`, whose rows are one per user per step.
+    pub unit: &'static str,
 }
 
 impl Summary {
@@ -63,7 +66,12 @@ impl Summary {
                 _ => {}
             }
         }
-        add("users", self.counts.values().sum::<u64>().to_string());
+        let unit = if self.unit.is_empty() {
+            "users"
+        } else {
+            self.unit
+        };
+        add(unit, self.counts.values().sum::<u64>().to_string());
         if self.duplicates > 0 {
             add(
                 "duplicates",
