@@ -18,8 +18,10 @@ pub const MAX_LEN: usize = 128;
 /// percent-encoded.
 ///
 /// The only way to get one is [`UserId::parse`], so holding a `UserId` is proof it was checked.
+/// A `Box<str>`, not a `String`: a user never grows, and a million of them are held for a whole
+/// run, where the unused capacity word would be 8 MB.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct UserId(String);
+pub struct UserId(Box<str>);
 
 /// Why a value is not a user. `Display` is the bare reason (`contains '/'`), so callers can prefix
 /// it with the file, line and value they know.
@@ -94,7 +96,7 @@ impl UserId {
                 "contains '{c}': not an email address (no '@') nor a Zoom user ID (letters, digits, '-', '_')"
             )));
         }
-        Ok(UserId(s.to_owned()))
+        Ok(UserId(s.into()))
     }
 
     /// The user as it goes into the request path (before percent-encoding) and the report.
