@@ -523,16 +523,16 @@ impl Builder<'_> {
 
     fn add(&mut self, file: &str, line: u64, entry: Entry<'_>, target: Target<'_>) {
         self.batch.lines += 1;
-        let origin = Origin {
-            file: file.to_owned(),
-            line,
-        };
         let (raw, reason) = match entry {
             Entry::Value(raw) => match UserId::parse(raw) {
-                Ok(user) => return self.add_user(user, origin, target),
+                Ok(user) => return self.add_user(user, file, line, target),
                 Err(e) => (raw.trim(), e.reason),
             },
             Entry::Unusable { ref row, reason } => (row.as_str(), reason),
+        };
+        let origin = Origin {
+            file: file.to_owned(),
+            line,
         };
         self.add_invalid(raw, origin, reason, InvalidPart::User);
     }
@@ -550,7 +550,13 @@ impl Builder<'_> {
         });
     }
 
-    fn add_user(&mut self, user: UserId, origin: Origin, target: Target<'_>) {
+    /// Adds a valid user read at `line` of `file`. Its [`Origin`] is made only when kept, not
+    /// for every line: a million owned copies of the file name were a malloc and free per row.
+    fn add_user(&mut self, user: UserId, file: &str, line: u64, target: Target<'_>) {
+        let origin = || Origin {
+            file: file.to_owned(),
+            line,
+        };
         let key = key_of(user.as_str());
         if self.exclude.is_some_and(|x| x.contains(key.as_ref())) {
             // An excluded user is never touched, so its target does not matter.
@@ -579,18 +585,18 @@ impl Builder<'_> {
         };
         match (self.first_of(&key, at), target) {
             (None, Ok(t)) => {
-                transfers.push(t, origin.line);
+                transfers.push(t, line);
                 self.batch.users.push(user);
             }
             (None, Err(reason)) => self.batch.invalid.push(InvalidEntry {
                 raw: user.as_str().to_owned(),
-                origin,
+                origin: origin(),
                 reason,
                 part: InvalidPart::Transfer,
             }),
             (Some(Kept::User(i)), target) => {
                 if let Some(first) = self.batch.users.get(i) {
-                    transfers.repeat(i, first, target, origin);
+                    transfers.repeat(i, first, target, origin());
                 }
             }
             // A repeat of an invalid or excluded entry changes nothing.
