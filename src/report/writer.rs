@@ -19,6 +19,7 @@
 //! appended, so the file is always a prefix of the rows in order: complete rows, then at most one
 //! torn row, which a resume cuts off.
 
+use std::borrow::Cow;
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -181,7 +182,7 @@ impl ReportWriter {
                 rows.iter()
                     .try_for_each(|row| {
                         let cells = csv_cells(row);
-                        let record = layout.iter().map(|at| at.map_or("", |i| cells[i].as_str()));
+                        let record = layout.iter().map(|at| at.map_or("", |i| cells[i].as_ref()));
                         w.write_record(record).map_err(std::io::Error::from)
                     })
                     .and_then(|()| w.flush())
@@ -243,25 +244,27 @@ fn csv_encoder(buf: &mut Vec<u8>) -> csv::Writer<&mut Vec<u8>> {
 }
 
 /// A row's CSV cells, in [`OFFBOARD_COLUMNS`] order, each quoted by [`escape_cell`] if it looks
-/// like a formula; `None` is an empty cell.
-fn csv_cells(row: &Row) -> [String; OFFBOARD_COLUMNS.len()] {
-    let mut cells: [String; OFFBOARD_COLUMNS.len()] = Default::default();
-    let mut set = |i: usize, v: &str| cells[i] = escape_cell(v).into_owned();
-    let opt = |v: &Option<String>| v.as_deref().unwrap_or_default().to_owned();
+/// like a formula; `None` is an empty cell. Cells borrow from the row where they can: a copy of
+/// every text cell of every row was most of a million-row report's allocations.
+fn csv_cells<'r>(row: &'r Row) -> [Cow<'r, str>; OFFBOARD_COLUMNS.len()] {
+    let mut cells: [Cow<'r, str>; OFFBOARD_COLUMNS.len()] = Default::default();
+    let mut set = |i: usize, v: &'r str| cells[i] = escape_cell(v);
+    let opt = |v: &'r Option<String>| v.as_deref().unwrap_or_default();
     set(const { col("user") }, &row.user);
     set(const { col("status") }, row.status.as_str());
-    let http = row.http_status.map(|s| s.to_string()).unwrap_or_default();
-    set(const { col("http_status") }, &http);
-    let code = row.error_code.map(|c| c.to_string()).unwrap_or_default();
-    set(const { col("error_code") }, &code);
     set(const { col("message") }, &row.message);
-    set(const { col("attempts") }, &row.attempts.to_string());
-    set(const { col("finished_at") }, &format_time(row.finished_at));
     set(const { col("step") }, row.step.map_or("", |s| s.as_str()));
-    set(const { col("tracking_id") }, &opt(&row.tracking_id));
-    set(const { col("name") }, &opt(&row.name));
-    set(const { col("zoom_status") }, &opt(&row.zoom_status));
-    set(const { col("last_login") }, &opt(&row.last_login));
+    set(const { col("tracking_id") }, opt(&row.tracking_id));
+    set(const { col("name") }, opt(&row.name));
+    set(const { col("zoom_status") }, opt(&row.zoom_status));
+    set(const { col("last_login") }, opt(&row.last_login));
+    let mut own = |i: usize, v: String| cells[i] = Cow::Owned(escape_cell(&v).into_owned());
+    let http = row.http_status.map(|s| s.to_string()).unwrap_or_default();
+    own(const { col("http_status") }, http);
+    let code = row.error_code.map(|c| c.to_string()).unwrap_or_default();
+    own(const { col("error_code") }, code);
+    own(const { col("attempts") }, row.attempts.to_string());
+    own(const { col("finished_at") }, format_time(row.finished_at));
     cells
 }
 
