@@ -196,8 +196,9 @@ fn check_email(s: &str) -> Result<(), InvalidUser> {
             "domain \"{domain}\" has no dot: not an email address"
         )));
     }
-    // An empty label: the same as `domain.split('.').any(str::is_empty)`, without the iterator.
-    if domain.starts_with('.') || domain.ends_with('.') || domain.contains("..") {
+    // An empty label: the same as `domain.split('.').any(str::is_empty)`, in one byte pass.
+    let d = domain.as_bytes();
+    if d.first() == Some(&b'.') || d.last() == Some(&b'.') || d.windows(2).any(|w| w == b"..") {
         return Err(InvalidUser::new(format!(
             "domain \"{domain}\" has an empty label: not an email address"
         )));
