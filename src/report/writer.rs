@@ -259,14 +259,30 @@ fn csv_cells<'r>(row: &'r Row, finished_at: &'r str) -> [Cow<'r, str>; OFFBOARD_
     set(const { col("name") }, opt(&row.name));
     set(const { col("zoom_status") }, opt(&row.zoom_status));
     set(const { col("last_login") }, opt(&row.last_login));
-    let mut own = |i: usize, v: String| cells[i] = Cow::Owned(escape_cell(&v).into_owned());
+    let mut own = |i: usize, v: String| {
+        let quoted = match escape_cell(&v) {
+            Cow::Owned(quoted) => Some(quoted),
+            Cow::Borrowed(_) => None,
+        };
+        cells[i] = Cow::Owned(quoted.unwrap_or(v));
+    };
     let http = row.http_status.map(|s| s.to_string()).unwrap_or_default();
     own(const { col("http_status") }, http);
     let code = row.error_code.map(|c| c.to_string()).unwrap_or_default();
     own(const { col("error_code") }, code);
-    own(const { col("attempts") }, row.attempts.to_string());
+    // Attempts are a single digit but for long retry runs: no String for those.
+    match usize::try_from(row.attempts)
+        .ok()
+        .and_then(|n| DIGITS.get(n))
+    {
+        Some(digit) => cells[const { col("attempts") }] = Cow::Borrowed(digit),
+        None => own(const { col("attempts") }, row.attempts.to_string()),
+    }
     cells
 }
+
+/// The numbers 0 to 9 as text.
+const DIGITS: [&str; 10] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
 
 /// The last `finished_at` formatted: rows that finished in the same millisecond (most of a
 /// batch in a large dry run) share one formatting, which was a tenth of writing a row.
