@@ -735,8 +735,9 @@ mod tests {
     fn offboard_csv_has_a_step_column_after_the_seven() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.csv");
+        let rows = offboard_rows();
         let (mut w, _) = ReportWriter::open(&path, false, O).unwrap();
-        w.write_rows(&offboard_rows()[..1]).unwrap();
+        w.write_rows(&rows[..1]).unwrap();
         drop(w);
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(
@@ -747,9 +748,9 @@ mod tests {
         // Resumed: appended in the file's layout, steps read back.
         let (mut w, state) = ReportWriter::open(&path, true, O).unwrap();
         assert_eq!(state.unwrap().kind(), Some(O));
-        w.write_rows(&offboard_rows()[1..]).unwrap();
+        w.write_rows(&rows[1..]).unwrap();
         drop(w);
-        assert_eq!(read_rows(&path).unwrap(), offboard_rows());
+        assert_eq!(read_rows(&path).unwrap(), rows);
         let state = read_report(&path).unwrap();
         assert_eq!(
             state
@@ -764,8 +765,9 @@ mod tests {
     fn offboard_jsonl_rows_carry_their_step() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.jsonl");
+        let rows = offboard_rows();
         let (mut w, _) = ReportWriter::open(&path, false, O).unwrap();
-        w.write_rows(&offboard_rows()).unwrap();
+        w.write_rows(&rows).unwrap();
         drop(w);
         let text = std::fs::read_to_string(&path).unwrap();
         let lines: Vec<serde_json::Value> = text
@@ -779,15 +781,16 @@ mod tests {
             lines[2]["user"], "=HYPERLINK(\"http://evil\",\"x\")",
             "JSONL as is"
         );
-        assert_eq!(read_rows(&path).unwrap(), offboard_rows());
+        assert_eq!(read_rows(&path).unwrap(), rows);
     }
 
     #[test]
     fn formula_cells_are_quoted_in_csv_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.csv");
+        let rows = offboard_rows();
         let (mut w, _) = ReportWriter::open(&path, false, O).unwrap();
-        w.write_rows(&offboard_rows()).unwrap();
+        w.write_rows(&rows).unwrap();
         drop(w);
         let text = std::fs::read_to_string(&path).unwrap();
         let last = text.lines().last().unwrap();
@@ -798,7 +801,7 @@ mod tests {
             "{last}"
         );
         assert!(last.contains(",'@SUM(1),"), "{last}");
-        assert_eq!(read_rows(&path).unwrap(), offboard_rows());
+        assert_eq!(read_rows(&path).unwrap(), rows);
         let state = read_report(&path).unwrap();
         assert!(
             state.is_done("=HYPERLINK(\"http://evil\",\"x\")", false),
