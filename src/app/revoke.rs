@@ -298,7 +298,10 @@ impl WorkPlan {
             prewritten.push(excluded_row(u));
         }
         let mut todo = batch.users;
-        todo.retain(|u| !done(&u.key()));
+        // Without a report to resume nothing is done yet: no key to make for every user.
+        if resume.is_some() {
+            todo.retain(|u| !done(&u.key()));
+        }
         WorkPlan {
             todo,
             prewritten,

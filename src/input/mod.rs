@@ -17,6 +17,8 @@ mod table;
 mod transfer;
 mod user;
 
+use std::borrow::Cow;
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
@@ -25,7 +27,7 @@ use std::path::{Path, PathBuf};
 pub use table::KNOWN_HEADERS;
 pub use user::{InvalidUser, MAX_LEN, UserId, dedupe_key};
 
-use keyset::KeySet;
+use keyset::{KeySet, Packed};
 use table::{Entry, Target, read_table};
 use transfer::{TransferBuilder, Transfers};
 use user::key_of;
@@ -297,6 +299,8 @@ const CLI_NAME: &str = "--user";
 const STDIN_NAME: &str = "<stdin>";
 /// Read buffer: large enough that a million-row file is a few hundred reads.
 const BUF_SIZE: usize = 64 * 1024;
+/// Rows of a file read before the rest of it is estimated from their average length.
+const SAMPLE_ROWS: u64 = 4096;
 
 /// Reads every source, validates and de-duplicates, and sets aside excluded users.
 ///
@@ -328,12 +332,15 @@ pub fn load(
         match source {
             InputSource::Path(path) => {
                 let name = path.display().to_string();
-                let mut src = BufReader::with_capacity(BUF_SIZE, open(path, &name)?);
-                b.read(&name, &mut src, column, transfer)?;
+                let file = open(path, &name)?;
+                // Only a hint for pre-sizing: a file whose size cannot be told is read all the same.
+                let size = file.metadata().ok().map(|m| m.len());
+                let mut src = BufReader::with_capacity(BUF_SIZE, file);
+                b.read(&name, &mut src, size, column, transfer)?;
             }
             InputSource::Stdin => {
                 let mut src = BufReader::with_capacity(BUF_SIZE, &mut *stdin);
-                b.read(STDIN_NAME, &mut src, column, transfer)?;
+                b.read(STDIN_NAME, &mut src, None, column, transfer)?;
             }
         }
     }
@@ -388,43 +395,144 @@ struct Builder<'a> {
     transfers: Option<TransferBuilder>,
 }
 
+/// The key of the entry at `kept`.
+fn key_at(batch: &Batch, kept: Kept) -> Cow<'_, str> {
+    match kept {
+        Kept::User(i) => key_of(batch.users[i].as_str()),
+        Kept::Invalid(i) => key_of(&batch.invalid[i].raw),
+        Kept::Excluded(i) => key_of(batch.excluded[i].as_str()),
+    }
+}
+
+/// How many rows are likely left in a file of `size` bytes after `rows` rows took `consumed`
+/// bytes, with a margin: a little too much costs little, one row too few doubles the table.
+fn rows_left(size: u64, consumed: u64, rows: u64) -> usize {
+    if consumed == 0 {
+        return 0;
+    }
+    let left = u128::from(size.saturating_sub(consumed)) * u128::from(rows) / u128::from(consumed);
+    usize::try_from(left + left / 16).unwrap_or(0)
+}
+
+/// A reader that counts the bytes taken from it, for [`rows_left`].
+struct Counted<'a, 'c> {
+    inner: &'a mut dyn BufRead,
+    consumed: &'c Cell<u64>,
+}
+
+impl Read for Counted<'_, '_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.consumed.set(self.consumed.get() + n as u64);
+        Ok(n)
+    }
+}
+
+impl BufRead for Counted<'_, '_> {
+    fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
+        self.inner.fill_buf()
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.consumed.set(self.consumed.get() + amt as u64);
+        self.inner.consume(amt);
+    }
+}
+
 /// Where a kept entry is in the [`Batch`], so its key can be recomputed instead of stored.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kept {
     User(usize),
     Invalid(usize),
     Excluded(usize),
 }
 
+/// Bits of a packed [`Kept`] that hold the index; the two above them hold the kind.
+const KEPT_INDEX_BITS: u32 = 30;
+
+impl Packed for Kept {
+    fn pack(self) -> Option<u32> {
+        let (kind, i) = match self {
+            Kept::User(i) => (0, i),
+            Kept::Invalid(i) => (1, i),
+            Kept::Excluded(i) => (2, i),
+        };
+        let i = u32::try_from(i)
+            .ok()
+            .filter(|i| i >> KEPT_INDEX_BITS == 0)?;
+        Some(kind << KEPT_INDEX_BITS | i)
+    }
+
+    fn unpack(p: u32) -> Kept {
+        let i = (p & ((1 << KEPT_INDEX_BITS) - 1)) as usize;
+        match p >> KEPT_INDEX_BITS {
+            0 => Kept::User(i),
+            1 => Kept::Invalid(i),
+            _ => Kept::Excluded(i),
+        }
+    }
+}
+
 impl Builder<'_> {
+    /// Reads one source of `size` bytes, if known: then, once [`SAMPLE_ROWS`] rows are in, the
+    /// users and the key table are sized for the rest of the file at once. Growing by doubling
+    /// instead rehashes every key read so far at each step (a million random reads of the users
+    /// the keys are recomputed from) and holds the old and the new table together.
     fn read(
         &mut self,
         name: &str,
         src: &mut dyn BufRead,
+        size: Option<u64>,
         column: Option<&str>,
         transfer: Option<&str>,
     ) -> Result<(), InputError> {
         if let Some(t) = &mut self.transfers {
             t.start_source(name);
         }
-        read_table(name, src, column, transfer, &mut |line, entry, target| {
-            self.add(name, line, entry, target);
-            Ok(())
-        })
+        let consumed = Cell::new(0);
+        let mut src = Counted {
+            inner: src,
+            consumed: &consumed,
+        };
+        let mut rows = 0;
+        read_table(
+            name,
+            &mut src,
+            column,
+            transfer,
+            &mut |line, entry, target| {
+                rows += 1;
+                if rows == SAMPLE_ROWS
+                    && let Some(size) = size
+                {
+                    self.reserve(rows_left(size, consumed.get(), rows));
+                }
+                self.add(name, line, entry, target);
+                Ok(())
+            },
+        )
+    }
+
+    /// Makes room for `rows` more entries. Only a hint: if memory is short, growing later fails
+    /// the same way it would have.
+    fn reserve(&mut self, rows: usize) {
+        let _ = self.batch.users.try_reserve(rows);
+        let batch = &self.batch;
+        self.seen.reserve(rows, |kept| key_at(batch, kept));
     }
 
     fn add(&mut self, file: &str, line: u64, entry: Entry<'_>, target: Target<'_>) {
         self.batch.lines += 1;
-        let origin = Origin {
-            file: file.to_owned(),
-            line,
-        };
         let (raw, reason) = match entry {
             Entry::Value(raw) => match UserId::parse(raw) {
-                Ok(user) => return self.add_user(user, origin, target),
+                Ok(user) => return self.add_user(user, file, line, target),
                 Err(e) => (raw.trim(), e.reason),
             },
             Entry::Unusable { ref row, reason } => (row.as_str(), reason),
+        };
+        let origin = Origin {
+            file: file.to_owned(),
+            line,
         };
         self.add_invalid(raw, origin, reason, InvalidPart::User);
     }
@@ -442,7 +550,13 @@ impl Builder<'_> {
         });
     }
 
-    fn add_user(&mut self, user: UserId, origin: Origin, target: Target<'_>) {
+    /// Adds a valid user read at `line` of `file`. Its [`Origin`] is made only when kept, not
+    /// for every line: a million owned copies of the file name were a malloc and free per row.
+    fn add_user(&mut self, user: UserId, file: &str, line: u64, target: Target<'_>) {
+        let origin = || Origin {
+            file: file.to_owned(),
+            line,
+        };
         let key = key_of(user.as_str());
         if self.exclude.is_some_and(|x| x.contains(key.as_ref())) {
             // An excluded user is never touched, so its target does not matter.
@@ -471,18 +585,18 @@ impl Builder<'_> {
         };
         match (self.first_of(&key, at), target) {
             (None, Ok(t)) => {
-                transfers.push(t, origin.line);
+                transfers.push(t, line);
                 self.batch.users.push(user);
             }
             (None, Err(reason)) => self.batch.invalid.push(InvalidEntry {
                 raw: user.as_str().to_owned(),
-                origin,
+                origin: origin(),
                 reason,
                 part: InvalidPart::Transfer,
             }),
             (Some(Kept::User(i)), target) => {
                 if let Some(first) = self.batch.users.get(i) {
-                    transfers.repeat(i, first, target, origin);
+                    transfers.repeat(i, first, target, origin());
                 }
             }
             // A repeat of an invalid or excluded entry changes nothing.
@@ -495,11 +609,9 @@ impl Builder<'_> {
     /// the key already, counts a duplicate and returns that entry.
     fn first_of(&mut self, key: &str, at: Kept) -> Option<Kept> {
         let batch = &self.batch;
-        let first = self.seen.first_or_insert(key, at, |kept| match kept {
-            Kept::User(i) => key_of(batch.users[i].as_str()),
-            Kept::Invalid(i) => key_of(&batch.invalid[i].raw),
-            Kept::Excluded(i) => key_of(batch.excluded[i].as_str()),
-        });
+        let first = self
+            .seen
+            .first_or_insert(key, at, |kept| key_at(batch, kept));
         if first.is_some() {
             self.batch.duplicates += 1;
         }

@@ -701,3 +701,19 @@ fn million_rows_with_transfers() {
         Some("boss499@example-company.com")
     );
 }
+
+#[test]
+fn kept_packs_kind_and_index_and_refuses_what_does_not_fit() {
+    let top = (1 << KEPT_INDEX_BITS) - 1;
+    for k in [
+        Kept::User(0),
+        Kept::Invalid(7),
+        Kept::Excluded(top),
+        Kept::User(top),
+    ] {
+        let p = k.pack().unwrap();
+        assert_eq!(Kept::unpack(p), k);
+    }
+    assert_eq!(Kept::User(top + 1).pack(), None);
+    assert_eq!(Kept::Excluded(usize::MAX).pack(), None);
+}
