@@ -617,10 +617,11 @@ fn targets(rows: &[Row]) -> String {
     if let Some(r) = find("parse-1m") {
         let s = r.m.wall.as_secs_f64();
         let mib = r.m.peak_rss_kib as f64 / 1024.0;
-        check(s < 3.0, format!("parse-1m: {s:.2} s < 3 s"));
+        // Issue 11: the users are held once, not copied into a plan and again into the pool.
+        check(s <= 1.0, format!("parse-1m: {s:.2} s ≤ 1.0 s"));
         check(
-            mib < 200.0,
-            format!("parse-1m: peak RSS {mib:.1} MiB < 200 MiB"),
+            mib <= 80.0,
+            format!("parse-1m: peak RSS {mib:.1} MiB ≤ 80 MiB"),
         );
     }
     out
