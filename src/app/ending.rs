@@ -6,13 +6,51 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
+use super::Context;
+use super::session::FreshReport;
 use crate::config::{Credentials, Settings};
 use crate::exit::{Ending, Exit};
-use crate::input::{InvalidEntry, UserId};
+use crate::input::{Batch, InvalidEntry, UserId};
 use crate::logging;
 use crate::pacing::Pacer;
-use crate::report::{ReportKind, Row, Status, Summary};
+use crate::report::{ReportKind, ReportWriter, ResumeState, Row, Status, Summary};
 use crate::request::{Control, Requester, RetryPolicy, Stats, StopReason};
+
+/// What a run has once it may start: the validated input, the report opened (and the state of
+/// the report it resumes), and the guard that removes a fresh report if nothing gets done.
+pub(super) struct Opened {
+    /// The users, invalid values and excluded users, read and validated whole.
+    pub batch: Batch,
+    /// The report, opened (created, or locked and repaired for a resume).
+    pub writer: ReportWriter,
+    /// The resumed report's state, if `--resume`.
+    pub resume: Option<ResumeState>,
+    /// Removes a fresh report when the run ends having done nothing.
+    pub fresh: FreshReport,
+}
+
+/// The start both commands share, in this order, each failure a usage error (exit 2) before
+/// any request: the input, credentials and a way to confirm, then the report.
+pub(super) fn open_run(
+    settings: &Settings,
+    ctx: &Context,
+    transfer_column: Option<String>,
+    kind: ReportKind,
+) -> Result<Opened, Exit> {
+    for w in &settings.warnings {
+        tracing::warn!("{w}");
+    }
+    let batch = super::load_batch(settings, ctx, transfer_column)?;
+    super::check_can_run(settings, ctx)?;
+    let (writer, resume) = ReportWriter::open(&settings.report, settings.resume, kind)
+        .map_err(|e| super::usage(&e.to_string()))?;
+    Ok(Opened {
+        batch,
+        writer,
+        resume,
+        fresh: FreshReport::new(&settings.report, settings.resume),
+    })
+}
 
 /// The row of an input value that is not a user: never sent.
 pub(super) fn invalid_row(inv: &InvalidEntry) -> Row {

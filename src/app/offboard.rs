@@ -11,16 +11,16 @@ use std::time::Instant;
 
 use tracing::Instrument;
 
-use super::ending::{RunEnd, excluded_row, finish, invalid_row, light_requester};
+use super::ending::{Opened, RunEnd, excluded_row, finish, invalid_row, light_requester, open_run};
 use super::revoke::duration_at;
-use super::session::{FreshReport, Session};
-use super::{Context, load_batch, run_id, usage};
+use super::session::Session;
+use super::{Context, run_id, usage};
 use crate::cli::OffboardArgs;
 use crate::config::Settings;
 use crate::exit::Exit;
 use crate::input::{self, UserId};
 use crate::offboard::{self, Leaver, Options, Tally};
-use crate::report::{ReportKind, ReportWriter, Row, Status};
+use crate::report::{ReportKind, Row, Status};
 use crate::request::{Control, Stats};
 use crate::step::{Step, Steps};
 
@@ -69,26 +69,20 @@ pub fn options(args: &OffboardArgs, settings: &Settings) -> Result<Options, Stri
 pub async fn offboard(args: &OffboardArgs, settings: Settings, ctx: &Context) -> Exit {
     // The summary's clock starts here: its wall time covers reading the input too.
     let started = Instant::now();
-    for w in &settings.warnings {
-        tracing::warn!("{w}");
-    }
     let opts = match options(args, &settings) {
         Ok(o) => o,
         Err(m) => return usage(&m),
     };
-    let batch = match load_batch(&settings, ctx, args.transfer_column.clone()) {
-        Ok(b) => b,
+    let column = args.transfer_column.clone();
+    let Opened {
+        batch,
+        writer,
+        resume,
+        mut fresh,
+    } = match open_run(&settings, ctx, column, ReportKind::Offboard) {
+        Ok(o) => o,
         Err(exit) => return exit,
     };
-    if let Err(exit) = super::check_can_run(&settings, ctx) {
-        return exit;
-    }
-    let (writer, resume) =
-        match ReportWriter::open(&settings.report, settings.resume, ReportKind::Offboard) {
-            Ok(x) => x,
-            Err(e) => return usage(&e.to_string()),
-        };
-    let mut fresh = FreshReport::new(&settings.report, settings.resume);
     let dry = settings.dry_run;
 
     // What is left to do: rows known without a call, and each user's steps not yet done.

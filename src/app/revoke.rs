@@ -11,15 +11,15 @@ use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
-use super::ending::{RunEnd, excluded_row, finish, invalid_row, light_requester};
-use super::session::{FreshReport, Session};
-use super::{Context, load_batch, run_id, usage};
+use super::ending::{Opened, RunEnd, excluded_row, finish, invalid_row, light_requester, open_run};
+use super::session::Session;
+use super::{Context, run_id, usage};
 use crate::config::Settings;
 use crate::exit::Exit;
 use crate::input::{self, Batch, UserId};
 use crate::pacing::Pacer;
 use crate::plan::Label;
-use crate::report::{ReportKind, ReportWriter, ResumeState, Row, Status};
+use crate::report::{ReportKind, ResumeState, Row, Status};
 use crate::request::{Control, Requester, Stats, StopReason};
 use crate::run;
 
@@ -27,22 +27,15 @@ use crate::run;
 pub async fn revoke(settings: Settings, ctx: &Context) -> Exit {
     // The summary's clock starts here: its wall time covers reading the input too.
     let started = Instant::now();
-    for w in &settings.warnings {
-        tracing::warn!("{w}");
-    }
-    let batch = match load_batch(&settings, ctx, None) {
-        Ok(b) => b,
+    let Opened {
+        batch,
+        writer,
+        resume,
+        mut fresh,
+    } = match open_run(&settings, ctx, None, ReportKind::Revoke) {
+        Ok(o) => o,
         Err(exit) => return exit,
     };
-    if let Err(exit) = super::check_can_run(&settings, ctx) {
-        return exit;
-    }
-    let (writer, resume) =
-        match ReportWriter::open(&settings.report, settings.resume, ReportKind::Revoke) {
-            Ok(x) => x,
-            Err(e) => return usage(&e.to_string()),
-        };
-    let mut fresh = FreshReport::new(&settings.report, settings.resume);
     let duplicates = batch.duplicates;
     let plan = WorkPlan::build(batch, resume.as_ref(), settings.dry_run);
     drop(resume);
