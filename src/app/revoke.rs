@@ -146,7 +146,7 @@ impl Strategy {
     ) -> Result<bool, String> {
         let creds = match (self, &settings.credentials) {
             (Strategy::ValidateOnly, _) | (_, None) => {
-                session.send_all(todo.iter().map(validated_row)).await;
+                session.send_all(todo.into_iter().map(validated_row)).await;
                 return Ok(false);
             }
             (Strategy::Pool, Some(creds)) => creds,
@@ -186,8 +186,8 @@ impl Strategy {
     }
 }
 
-fn validated_row(user: &UserId) -> Row {
-    let mut row = Row::new(user.as_str(), Status::WouldRevoke);
+fn validated_row(user: UserId) -> Row {
+    let mut row = Row::new(user, Status::WouldRevoke);
     row.message = "validated only: no credentials, so not looked up".into();
     row
 }

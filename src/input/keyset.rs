@@ -13,8 +13,9 @@
 
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
+
+use foldhash::fast::RandomState;
 
 use hashbrown::HashTable;
 use hashbrown::hash_table::Entry;
@@ -51,7 +52,7 @@ pub(crate) struct KeySet<R> {
 impl<R: Packed> KeySet<R> {
     pub(crate) fn new() -> KeySet<R> {
         KeySet {
-            hasher: RandomState::new(),
+            hasher: RandomState::default(),
             table: HashTable::new(),
             overflow: HashMap::new(),
             mask: u64::MAX,

@@ -22,10 +22,16 @@ fn needs_quote(first: char) -> bool {
 /// The CSV cell for `value`: `'` + `value` when `value` begins with `=`, `+`, `-`, `@`, a tab, a
 /// carriage return or `'`; `value` itself otherwise.
 pub fn escape_cell(value: &str) -> Cow<'_, str> {
-    match value.chars().next() {
-        Some(c) if needs_quote(c) => Cow::Owned(format!("'{value}")),
-        _ => Cow::Borrowed(value),
+    if starts_formula(value) {
+        Cow::Owned(format!("'{value}"))
+    } else {
+        Cow::Borrowed(value)
     }
+}
+
+/// Whether [`escape_cell`] quotes `value`: for the writer, which adds the `'` in place.
+pub(crate) fn starts_formula(value: &str) -> bool {
+    value.chars().next().is_some_and(needs_quote)
 }
 
 /// The value of a CSV cell written by [`escape_cell`]: one leading `'` removed where one of the

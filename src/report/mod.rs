@@ -316,7 +316,7 @@ impl Row {
             error_code: None,
             message: String::new(),
             attempts: 0,
-            finished_at: Utc::now().trunc_subsecs(3),
+            finished_at: now_millis(),
             tracking_id: None,
             name: None,
             zoom_status: None,
@@ -350,6 +350,18 @@ impl Row {
         let ok_id = !id.is_empty() && !id.contains(char::is_whitespace);
         (step.removes_user() && self.step == Some(step) && ok_id).then_some((step, id))
     }
+}
+
+/// Now, to the millisecond. Read as milliseconds since the epoch: `Utc::now().trunc_subsecs(3)`
+/// spends most of its ~600 instructions in calendar arithmetic done twice, a tenth of a
+/// million-row dry run.
+fn now_millis() -> DateTime<Utc> {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| i64::try_from(d.as_millis()).ok())
+        .and_then(DateTime::from_timestamp_millis)
+        .unwrap_or_else(|| Utc::now().trunc_subsecs(3))
 }
 
 /// `finished_at` as written: RFC 3339, UTC, `Z`, milliseconds (fixed width, so it sorts as text).
