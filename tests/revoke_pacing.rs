@@ -69,3 +69,53 @@ async fn a_neighbour_taking_half_the_budget_is_survived_with_few_429s() {
     );
     assert_eq!(state.revocations.len(), 90);
 }
+
+#[tokio::test]
+async fn a_retry_after_on_a_per_second_429_is_honoured_by_the_throttled_call() {
+    // A stricter server than Zoom sends `Retry-After: 1` with every per-second 429. Each
+    // throttled user must wait that second before its next request (the run as a whole reads
+    // such a hint as no hint: src/pacing.rs, unit-tested there).
+    let sim = Sim::start(SimConfig {
+        light_per_second: Some(20),
+        qps_retry_after: true,
+        latency_ms: (5, 30),
+        seed: 5,
+        users: zoom_offboard::sim::SimUsers::Generated(1000),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut lines = vec!["email".to_string()];
+    lines.extend(active_emails(&sim, 60));
+    let input = write_input(dir.path(), "users.csv", &lines);
+    let report = dir.path().join("out.csv");
+    let mut a = args(&sim, &input, &report);
+    a.rate = Some(30.0); // over the server's 20/s: 429s are certain
+    a.max_retries = Some(10);
+    let exit = run(&sim, &a).await;
+    assert_eq!(exit, Exit::Success);
+    assert!(rows(&report).iter().all(|r| r.status == Status::Revoked));
+    let state = sim.state();
+    assert_eq!(state.revocations.len(), 60);
+    let deletes: Vec<_> = state
+        .requests
+        .iter()
+        .filter(|r| r.method == "DELETE" && r.path.ends_with("/token"))
+        .collect();
+    let mut checked = 0;
+    for (i, r) in deletes.iter().enumerate().filter(|(_, r)| r.status == 429) {
+        let next = deletes[i + 1..]
+            .iter()
+            .find(|n| n.user == r.user)
+            .expect("a throttled user is tried again");
+        assert!(
+            next.at_ms >= r.at_ms + 1000,
+            "{:?}: retried {} ms after a 429 that said Retry-After: 1",
+            r.user,
+            next.at_ms - r.at_ms
+        );
+        checked += 1;
+    }
+    assert!(checked > 0, "the test needs 429s to check");
+}

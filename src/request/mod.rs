@@ -543,9 +543,11 @@ where
         let wait = match (kind, cx.pacer) {
             (RetryKind::Throttled, Some(pacer)) => {
                 cx.count(|s| &s.throttled);
-                // The pacer pauses everyone; this call queues for its next slot like the rest.
+                // The pacer decides whether everyone pauses. This call honours the server's hint
+                // itself (a stricter server's `Retry-After: 1`; Zoom sends none with a per-second
+                // 429) and then queues for its next slot like the rest.
                 pacer.on_throttle(retry_after);
-                Duration::ZERO
+                retry_after.unwrap_or(Duration::ZERO)
             }
             (RetryKind::Concurrent, _) => {
                 cx.count(|s| &s.throttled);

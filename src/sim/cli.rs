@@ -81,6 +81,9 @@ pub struct SimArgs {
     /// Send 429s without X-RateLimit-* and Retry-After headers
     #[arg(long)]
     pub omit_rate_headers: bool,
+    /// Send `Retry-After: 1` with per-second 429s too (Zoom sends it with the daily limit only)
+    #[arg(long)]
+    pub qps_retry_after: bool,
     /// Seed for user generation and every fault and latency draw
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -122,6 +125,7 @@ impl SimArgs {
             light_per_day: self.daily_limit,
             limit_model: self.limit_model,
             omit_rate_headers: self.omit_rate_headers,
+            qps_retry_after: self.qps_retry_after,
             neighbour_light_per_second: self.neighbour,
             users,
             seed: self.seed,

@@ -135,6 +135,10 @@ pub struct SimConfig {
     pub limit_model: LimitModel,
     /// Send 429s without `X-RateLimit-*` / `Retry-After` headers, as Zoom sometimes does.
     pub omit_rate_headers: bool,
+    /// Send `Retry-After: 1` with per-second 429s too. Zoom documents a Retry-After for the daily
+    /// limit only, but a gateway in front of it, or a stricter server, may send one with every
+    /// 429: a whole second, rounded up from the rest of the window.
+    pub qps_retry_after: bool,
     /// Another app on the account using this many Light requests every second.
     pub neighbour_light_per_second: u32,
     /// Users (emails or ids, any case) every API call about whom answers 500 before any side
@@ -191,6 +195,7 @@ impl Default for SimConfig {
             medium_per_day: None,
             limit_model: LimitModel::Window,
             omit_rate_headers: false,
+            qps_retry_after: false,
             neighbour_light_per_second: 0,
             failing_users: Vec::new(),
             users: SimUsers::default(),
@@ -276,6 +281,7 @@ impl fmt::Debug for SimConfig {
             .field("medium_per_day", &self.medium_per_day)
             .field("limit_model", &self.limit_model)
             .field("omit_rate_headers", &self.omit_rate_headers)
+            .field("qps_retry_after", &self.qps_retry_after)
             .field(
                 "neighbour_light_per_second",
                 &self.neighbour_light_per_second,

@@ -2,7 +2,8 @@
 //!
 //! Rate-limit headers follow Zoom's documented example (`X-RateLimit-Category`, `-Type`,
 //! `-Limit`, `-Remaining`, and for the daily limit a `Retry-After` RFC 3339 timestamp of the next
-//! UTC midnight); `omit_rate_headers` drops all of them, as Zoom sometimes does, keeping the body.
+//! UTC midnight); `omit_rate_headers` drops all of them, as Zoom sometimes does, keeping the body;
+//! `qps_retry_after` adds `Retry-After: 1` to per-second 429s, as a stricter server might.
 
 use axum::body::Body;
 use axum::http::{HeaderValue, Response, StatusCode, header};
@@ -36,7 +37,7 @@ pub(crate) fn rate_limited(shared: &Shared, label: Label, rejection: Rejection) 
             "You have reached the maximum per-second rate limit for this API. Try again later.",
             "QPS",
             u64::from(limit),
-            None,
+            shared.cfg.qps_retry_after.then(|| "1".to_owned()),
         ),
         Rejection::Daily { limit } => (
             "You have reached the maximum daily rate limit for this API. Refer to the response \
