@@ -116,7 +116,7 @@ pub async fn by_listing(
                 row.last_login = u.last_login_time.clone();
                 row.message = match u.status.as_deref() {
                     Some("pending") => "listed (pending user: has no session to revoke)".into(),
-                    Some(s) => format!("listed ({s})"),
+                    Some(s) => format!("listed ({s})").into(),
                     None => "listed".into(),
                 };
                 row

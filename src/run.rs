@@ -187,7 +187,7 @@ pub fn info_row(user: &str, status: Status, info: &ErrorInfo, attempts: u32) -> 
     let mut row = Row::new(user, status);
     row.http_status = info.http_status;
     row.error_code = info.code;
-    row.message = info.message.clone();
+    row.message = info.message.clone().into();
     row.tracking_id = info.tracking_id.clone();
     row.attempts = attempts;
     row
@@ -216,7 +216,7 @@ pub fn settled_row(user: &str, settled: &Settled, rejected: impl Fn(&ErrorInfo) 
         Verdict::Halted(Some(info)) => {
             let mut row = info_row(user, Status::Pending, info, attempts);
             if info.http_status == Some(429) {
-                row.message = format!("daily limit reached: {}", info.message);
+                row.message = format!("daily limit reached: {}", info.message).into();
             }
             row
         }
@@ -255,14 +255,14 @@ pub async fn lookup_one(requester: crate::request::Requester, user: UserId) -> R
             row.last_login = u.last_login_time.clone();
             row.message = match u.status.as_deref() {
                 Some("pending") => "found (pending user: has no session to revoke)".into(),
-                Some(s) => format!("found ({s})"),
+                Some(s) => format!("found ({s})").into(),
                 None => "found".into(),
             };
         }
         Err(_) if settled.body.is_empty() => row.message = "found".into(),
         Err(e) => {
             row.status = Status::Failed;
-            row.message = e;
+            row.message = e.into();
         }
     }
     row

@@ -202,7 +202,7 @@ fn row() -> impl Strategy<Value = Row> {
             )| {
                 let opt = |s: String| (!s.is_empty()).then_some(s);
                 let mut r = Row::new(user, status);
-                r.message = message;
+                r.message = message.into();
                 r.tracking_id = opt(tracking);
                 r.name = opt(name);
                 r.zoom_status = opt(zoom_status);

@@ -58,7 +58,8 @@ pub(super) fn invalid_row(inv: &InvalidEntry) -> Row {
     row.message = format!(
         "{} line {}: {} (never sent)",
         inv.origin.file, inv.origin.line, inv.reason
-    );
+    )
+    .into();
     row
 }
 

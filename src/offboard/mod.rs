@@ -195,7 +195,8 @@ pub async fn execute(
                     row.message = format!(
                         "not sent: the earlier step {} ended {s}",
                         prev.map_or("", Step::as_str)
-                    );
+                    )
+                    .into();
                     waves.emit_step(i, step, row).await;
                 }
             }
@@ -423,7 +424,7 @@ impl Waves {
         row.zoom_status = u.status.clone();
         row.last_login = u.last_login_time.clone();
         if safety::not_sso(u) {
-            row.message.push_str(&format!(
+            row.message.to_mut().push_str(&format!(
                 "; does not sign in with SSO (login types {:?}): a revoke may leave their \
                  other sign-in open, deactivating closes it",
                 u.login_types.as_deref().unwrap_or_default()
@@ -541,7 +542,7 @@ impl Waves {
         };
         if self.opts.dry_run {
             let mut row = Row::new(user, would);
-            row.message = format!("a real run would {step} the user: {data}");
+            row.message = format!("a real run would {step} the user: {data}").into();
             return row;
         }
         // Write-ahead: on disk before the call, so a resume after a kill knows the user existed.
@@ -568,7 +569,8 @@ impl Waves {
                         row.message = format!(
                             "Zoom answered 404 about the transfer target, not the user: {}",
                             info.message
-                        );
+                        )
+                        .into();
                         row
                     }
                     _ => settled_row(user, &check, |_| Status::Failed),
@@ -591,7 +593,7 @@ fn step_answer(user: &str, settled: &Settled, success: Status, message: &str) ->
             let mut row = Row::new(user, success);
             row.http_status = Some(*http_status);
             row.attempts = settled.attempts;
-            row.message = message.to_string();
+            row.message = message.to_string().into();
             row
         }
         Verdict::NotFound(info) | Verdict::Rejected(info) if is_refusal(info) => {
@@ -600,7 +602,8 @@ fn step_answer(user: &str, settled: &Settled, success: Status, message: &str) ->
                 "Zoom refused (code {}): {}",
                 info.code.unwrap_or(0),
                 info.message
-            );
+            )
+            .into();
             row
         }
         _ => settled_row(user, settled, |_| Status::Failed),
@@ -609,13 +612,13 @@ fn step_answer(user: &str, settled: &Settled, success: Status, message: &str) ->
 
 fn refused(user: &str, why: String) -> Row {
     let mut row = Row::new(user, Status::Refused);
-    row.message = format!("refused, never sent: {why}");
+    row.message = format!("refused, never sent: {why}").into();
     row
 }
 
 fn failed(user: &str, why: String) -> Row {
     let mut row = Row::new(user, Status::Failed);
-    row.message = why;
+    row.message = why.into();
     row
 }
 
@@ -633,7 +636,7 @@ fn refusal_reason(row: &Row) -> String {
     if let Some(code) = row.error_code {
         return format!("Zoom refused (code {code})");
     }
-    let m = row.message.as_str();
+    let m: &str = &row.message;
     let known = [
         ("account owner", "the account owner is never touched"),
         ("not a Member", "not a Member (needs --include-admins)"),

@@ -15,6 +15,7 @@ mod resume;
 mod summary;
 mod writer;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -285,7 +286,7 @@ pub struct Row {
     /// Zoom's error `code` from the last response body, if any.
     pub error_code: Option<i64>,
     /// What happened, for a person: Zoom's message, the validation reason, the stop reason.
-    pub message: String,
+    pub message: Cow<'static, str>,
     /// Requests made for this user in this run (0 if none was sent).
     pub attempts: u32,
     /// When the row was written; RFC 3339 UTC with milliseconds in both formats.
@@ -309,14 +310,20 @@ impl Row {
     /// A row stamped now (to the millisecond, the precision the report keeps, so a written row
     /// reads back equal), with nothing else filled in.
     pub fn new(user: impl Into<String>, status: Status) -> Row {
+        Row::stamped(user, status, now())
+    }
+
+    /// A row stamped `at` (from [`now`]): for many rows decided at one moment, which would
+    /// otherwise each read the clock.
+    pub fn stamped(user: impl Into<String>, status: Status, at: DateTime<Utc>) -> Row {
         Row {
             user: user.into(),
             status,
             http_status: None,
             error_code: None,
-            message: String::new(),
+            message: Cow::Borrowed(""),
             attempts: 0,
-            finished_at: now_millis(),
+            finished_at: at,
             tracking_id: None,
             name: None,
             zoom_status: None,
@@ -333,7 +340,7 @@ impl Row {
     pub fn write_ahead(user: impl Into<String>, step: Step, zoom_id: &str) -> Row {
         let mut row = Row::new(user, Status::Pending);
         row.step = Some(step);
-        row.message = format!("{WRITE_AHEAD_PREFIX}{step}{WRITE_AHEAD_ID}{zoom_id}");
+        row.message = format!("{WRITE_AHEAD_PREFIX}{step}{WRITE_AHEAD_ID}{zoom_id}").into();
         row
     }
 
@@ -352,10 +359,10 @@ impl Row {
     }
 }
 
-/// Now, to the millisecond. Read as milliseconds since the epoch: `Utc::now().trunc_subsecs(3)`
-/// spends most of its ~600 instructions in calendar arithmetic done twice, a tenth of a
-/// million-row dry run.
-fn now_millis() -> DateTime<Utc> {
+/// Now, to the millisecond: the precision the report keeps, so that a written row reads back
+/// equal. Read as milliseconds since the epoch: `Utc::now().trunc_subsecs(3)` spends most of its
+/// ~600 instructions in calendar arithmetic done twice, a tenth of a million-row dry run.
+pub fn now() -> DateTime<Utc> {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .ok()

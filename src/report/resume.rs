@@ -458,7 +458,7 @@ impl ColumnMap {
                 .map_err(|e| format!("{e}"))?,
             http_status: num("http_status", cell(const { col("http_status") })?)?,
             error_code: num("error_code", cell(const { col("error_code") })?)?,
-            message: cell(const { col("message") })?.to_owned(),
+            message: cell(const { col("message") })?.to_owned().into(),
             attempts: num("attempts", cell(const { col("attempts") })?)?.unwrap_or(0),
             finished_at: parse_time(finished)
                 .map_err(|e| format!("finished_at \"{finished}\": {e}"))?,

@@ -474,7 +474,7 @@ mod tests {
             step in proptest::option::of(proptest::sample::select(Step::ALL.to_vec())),
         ) {
             let mut row = Row::new(texts[0].clone(), Status::Failed);
-            row.message = texts[1].clone();
+            row.message = texts[1].clone().into();
             row.tracking_id = Some(texts[2].clone()).filter(|t| !t.is_empty());
             row.name = Some(texts[3].clone());
             row.zoom_status = Some(texts[4].clone()).filter(|t| t.len() > 2);
