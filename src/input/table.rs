@@ -17,6 +17,7 @@
 use std::io::BufRead;
 
 use super::InputError;
+use super::user::trim;
 
 /// Header names that mark a first row as a header, in order of preference when several are present
 /// (an export with `id,email,...` is read by email: emails are what an operator can check by eye,
@@ -214,7 +215,8 @@ fn emit(
             transfer,
         } => {
             let cell = rec.utf8(rec.field(*index), line)?;
-            if cell.trim().is_empty() {
+            let trimmed = trim(cell);
+            if trimmed.is_empty() {
                 sink(
                     line,
                     Entry::Unusable {
@@ -223,7 +225,7 @@ fn emit(
                     },
                     Target::Blank,
                 )
-            } else if cell.trim().eq_ignore_ascii_case(name) {
+            } else if trimmed.eq_ignore_ascii_case(name) {
                 Ok(())
             } else {
                 let target = match transfer.filter(|t| *t < n).map(|t| rec.field(t)) {

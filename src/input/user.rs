@@ -72,7 +72,7 @@ impl UserId {
 
 /// `raw.trim()`, skipped when both ends are printable ASCII (nothing to trim), as they are in
 /// almost every row: Unicode trimming was a fifth of checking a user.
-fn trim(raw: &str) -> &str {
+pub(crate) fn trim(raw: &str) -> &str {
     match raw.as_bytes() {
         [first, .., last] if first.is_ascii_graphic() && last.is_ascii_graphic() => raw,
         [only] if only.is_ascii_graphic() => raw,
@@ -130,7 +130,7 @@ pub fn dedupe_key(raw: &str) -> String {
 /// are lower-case ASCII, which is most of them): a million-row input then allocates only the
 /// users it keeps.
 pub(crate) fn key_of(raw: &str) -> Cow<'_, str> {
-    let s = raw.trim();
+    let s = trim(raw);
     // The byte test first: it is false for most users, and then one pass is all it takes.
     if s.bytes().any(|b| !b.is_ascii() || b.is_ascii_uppercase()) && s.contains('@') {
         Cow::Owned(s.to_lowercase())
