@@ -558,6 +558,11 @@ async fn usage_errors_exit_2_before_any_call() {
         let a = ob_args(&w.sim, &w.input, &w.report, steps);
         assert_eq!(run_ob(&w.sim, &a).await, Exit::Usage, "{why}");
     }
+    // Offboard's lookups must be one by one: the listing lacks role names and sign-in types.
+    let mut a = ob_args(&w.sim, &w.input, &w.report, "revoke,deactivate");
+    a.run.dry_run = true;
+    a.run.lookup = zoom_offboard::dryrun::Lookup::List;
+    assert_eq!(run_ob(&w.sim, &a).await, Exit::Usage, "--lookup list");
     assert!(w.sim.state().requests.is_empty());
     assert!(!w.report.exists());
 }

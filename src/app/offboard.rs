@@ -27,6 +27,14 @@ use crate::step::{Step, Steps};
 /// Resolves the offboarding flags on top of `revoke`'s settings: a bad step list, a removal
 /// with no transfer target and no `--no-transfer`, or a bad `--transfer-to` is a usage error.
 pub fn options(args: &OffboardArgs, settings: &Settings) -> Result<Options, String> {
+    if args.run.lookup == crate::dryrun::Lookup::List {
+        return Err(
+            "--lookup list is for revoke's dry runs: offboard looks each user up with \
+                    GET /users/{id}, because its safety rules need each user's role name and \
+                    sign-in types, which the account listing does not return"
+                .to_owned(),
+        );
+    }
     let steps: Steps = match &args.steps {
         Some(s) => s
             .parse()
