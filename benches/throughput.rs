@@ -30,6 +30,7 @@ const PARSE_ROWS: usize = 1_000_000;
 const BUSINESS_LIGHT: u32 = 80;
 
 /// One network scenario.
+#[derive(Clone, Copy)]
 struct Scenario {
     name: &'static str,
     /// `--rate`; `None` leaves the tool's default (80% of the plan's ceiling).
@@ -87,82 +88,57 @@ fn main() {
         .collect();
     let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
 
+    // `alone` is the base; every other scenario says how it differs.
+    let alone = Scenario {
+        name: "alone",
+        rate: Some(f64::from(BUSINESS_LIGHT)),
+        neighbour: 0,
+        faults: (0.0, 0.0, 0.0),
+        token_ttl: Duration::from_secs(3600),
+        transit_ms: (0, 0),
+        concurrency: None,
+        qps_retry_after: false,
+    };
+    // Issue 11: a distant server's windows count each request 30-120 ms after it arrives, so
+    // requests sent near a window edge may land in either window. 32 workers, as in the issue's
+    // measurement: each call now takes 60-240 ms (transit plus latency).
+    let jitter = Scenario {
+        name: "jitter",
+        transit_ms: (30, 120),
+        concurrency: Some(32),
+        ..alone
+    };
     let scenarios = [
-        Scenario {
-            name: "alone",
-            rate: Some(f64::from(BUSINESS_LIGHT)),
-            neighbour: 0,
-            faults: (0.0, 0.0, 0.0),
-            token_ttl: Duration::from_secs(3600),
-            transit_ms: (0, 0),
-            concurrency: None,
-            qps_retry_after: false,
-        },
+        alone,
         Scenario {
             name: "polite",
             rate: None,
-            neighbour: 0,
-            faults: (0.0, 0.0, 0.0),
-            token_ttl: Duration::from_secs(3600),
-            transit_ms: (0, 0),
-            concurrency: None,
-            qps_retry_after: false,
+            ..alone
         },
         Scenario {
             name: "neighbour",
-            rate: Some(f64::from(BUSINESS_LIGHT)),
             neighbour: 40,
-            faults: (0.0, 0.0, 0.0),
-            token_ttl: Duration::from_secs(3600),
-            transit_ms: (0, 0),
-            concurrency: None,
-            qps_retry_after: false,
+            ..alone
         },
         Scenario {
             name: "faulty",
-            rate: Some(f64::from(BUSINESS_LIGHT)),
-            neighbour: 0,
             // 2% 5xx, half before the side effect (not revoked) and half after (revoked, but
             // the client sees an error and must retry), and 1% dropped connections.
             faults: (0.01, 0.01, 0.01),
             token_ttl: Duration::from_secs(20),
-            transit_ms: (0, 0),
-            concurrency: None,
-            qps_retry_after: false,
+            ..alone
         },
-        // Issue 11: a distant server's windows count each request 30-120 ms after it arrives,
-        // so requests sent near a window edge may land in either window. 32 workers, as in the
-        // issue's measurement: each call now takes 60-240 ms (transit plus latency).
-        Scenario {
-            name: "jitter",
-            rate: Some(f64::from(BUSINESS_LIGHT)),
-            neighbour: 0,
-            faults: (0.0, 0.0, 0.0),
-            token_ttl: Duration::from_secs(3600),
-            transit_ms: (30, 120),
-            concurrency: Some(32),
-            qps_retry_after: false,
-        },
+        jitter,
         Scenario {
             name: "jitter-neighbour",
-            rate: Some(f64::from(BUSINESS_LIGHT)),
             neighbour: 40,
-            faults: (0.0, 0.0, 0.0),
-            token_ttl: Duration::from_secs(3600),
-            transit_ms: (30, 120),
-            concurrency: Some(32),
-            qps_retry_after: false,
+            ..jitter
         },
         // `jitter` against a server that sends `Retry-After: 1` with each per-second 429.
         Scenario {
             name: "jitter-retry-after",
-            rate: Some(f64::from(BUSINESS_LIGHT)),
-            neighbour: 0,
-            faults: (0.0, 0.0, 0.0),
-            token_ttl: Duration::from_secs(3600),
-            transit_ms: (30, 120),
-            concurrency: Some(32),
             qps_retry_after: true,
+            ..jitter
         },
     ];
 
