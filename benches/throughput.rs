@@ -222,21 +222,7 @@ fn network(rt: &tokio::runtime::Runtime, dir: &Path, s: &Scenario, seed: u64) ->
     std::fs::write(&input, text).expect("write input");
     let report = dir.join(format!("{}-report.csv", s.name));
 
-    let mut cmd = Command::new(BIN);
-    cmd.arg("revoke")
-        .arg(&input)
-        .arg("--report")
-        .arg(&report)
-        .args(["--plan", "business", "--yes", "--no-progress", "-q"])
-        .args(["--config", "/dev/null"])
-        .arg("--base-url")
-        .arg(sim.base_url())
-        .arg("--oauth-url")
-        .arg(sim.oauth_url())
-        .env_clear()
-        .env("ZOOM_ACCOUNT_ID", &cfg.account_id)
-        .env("ZOOM_CLIENT_ID", &cfg.client_id)
-        .env("ZOOM_CLIENT_SECRET", &cfg.client_secret);
+    let mut cmd = against(&sim, &cfg, "revoke", &input, &report);
     if let Some(r) = s.rate {
         cmd.arg("--rate").arg(r.to_string());
     }
@@ -267,6 +253,27 @@ fn network(rt: &tokio::runtime::Runtime, dir: &Path, s: &Scenario, seed: u64) ->
         m,
         truth: Some(truth),
     }
+}
+
+/// The tool's `command` over `input` against `sim`, as every network row runs it: Business plan,
+/// no prompt, no bar, no config file, S2S credentials in an otherwise empty environment.
+fn against(sim: &Sim, cfg: &SimConfig, command: &str, input: &Path, report: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.arg(command)
+        .arg(input)
+        .arg("--report")
+        .arg(report)
+        .args(["--plan", "business", "--yes", "--no-progress", "-q"])
+        .args(["--config", "/dev/null"])
+        .arg("--base-url")
+        .arg(sim.base_url())
+        .arg("--oauth-url")
+        .arg(sim.oauth_url())
+        .env_clear()
+        .env("ZOOM_ACCOUNT_ID", &cfg.account_id)
+        .env("ZOOM_CLIENT_ID", &cfg.client_id)
+        .env("ZOOM_CLIENT_SECRET", &cfg.client_secret);
+    cmd
 }
 
 fn truth(state: &SimState, users: &[(String, String)]) -> Truth {
@@ -317,35 +324,15 @@ fn offboard_3step(rt: &tokio::runtime::Runtime, dir: &Path, seed: u64) -> Row {
     }
     std::fs::write(&input, text).expect("write input");
     let report = dir.join("offboard-report.csv");
-    let mut cmd = Command::new(BIN);
-    cmd.arg("offboard")
-        .arg(&input)
-        .args([
-            "--steps",
-            "revoke,deactivate,delete",
-            "--transfer-to",
-            &manager,
-        ])
-        .arg("--report")
-        .arg(&report)
-        .args([
-            "--plan",
-            "business",
-            "--rate",
-            "80",
-            "--yes",
-            "--no-progress",
-            "-q",
-        ])
-        .args(["--config", "/dev/null"])
-        .arg("--base-url")
-        .arg(sim.base_url())
-        .arg("--oauth-url")
-        .arg(sim.oauth_url())
-        .env_clear()
-        .env("ZOOM_ACCOUNT_ID", &cfg.account_id)
-        .env("ZOOM_CLIENT_ID", &cfg.client_id)
-        .env("ZOOM_CLIENT_SECRET", &cfg.client_secret);
+    let mut cmd = against(&sim, &cfg, "offboard", &input, &report);
+    cmd.args([
+        "--steps",
+        "revoke,deactivate,delete",
+        "--transfer-to",
+        &manager,
+        "--rate",
+        "80",
+    ]);
     let m = measure(cmd);
     let state = sim.state();
     rt.block_on(sim.shutdown());
