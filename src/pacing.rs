@@ -8,11 +8,12 @@
 //!    that jitter between our clock and the server's arrival times cannot put `rate + 1`
 //!    requests into one of Zoom's windows. The gate is AIMD with a learned ceiling (after TCP
 //!    CUBIC and the AWS SDKs' adaptive retry mode): the current rate starts at `--rate`.
-//! 2. A hard ceiling behind the gate: a `governor` GCRA limiter (`ceiling_quota`) that
-//!    lets no one-second window hold more than `floor(--rate)` starts, whatever the workers
-//!    do. It binds only when two of the gate's starts would come closer than its period allows
-//!    (a late wake-up followed by an on-time one, a stalled thread catching up); the gate's
-//!    deadlines are absolute, so such a delay never moves the slots after it.
+//! 2. A hard ceiling behind the gate: a `governor` GCRA limiter (`ceiling_quota`), burst 2 and
+//!    a period just under the gate's spacing, and behind it a window guard that lets no
+//!    one-second window hold more than `floor(--rate)` starts, whatever the workers do. Both
+//!    bind only when the gate's starts would come closer than they allow (a late wake-up
+//!    followed by an on-time one, a stalled thread catching up); the gate's deadlines are
+//!    absolute, so such a delay never moves the slots after it.
 //!
 //! # Which 429s slow the run
 //! A per-second 429 has two causes that call for opposite answers:
