@@ -56,6 +56,17 @@ pub fn moments(seed: u64, kills: usize, writes: (u64, u64)) -> Vec<Moment> {
         .collect()
 }
 
+/// The writes the [`Moment::AfterWrites`] kills of `plan` wait for, in all: kept well under
+/// what the runs have to do, so that every kill lands on a live run.
+fn writes_waited(plan: &[Moment]) -> u64 {
+    plan.iter()
+        .map(|m| match m {
+            Moment::AfterWrites(n) => *n,
+            Moment::Early(_) => 0,
+        })
+        .sum()
+}
+
 /// One chaos run: what to start, where its report is, and when to kill it.
 pub struct Chaos<'a> {
     /// The simulator the command talks to.
@@ -243,13 +254,7 @@ async fn revoke_killed_twenty_times_then_resumed_revokes_everyone_within_the_bou
     // 5xx-after writes count too), an early one a handful: while the progress moments sum to
     // well under USERS, every kill lands on a live run with users left to do.
     let plan = moments(7, KILLS, (20, 160));
-    let by_progress: u64 = plan
-        .iter()
-        .map(|m| match m {
-            Moment::AfterWrites(n) => *n,
-            Moment::Early(_) => 0,
-        })
-        .sum();
+    let by_progress = writes_waited(&plan);
     assert!(by_progress < USERS as u64 * 3 / 4, "{plan:?}");
 
     // Tokens are renewed ahead of their expiry, so 2-second ones alone never meet a 124: every
@@ -464,13 +469,7 @@ async fn offboard_killed_twenty_times_then_resumed_offboards_everyone_within_the
     // revoke, the progress moments sum to well under the writes to do, so every kill lands on
     // a live run.
     let plan = moments(11, KILLS, (10, 60));
-    let by_progress: u64 = plan
-        .iter()
-        .map(|m| match m {
-            Moment::AfterWrites(n) => *n,
-            Moment::Early(_) => 0,
-        })
-        .sum();
+    let by_progress = writes_waited(&plan);
     assert!(by_progress < (3 * USERS) as u64 * 3 / 4, "{plan:?}");
 
     let expirer = async {
