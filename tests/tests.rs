@@ -48,3 +48,5 @@ mod sec_hostile;
 mod sec_tls;
 // The report: formula cells read back, planted paths refused, a write error mid-run (exit 3).
 mod report_safety;
+// The seven bugs of issue 17, each with the test that failed before its fix.
+mod regressions;

@@ -45,7 +45,8 @@ pub async fn users_at(
     };
     let Some(creds) = &settings.credentials else {
         return usage(
-            "no credentials: set ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET, or              ZOOM_ACCESS_TOKEN",
+            "no credentials: set ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET, or \
+             ZOOM_ACCESS_TOKEN",
         );
     };
     let rate = args
