@@ -17,6 +17,7 @@
 //! What a worker does for its item is the caller's job (a closure returning the item's row);
 //! how a call is retried is the request policy's ([`crate::request`]). The pool knows neither.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -90,7 +91,7 @@ pub async fn execute<I, J, Fut, P>(
     pending: P,
 ) -> RunResult
 where
-    I: Send + 'static,
+    I: Clone + Send + 'static,
     J: Fn(I) -> Fut + Clone + Send + 'static,
     Fut: Future<Output = Option<Row>> + Send + 'static,
     P: Fn(&I) -> Option<Row>,
@@ -122,7 +123,12 @@ where
     let mut iter = items.into_iter();
     let mut stopped_on_first_call = false;
     if let Some(first) = iter.next() {
-        let row = job.clone()(first).await;
+        // Spawned, so that a panic in the job is caught like a pooled worker's.
+        let kept = first.clone();
+        let row = match tokio::spawn(job.clone()(first).in_current_span()).await {
+            Ok(row) => row,
+            Err(e) => panicked_row(pending(&kept), &e),
+        };
         let first_pending = row.as_ref().is_none_or(|r| r.status == Status::Pending);
         send(row).await;
         stopped_on_first_call =
@@ -131,6 +137,8 @@ where
 
     let slots = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = JoinSet::new();
+    // The item of every task in flight, to give a row to one whose job panicked.
+    let mut in_flight: HashMap<tokio::task::Id, I> = HashMap::new();
     let mut unstarted = None;
     for item in iter.by_ref() {
         if control.is_stopped() {
@@ -145,7 +153,8 @@ where
             _ = control.stopped() => { unstarted = Some(item); break; }
         };
         let (job, rows) = (job.clone(), rows.clone());
-        tasks.spawn(
+        let kept = item.clone();
+        let handle = tasks.spawn(
             async move {
                 if let Some(row) = job(item).await {
                     // The slot is held until the row is in the report, so a kill can lose
@@ -157,10 +166,15 @@ where
             }
             .in_current_span(),
         );
-        while tasks.try_join_next().is_some() {}
+        in_flight.insert(handle.id(), kept);
+        while let Some(joined) = tasks.try_join_next_with_id() {
+            settle(joined, &mut in_flight, &pending, &send).await;
+        }
     }
     // Drain: requests on the wire finish; waiting ones turn into pending rows.
-    while tasks.join_next().await.is_some() {}
+    while let Some(joined) = tasks.join_next_with_id().await {
+        settle(joined, &mut in_flight, &pending, &send).await;
+    }
     for item in unstarted.into_iter().chain(iter) {
         send(pending(&item)).await;
     }
@@ -168,6 +182,43 @@ where
     RunResult {
         stopped_on_first_call,
     }
+}
+
+/// Forgets a finished task's item; a task whose job panicked gets its item's row here
+/// ([`panicked_row`]), so every item still ends in the report.
+async fn settle<I, P, S, SFut>(
+    joined: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
+    in_flight: &mut HashMap<tokio::task::Id, I>,
+    pending: &P,
+    send: &S,
+) where
+    P: Fn(&I) -> Option<Row>,
+    S: Fn(Option<Row>) -> SFut,
+    SFut: Future<Output = ()>,
+{
+    match joined {
+        Ok((id, ())) => {
+            in_flight.remove(&id);
+        }
+        Err(e) => {
+            if let Some(item) = in_flight.remove(&e.id()) {
+                send(panicked_row(pending(&item), &e)).await;
+            }
+        }
+    }
+}
+
+/// The row of an item whose job panicked: `failed` (a resume tries it again), since whether its
+/// call reached Zoom is unknown. Built from the item's `pending` row, which names its user (and
+/// step); `None` stays `None` (a lookup keeps its answers elsewhere).
+fn panicked_row(pending: Option<Row>, e: &tokio::task::JoinError) -> Option<Row> {
+    tracing::error!("a worker stopped unexpectedly: {e}");
+    let mut row = pending?;
+    row.status = Status::Failed;
+    row.message = "internal error: the worker for this user stopped unexpectedly (see the log); \
+                   whether its call reached Zoom is unknown"
+        .into();
+    Some(row)
 }
 
 /// The row of an item that was never attempted, or not finished, when the run stopped.
@@ -266,4 +317,53 @@ pub async fn lookup_one(requester: crate::request::Requester, user: UserId) -> R
         }
     }
     row
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio_util::sync::CancellationToken;
+
+    /// Bug 6 of issue 17: a worker that panics (the first call's or a pooled one) still leaves
+    /// its item a row, so every input user ends in the report.
+    #[tokio::test]
+    async fn a_panicking_worker_still_leaves_its_item_a_row() {
+        let (tx, mut rx) = mpsc::channel(64);
+        let rows = Rows::new(tx);
+        let control = Control::new(&CancellationToken::new());
+        let collector = tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(e) = rx.recv().await {
+                if let Some(ack) = e.written {
+                    let _ = ack.send(());
+                }
+                got.push(e.row);
+            }
+            got
+        });
+        execute(
+            0..6u32,
+            2,
+            control,
+            rows,
+            |i: u32| async move {
+                assert!(i != 0 && i != 3, "worker {i} panics");
+                Some(Row::new(i.to_string(), Status::Revoked))
+            },
+            |i: &u32| Some(pending_row(&i.to_string(), 0)),
+        )
+        .await;
+        let mut got = collector.await.unwrap();
+        got.sort_by(|a, b| a.user.cmp(&b.user));
+        let users: Vec<&str> = got.iter().map(|r| r.user.as_str()).collect();
+        assert_eq!(users, ["0", "1", "2", "3", "4", "5"]);
+        for r in &got {
+            let want = if r.user == "0" || r.user == "3" {
+                Status::Failed
+            } else {
+                Status::Revoked
+            };
+            assert_eq!(r.status, want, "{r:?}");
+        }
+    }
 }
