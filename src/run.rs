@@ -5,7 +5,8 @@
 //! - The permit for a worker slot is taken BEFORE its task is spawned, so there are never more
 //!   tasks than `--concurrency`, even for a million users.
 //! - The first item goes alone; the pool fans out only once it has an answer. Bad credentials
-//!   or a missing scope then cost exactly one call, and the run exits 2 having done nothing.
+//!   or a missing scope then cost exactly one call, and the run exits 2 having done nothing; a
+//!   daily limit, an outage or an interrupt there leaves every item `pending` (exit 3).
 //! - Workers send finished rows down one channel; the collector (in [`crate::app`]) writes them
 //!   in batches. A worker keeps its slot until its row is written, so a kill at any moment
 //!   loses the rows of at most `--concurrency` users whose call was done: the ones in flight.
@@ -74,7 +75,8 @@ impl Rows {
 /// What a finished pool reports back.
 #[derive(Debug, Clone, Copy)]
 pub struct RunResult {
-    /// True when the run was halted by the very first call: then nothing was done (exit 2).
+    /// True when the very first call stopped the run for a configuration reason
+    /// ([`crate::request::StopReason::is_configuration`]): then nothing was done (exit 2).
     pub stopped_on_first_call: bool,
 }
 
@@ -131,8 +133,10 @@ where
         };
         let first_pending = row.as_ref().is_none_or(|r| r.status == Status::Pending);
         send(row).await;
+        // Only a configuration stop means nothing was done: a daily limit, an outage or an
+        // interrupt on the first call leaves every user `pending` for a later run.
         stopped_on_first_call =
-            first_pending && control.is_stopped() && !control.operator_stopped();
+            first_pending && control.reason().is_some_and(|r| r.is_configuration());
     }
 
     let slots = Arc::new(Semaphore::new(concurrency.max(1)));

@@ -51,6 +51,24 @@ pub enum ListError {
     Interrupted,
 }
 
+impl ListError {
+    /// The run's stop for a listing that ended with this error. An error that came from the
+    /// run's own stop (daily limit, outage, unreachable API, interrupt) names that stop, which
+    /// [`crate::request::Control::halt`] keeps as the first reason.
+    pub fn stop_reason(&self) -> StopReason {
+        match self {
+            ListError::Credentials(m) => StopReason::Credentials(m.clone()),
+            ListError::MissingScope(s) => StopReason::MissingScope(s.clone()),
+            ListError::Output(m) => StopReason::Report(m.clone()),
+            ListError::Unreachable(m) => StopReason::Unreachable(m.clone()),
+            ListError::Interrupted => StopReason::Interrupted,
+            ListError::DailyLimit(_) | ListError::Failed { .. } | ListError::Unavailable(_) => {
+                StopReason::GaveUp(self.to_string())
+            }
+        }
+    }
+}
+
 /// What a listing did.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ListStats {
@@ -142,6 +160,7 @@ pub async fn list_all(
                     Some(StopReason::Report(m)) => ListError::Output(m),
                     Some(r @ StopReason::Outage { .. }) => ListError::Unavailable(r.to_string()),
                     Some(r @ StopReason::Unreachable(_)) => ListError::Unreachable(r.to_string()),
+                    Some(r @ StopReason::GaveUp(_)) => ListError::Unavailable(r.to_string()),
                     Some(StopReason::Interrupted) | None => ListError::Interrupted,
                 });
             }

@@ -1,7 +1,157 @@
 //! The seven bugs of issue 17, each with the test that shows it: written before the fix, failing
 //! on the code that had the bug.
 
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use zoom_offboard::exit::Exit;
+use zoom_offboard::report::Status;
+use zoom_offboard::sim::{SimConfig, SimUsers};
+
 use crate::common::bin::Bin;
+use crate::offboard::{by_step, ob_args, run_ob};
+use crate::revoke_support::*;
+
+/// Asserts that `report` exists and every user in it is `pending`, `users` of them.
+fn all_pending(report: &std::path::Path, users: usize) {
+    assert!(report.exists(), "the report was removed");
+    let last = last_status(report);
+    assert_eq!(last.len(), users, "{last:?}");
+    assert!(last.values().all(|s| *s == Status::Pending), "{last:?}");
+}
+
+/// Bug 1: a daily-limit 429 on the very first call is a stop a later run cures: exit 3, the
+/// report kept with every user `pending` (it was exit 2 with the fresh report deleted).
+#[tokio::test]
+async fn bug1_daily_limit_on_the_first_call_is_exit_3_with_the_report_kept() {
+    let t = setup(
+        SimConfig {
+            light_per_day: Some(0),
+            ..fast_sim()
+        },
+        5,
+    )
+    .await;
+    assert_eq!(run(&t.sim, &t.args()).await, Exit::Stopped);
+    all_pending(&t.report, 5);
+}
+
+/// Bug 1, for `offboard`: the same stop in its first wave.
+#[tokio::test]
+async fn bug1_offboard_daily_limit_on_the_first_call_is_exit_3_with_the_report_kept() {
+    let t = setup(
+        SimConfig {
+            light_per_day: Some(0),
+            ..fast_sim()
+        },
+        4,
+    )
+    .await;
+    let a = ob_args(&t.sim, &t.input, &t.report, "revoke,deactivate");
+    assert_eq!(run_ob(&t.sim, &a).await, Exit::Stopped);
+    let (last, _) = by_step(&t.report);
+    assert_eq!(last.len(), 8, "every user and step has a row: {last:?}");
+    assert!(last.values().all(|r| r.status == Status::Pending));
+}
+
+/// Bug 1, an outage from the first call on that outlasts `--outage-wait`: exit 3, report kept.
+#[tokio::test]
+async fn bug1_outage_from_the_first_call_is_exit_3_with_the_report_kept() {
+    let t = setup(
+        SimConfig {
+            outages: vec![Duration::ZERO..Duration::from_secs(600)],
+            ..fast_sim()
+        },
+        5,
+    )
+    .await;
+    let mut a = t.args();
+    a.outage_wait = Some(0);
+    a.max_retries = Some(20);
+    assert_eq!(run(&t.sim, &a).await, Exit::Stopped);
+    all_pending(&t.report, 5);
+}
+
+/// Bug 1, Ctrl-C before the first call: exit 3, report kept, every user `pending`.
+#[tokio::test]
+async fn bug1_interrupt_before_the_first_call_is_exit_3_with_the_report_kept() {
+    let t = setup(fast_sim(), 5).await;
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let exit = run_with(&t.args(), s2s_env(&t.sim), cancel).await;
+    assert_eq!(exit, Exit::Stopped);
+    all_pending(&t.report, 5);
+}
+
+/// The `requests` figure of a run's summary on stderr.
+fn summary_requests(stderr: &str) -> u64 {
+    stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("requests"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no requests line in: {stderr}"))
+}
+
+/// Calls of `GET /v2/users` (the listing, any page) the simulator received.
+fn list_calls(sim: &zoom_offboard::sim::Sim) -> usize {
+    let state = sim.state();
+    let listing = |p: &str| p.split('?').next().is_some_and(|p| p.ends_with("/users"));
+    state
+        .requests
+        .iter()
+        .filter(|r| r.method == "GET" && listing(&r.path))
+        .count()
+}
+
+/// Bug 2: a `--lookup list` dry run counts each page once in the summary's `requests`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bug2_listing_dry_run_counts_each_page_once() {
+    let t = setup(
+        SimConfig {
+            users: SimUsers::Generated(700),
+            ..fast_sim()
+        },
+        5,
+    )
+    .await;
+    let out = revoke_cmd(&t.sim, &t.input, &t.report)
+        .args(["--dry-run", "--lookup", "list"])
+        .run()
+        .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let pages = list_calls(&t.sim) as u64;
+    assert!(pages >= 2, "{pages} pages");
+    assert_eq!(summary_requests(&out.stderr), pages, "{}", out.stderr);
+}
+
+/// Bug 3: a listing that fails for a reason other than credentials says so (here a page that
+/// kept answering 5xx), not "credentials rejected".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bug3_a_listing_that_gives_up_is_not_reported_as_rejected_credentials() {
+    let t = setup(fast_sim(), 5).await;
+    t.sim.set_faults(zoom_offboard::sim::Faults {
+        fault_5xx_before: 1.0,
+        ..Default::default()
+    });
+    let out = revoke_cmd(&t.sim, &t.input, &t.report)
+        .args(["--dry-run", "--lookup", "list", "--max-retries", "1"])
+        .run()
+        .await;
+    out.assert_clean();
+    assert!(
+        !out.stderr.contains("credentials rejected"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("listing users failed"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    all_pending(&t.report, 5);
+}
 
 /// Bug 5: the message for missing credentials has no run of spaces from a broken line
 /// continuation.

@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -21,7 +20,7 @@ use crate::input::{self, Batch, UserId};
 use crate::pacing::Pacer;
 use crate::plan::Label;
 use crate::report::{ReportKind, ResumeState, Row, Status};
-use crate::request::{Control, Requester, Stats, StopReason};
+use crate::request::{Control, Requester, Stats};
 use crate::run;
 
 /// `zoom-offboard revoke` (and its dry run).
@@ -209,24 +208,16 @@ fn validated_row(user: UserId, at: DateTime<Utc>) -> Row {
 /// listing stopped (its reason is on the run's control).
 async fn by_listing(medium: &Requester, todo: &[UserId], session: &Session) {
     let rows = session.rows();
-    match crate::dryrun::by_listing(medium, todo, &rows).await {
-        Ok(pages) => {
-            medium.stats().requests.fetch_add(pages, Ordering::Relaxed);
-        }
-        Err(e) => {
-            let reason = match e {
-                crate::users::ListError::Interrupted => StopReason::Interrupted,
-                other => StopReason::Credentials(other.to_string()),
-            };
-            medium.control().halt(reason);
-            session
-                .send_all(todo.iter().map(|u| {
-                    let mut row = Row::new(u.as_str(), Status::Pending);
-                    row.message = "not looked up: the listing stopped".into();
-                    row
-                }))
-                .await;
-        }
+    // The pages are already counted in the run's requests by the request policy.
+    if let Err(e) = crate::dryrun::by_listing(medium, todo, &rows).await {
+        medium.control().halt(e.stop_reason());
+        session
+            .send_all(todo.iter().map(|u| {
+                let mut row = Row::new(u.as_str(), Status::Pending);
+                row.message = "not looked up: the listing stopped".into();
+                row
+            }))
+            .await;
     }
 }
 

@@ -115,6 +115,8 @@ pub enum StopReason {
     Unreachable(String),
     /// Ctrl-C or SIGTERM.
     Interrupted,
+    /// A call the run cannot go on without (a listing's page) kept failing: its words.
+    GaveUp(String),
 }
 
 impl std::fmt::Display for StopReason {
@@ -143,6 +145,27 @@ impl std::fmt::Display for StopReason {
             ),
             StopReason::Unreachable(m) => write!(f, "cannot reach the Zoom API: {m}"),
             StopReason::Interrupted => f.write_str("interrupted"),
+            StopReason::GaveUp(m) => f.write_str(m),
+        }
+    }
+}
+
+impl StopReason {
+    /// True when the stop is about how the tool is set up (credentials, a scope, the API's
+    /// address): nothing can be done until the operator fixes it, so a stop on the very first
+    /// call did nothing (exit 2, the fresh report removed). Every other stop is cured by a later
+    /// run (the daily limit resets, the outage ends, the operator's interrupt, space freed for
+    /// the report): even on the first call it keeps its report, every user `pending`, exit 3.
+    pub fn is_configuration(&self) -> bool {
+        match self {
+            StopReason::MissingScope(_)
+            | StopReason::Credentials(_)
+            | StopReason::Unreachable(_) => true,
+            StopReason::DailyLimit { .. }
+            | StopReason::Report(_)
+            | StopReason::Outage { .. }
+            | StopReason::Interrupted
+            | StopReason::GaveUp(_) => false,
         }
     }
 }
