@@ -149,8 +149,8 @@ pub struct RevokeArgs {
     pub output: OutputArgs,
 }
 
-/// Where and how to reach Zoom: shared by `revoke` and `users`, resolved by
-/// [`crate::config::Settings::resolve`].
+/// Where and how to reach Zoom: shared by every command that talks to Zoom, resolved by
+/// [`crate::config::Connection::resolve`].
 #[derive(Debug, Args, Clone, Default)]
 pub struct ConnectionArgs {
     /// The account's plan, which sets the rate ceilings: free (4/s Light, 2/s Medium), pro
@@ -254,9 +254,9 @@ pub struct UsersArgs {
     /// List requests per second [default: 80% of the plan's Medium ceiling].
     #[arg(long, value_name = "N")]
     pub rate: Option<f64>,
-    /// Retries per page for 429, 5xx, timeouts and dropped connections.
-    #[arg(long, value_name = "N", default_value_t = 6)]
-    pub max_retries: u32,
+    /// Retries per page for 429, 5xx, timeouts and dropped connections [default: 6].
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<u32>,
     /// Where and how to reach Zoom.
     #[command(flatten)]
     pub conn: ConnectionArgs,

@@ -14,8 +14,14 @@ use std::time::Duration;
 
 use secrecy::SecretString;
 
-use crate::cli::{LogFormat, OutputArgs, RevokeArgs};
+use crate::cli::{
+    ConnectionArgs, ListFormat, LogFormat, OffboardArgs, OutputArgs, RevokeArgs, RoleFilter,
+    UserStatusFilter, UsersArgs,
+};
+use crate::input::UserId;
+use crate::plan::Label;
 use crate::plan::Plan;
+use crate::step::Steps;
 use crate::zoom::auth::S2sCredentials;
 
 /// The default API base.
@@ -51,6 +57,9 @@ pub enum ConfigError {
          --client-secret-file), or ZOOM_ACCESS_TOKEN"
     )]
     IncompleteCredentials(String),
+    /// Flags that do not go together, said in full.
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// The config file, as written by an operator. Every key is optional.
@@ -144,7 +153,44 @@ impl LogSettings {
     }
 }
 
-/// Everything `revoke` needs, resolved and validated.
+/// What every command that talks to Zoom resolves the same way: the plan, the request
+/// policy's bounds, where Zoom is, the credentials and logging. `revoke` and `offboard` hold it
+/// in their [`Settings`], `users` in its [`UsersSettings`]: one resolution, so flag >
+/// environment > config file > default holds for every command alike.
+#[derive(Debug)]
+pub struct Connection {
+    /// The account plan.
+    pub plan: Plan,
+    /// Retries per call (`--max-retries`).
+    pub max_retries: u32,
+    /// `--outage-wait`: how long an account-wide outage is waited out before the run stops.
+    pub outage_wait: Duration,
+    /// Per-request timeout.
+    pub timeout: Duration,
+    /// API base URL (no trailing slash).
+    pub base_url: String,
+    /// Token endpoint.
+    pub oauth_url: String,
+    /// Credentials, if any were given (a dry run can go without).
+    pub credentials: Option<Credentials>,
+    /// Logging.
+    pub log: LogSettings,
+    /// Warnings found while resolving (printed once logging is up).
+    pub warnings: Vec<String>,
+}
+
+/// The request policy's flags: every command that talks to Zoom has them (or will), each in
+/// its own argument struct.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PolicyFlags {
+    /// `--max-retries`.
+    pub max_retries: Option<u32>,
+    /// `--outage-wait`.
+    pub outage_wait: Option<u64>,
+}
+
+/// The settings of `revoke`, which are also the run settings `offboard` shares with it
+/// ([`OffboardSettings::run`]): the input, the report, the pace and the connection.
 #[derive(Debug)]
 pub struct Settings {
     /// Input files (`-` = stdin). Empty with no `users` means stdin.
@@ -163,30 +209,43 @@ pub struct Settings {
     pub report: PathBuf,
     /// `--resume`.
     pub resume: bool,
-    /// The account plan.
-    pub plan: Plan,
     /// Requests per second.
     pub rate: f64,
     /// Requests in flight at most.
     pub concurrency: usize,
-    /// Retries per user.
-    pub max_retries: u32,
-    /// `--outage-wait`: how long an account-wide outage is waited out before the run stops.
-    pub outage_wait: Duration,
-    /// Per-request timeout.
-    pub timeout: Duration,
     /// `--yes`.
     pub yes: bool,
-    /// API base URL (no trailing slash).
-    pub base_url: String,
-    /// Token endpoint.
-    pub oauth_url: String,
-    /// Credentials, if any were given (a dry run can go without).
-    pub credentials: Option<Credentials>,
-    /// Logging.
-    pub log: LogSettings,
-    /// Warnings found while resolving (printed once logging is up).
-    pub warnings: Vec<String>,
+    /// What every command resolves alike.
+    pub conn: Connection,
+}
+
+/// The settings of `offboard`: the run's, as `revoke` resolves them, and the offboarding
+/// options, checked (steps parsed, a removal's transfer named).
+#[derive(Debug)]
+pub struct OffboardSettings {
+    /// Everything `revoke` takes.
+    pub run: Settings,
+    /// The steps, the transfer target and the safety switches.
+    pub options: crate::offboard::Options,
+    /// `--transfer-column`: the input column of each user's own transfer target.
+    pub transfer_column: Option<String>,
+}
+
+/// The settings of `users`: the connection, the listing's own rate, and what is listed.
+#[derive(Debug)]
+pub struct UsersSettings {
+    /// What every command resolves alike.
+    pub conn: Connection,
+    /// Listing requests per second (`--rate`, default 80% of the plan's Medium ceiling).
+    pub rate: f64,
+    /// `--status`.
+    pub status: UserStatusFilter,
+    /// `--role` (empty: any role).
+    pub roles: Vec<RoleFilter>,
+    /// `--inactive-days`.
+    pub inactive_days: Option<u32>,
+    /// `--format`.
+    pub format: ListFormat,
 }
 
 type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
@@ -317,171 +376,51 @@ fn parse_num<T: std::str::FromStr>(raw: &str) -> Result<T, String> {
         .map_err(|_| format!("{raw:?} is not a number"))
 }
 
+impl Connection {
+    /// Resolves what every command shares, from its connection flags, policy flags and output
+    /// flags; returns the config file too, for the command's own keys.
+    pub fn resolve(
+        conn: &ConnectionArgs,
+        policy: PolicyFlags,
+        output: &OutputArgs,
+        env: Env<'_>,
+    ) -> Result<(Connection, FileConfig), ConfigError> {
+        let mut warnings = Vec::new();
+        let (config_path, file) = config_file(conn, env)?;
+        let plan = resolve_plan(conn, env, &file)?;
+        let connection = Connection {
+            plan,
+            max_retries: resolve_max_retries(policy.max_retries, env, &file)?,
+            outage_wait: resolve_outage_wait(policy.outage_wait, env, &file)?,
+            timeout: resolve_timeout(conn, env, &file)?,
+            base_url: resolve_url(UrlKey::Base, conn, env, &file)?,
+            oauth_url: resolve_url(UrlKey::OAuth, conn, env, &file)?,
+            credentials: resolve_credentials(conn, env, &file, &config_path, &mut warnings)?,
+            log: LogSettings {
+                format: output.log_format.or(file.log_format).unwrap_or_default(),
+                ..LogSettings::from_args(output)
+            },
+            warnings,
+        };
+        Ok((connection, file))
+    }
+}
+
 impl Settings {
-    /// Resolves `revoke`'s settings. `env` looks up environment variables; `now` names the
-    /// default report.
+    /// Resolves `revoke`'s settings (and the run part of `offboard`'s). `env` looks up
+    /// environment variables; `now` names the default report.
     pub fn resolve(
         args: &RevokeArgs,
         env: Env<'_>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Settings, ConfigError> {
-        let mut warnings = Vec::new();
-        let (config_path, explicit) =
-            match (&args.conn.config, env_nonempty(env, "ZOOM_OFFBOARD_CONFIG")) {
-                (Some(p), _) => (p.clone(), true),
-                (None, Some(p)) => (PathBuf::from(p), true),
-                (None, None) => (PathBuf::from(DEFAULT_CONFIG), false),
-            };
-        let file = load_file(&config_path, explicit)?.unwrap_or_default();
-
-        let plan = match pick(
-            args.conn.plan.clone(),
-            "--plan",
-            env_nonempty(env, "ZOOM_OFFBOARD_PLAN").map(|v| (v, "ZOOM_OFFBOARD_PLAN")),
-            file.plan.clone(),
-            "plan",
-            |s| Ok(s.to_string()),
-        )? {
-            Some((name, from)) => name.parse::<Plan>().map_err(|e| ConfigError::Value {
-                source_name: from,
-                detail: e.to_string(),
-            })?,
-            None => Plan::default(),
+        let policy = PolicyFlags {
+            max_retries: args.max_retries,
+            outage_wait: args.outage_wait,
         };
-
-        let rate = match pick(
-            args.rate,
-            "--rate",
-            env_nonempty(env, "ZOOM_OFFBOARD_RATE").map(|v| (v, "ZOOM_OFFBOARD_RATE")),
-            file.rate,
-            "rate",
-            parse_num::<f64>,
-        )? {
-            Some((r, from)) => {
-                if !r.is_finite() || r <= 0.0 || r > 10_000.0 {
-                    return Err(ConfigError::Value {
-                        source_name: from,
-                        detail: format!("{r} is not a rate: give requests per second above 0"),
-                    });
-                }
-                let ceiling = f64::from(plan.per_second(crate::plan::Label::Light));
-                if r > ceiling {
-                    warnings.push(format!(
-                        "{from} {r}/s is above the {plan} plan's Light ceiling of {ceiling}/s: \
-                         expect 429s (is --plan right?)"
-                    ));
-                }
-                r
-            }
-            None => plan.default_rate(),
-        };
-
-        let concurrency = match pick(
-            args.concurrency,
-            "--concurrency",
-            env_nonempty(env, "ZOOM_OFFBOARD_CONCURRENCY")
-                .map(|v| (v, "ZOOM_OFFBOARD_CONCURRENCY")),
-            file.concurrency,
-            "concurrency",
-            parse_num::<usize>,
-        )? {
-            Some((c, from)) if !(1..=1024).contains(&c) => {
-                return Err(ConfigError::Value {
-                    source_name: from,
-                    detail: format!("{c} is out of range: 1 to 1024"),
-                });
-            }
-            Some((c, _)) => c,
-            None => 16,
-        };
-
-        let max_retries = match pick(
-            args.max_retries,
-            "--max-retries",
-            env_nonempty(env, "ZOOM_OFFBOARD_MAX_RETRIES")
-                .map(|v| (v, "ZOOM_OFFBOARD_MAX_RETRIES")),
-            file.max_retries,
-            "max_retries",
-            parse_num::<u32>,
-        )? {
-            Some((n, from)) if n > 100 => {
-                return Err(ConfigError::Value {
-                    source_name: from,
-                    detail: format!("{n} is out of range: 0 to 100"),
-                });
-            }
-            Some((n, _)) => n,
-            None => 6,
-        };
-
-        let outage_wait = match pick(
-            args.outage_wait,
-            "--outage-wait",
-            env_nonempty(env, "ZOOM_OFFBOARD_OUTAGE_WAIT")
-                .map(|v| (v, "ZOOM_OFFBOARD_OUTAGE_WAIT")),
-            file.outage_wait,
-            "outage_wait",
-            parse_num::<u64>,
-        )? {
-            Some((n, from)) if n > 7 * 24 * 3600 => {
-                return Err(ConfigError::Value {
-                    source_name: from,
-                    detail: format!("{n} is out of range: 0 to 604800 seconds"),
-                });
-            }
-            Some((n, _)) => Duration::from_secs(n),
-            None => Duration::from_secs(600),
-        };
-
-        let timeout = match pick(
-            args.conn.timeout,
-            "--timeout",
-            env_nonempty(env, "ZOOM_OFFBOARD_TIMEOUT").map(|v| (v, "ZOOM_OFFBOARD_TIMEOUT")),
-            file.timeout,
-            "timeout",
-            parse_num::<f64>,
-        )? {
-            Some((t, from)) if !t.is_finite() || t <= 0.0 || t > 3600.0 => {
-                return Err(ConfigError::Value {
-                    source_name: from,
-                    detail: format!("{t} is out of range: more than 0 and at most 3600 seconds"),
-                });
-            }
-            Some((t, _)) => Duration::from_secs_f64(t),
-            None => Duration::from_secs(30),
-        };
-
-        let base_url = match pick(
-            args.conn.base_url.clone(),
-            "--base-url",
-            env_nonempty(env, "ZOOM_OFFBOARD_BASE_URL").map(|v| (v, "ZOOM_OFFBOARD_BASE_URL")),
-            file.base_url.clone(),
-            "base_url",
-            |s| Ok(s.to_string()),
-        )? {
-            Some((u, from)) => check_url(&from, &u)?,
-            None => DEFAULT_BASE_URL.to_string(),
-        };
-        let oauth_url = match pick(
-            args.conn.oauth_url.clone(),
-            "--oauth-url",
-            env_nonempty(env, "ZOOM_OFFBOARD_OAUTH_URL").map(|v| (v, "ZOOM_OFFBOARD_OAUTH_URL")),
-            file.oauth_url.clone(),
-            "oauth_url",
-            |s| Ok(s.to_string()),
-        )? {
-            Some((u, from)) => check_url(&from, &u)?,
-            None => DEFAULT_OAUTH_URL.to_string(),
-        };
-
-        let credentials = resolve_credentials(args, env, &file, &config_path, &mut warnings)?;
-
-        let log_format = args
-            .output
-            .log_format
-            .or(file.log_format)
-            .unwrap_or_default();
-
+        let (mut conn, file) = Connection::resolve(&args.conn, policy, &args.output, env)?;
+        let rate = resolve_rate(args.rate, env, &file, conn.plan, &mut conn.warnings)?;
+        let concurrency = resolve_concurrency(args.concurrency, env, &file)?;
         Ok(Settings {
             inputs: args.inputs.clone(),
             users: args.users.clone(),
@@ -494,29 +433,341 @@ impl Settings {
                 .clone()
                 .unwrap_or_else(|| crate::report::default_report_path(now)),
             resume: args.resume,
-            plan,
             rate,
             concurrency,
-            max_retries,
-            outage_wait,
-            timeout,
             yes: args.yes,
-            base_url,
-            oauth_url,
-            credentials,
-            log: LogSettings {
-                verbose: args.output.verbose,
-                quiet: args.output.quiet,
-                format: log_format,
-                progress: !args.output.no_progress,
-            },
-            warnings,
+            conn,
         })
     }
 }
 
+impl OffboardSettings {
+    /// Resolves `offboard`'s settings: the run's as for `revoke`, then the offboarding flags.
+    /// A bad step list, `--lookup list`, a removal with no transfer target and no
+    /// `--no-transfer`, or a bad `--transfer-to` is a usage error.
+    pub fn resolve(
+        args: &OffboardArgs,
+        env: Env<'_>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<OffboardSettings, ConfigError> {
+        let mut run = Settings::resolve(&args.run, env, now)?;
+        if run.lookup == crate::dryrun::Lookup::List {
+            return Err(ConfigError::Usage(
+                "--lookup list is for revoke's dry runs: offboard looks each user up with \
+                 GET /users/{id}, because its safety rules need each user's role name and \
+                 sign-in types, which the account listing does not return"
+                    .to_owned(),
+            ));
+        }
+        let steps: Steps = args
+            .steps
+            .as_deref()
+            .unwrap_or("revoke,deactivate")
+            .parse()
+            .map_err(|e: crate::step::StepsError| ConfigError::Usage(e.to_string()))?;
+        let transfer_to = match &args.transfer_to {
+            Some(t) => Some(UserId::parse(t).map_err(|e| ConfigError::Value {
+                source_name: "--transfer-to".into(),
+                detail: format!("{t:?}: {e}"),
+            })?),
+            None => None,
+        };
+        check_transfer(args, &steps, transfer_to.is_some(), &mut run.conn.warnings)?;
+        let options = crate::offboard::Options {
+            steps,
+            transfer_to,
+            no_transfer: args.no_transfer,
+            include_admins: args.include_admins,
+            dry_run: run.dry_run,
+            concurrency: run.concurrency,
+        };
+        Ok(OffboardSettings {
+            run,
+            options,
+            transfer_column: args.transfer_column.clone(),
+        })
+    }
+}
+
+/// A removal needs to know where the data goes; a target without a removal is only a warning.
+fn check_transfer(
+    args: &OffboardArgs,
+    steps: &Steps,
+    has_target: bool,
+    warnings: &mut Vec<String>,
+) -> Result<(), ConfigError> {
+    if let Some(removal) = steps.removal()
+        && !has_target
+        && args.transfer_column.is_none()
+        && !args.no_transfer
+    {
+        return Err(ConfigError::Usage(format!(
+            "--steps {steps} includes {removal}: say where each leaver's meetings, webinars, \
+             recordings and whiteboards go with --transfer-to EMAIL or --transfer-column NAME, \
+             or pass --no-transfer to let the data go with the user"
+        )));
+    }
+    if steps.removal().is_none() && (has_target || args.no_transfer) {
+        warnings.push(
+            "--transfer-to and --no-transfer only matter with a disassociate or delete step".into(),
+        );
+    }
+    Ok(())
+}
+
+impl UsersSettings {
+    /// Resolves `users`' settings: the connection exactly as the other commands resolve it
+    /// (so `ZOOM_OFFBOARD_MAX_RETRIES`, `outage_wait` in the config file and the rest apply),
+    /// and the listing's rate.
+    pub fn resolve(args: &UsersArgs, env: Env<'_>) -> Result<UsersSettings, ConfigError> {
+        let policy = PolicyFlags {
+            max_retries: args.max_retries,
+            outage_wait: None,
+        };
+        let (conn, _file) = Connection::resolve(&args.conn, policy, &args.output, env)?;
+        let rate = match args.rate {
+            Some(r) if !r.is_finite() || r <= 0.0 || r > 10_000.0 => {
+                return Err(ConfigError::Value {
+                    source_name: "--rate".into(),
+                    detail: format!("{r} is not a rate: give requests per second above 0"),
+                });
+            }
+            Some(r) => r,
+            None => f64::from(conn.plan.per_second(Label::Medium)) * 0.8,
+        };
+        Ok(UsersSettings {
+            conn,
+            rate,
+            status: args.status,
+            roles: args.role.clone(),
+            inactive_days: args.inactive_days,
+            format: args.format,
+        })
+    }
+}
+
+/// The config file: `--config`, else `ZOOM_OFFBOARD_CONFIG` (both must exist), else
+/// `zoom-offboard.toml` in the working directory if there is one.
+fn config_file(conn: &ConnectionArgs, env: Env<'_>) -> Result<(PathBuf, FileConfig), ConfigError> {
+    let (path, explicit) = match (&conn.config, env_nonempty(env, "ZOOM_OFFBOARD_CONFIG")) {
+        (Some(p), _) => (p.clone(), true),
+        (None, Some(p)) => (PathBuf::from(p), true),
+        (None, None) => (PathBuf::from(DEFAULT_CONFIG), false),
+    };
+    let file = load_file(&path, explicit)?.unwrap_or_default();
+    Ok((path, file))
+}
+
+/// The named environment variable, if set and not blank, with its name for messages.
+fn env_var(env: Env<'_>, key: &'static str) -> Option<(String, &'static str)> {
+    env_nonempty(env, key).map(|v| (v, key))
+}
+
+/// An out-of-range error for the value that came from `from`.
+fn out_of_range(from: String, detail: String) -> ConfigError {
+    ConfigError::Value {
+        source_name: from,
+        detail,
+    }
+}
+
+fn resolve_plan(
+    conn: &ConnectionArgs,
+    env: Env<'_>,
+    file: &FileConfig,
+) -> Result<Plan, ConfigError> {
+    let picked = pick(
+        conn.plan.clone(),
+        "--plan",
+        env_var(env, "ZOOM_OFFBOARD_PLAN"),
+        file.plan.clone(),
+        "plan",
+        |s| Ok(s.to_string()),
+    )?;
+    match picked {
+        Some((name, from)) => name.parse::<Plan>().map_err(|e| ConfigError::Value {
+            source_name: from,
+            detail: e.to_string(),
+        }),
+        None => Ok(Plan::default()),
+    }
+}
+
+/// `--rate`: above 0; above the plan's Light ceiling is allowed with a warning.
+fn resolve_rate(
+    flag: Option<f64>,
+    env: Env<'_>,
+    file: &FileConfig,
+    plan: Plan,
+    warnings: &mut Vec<String>,
+) -> Result<f64, ConfigError> {
+    let picked = pick(
+        flag,
+        "--rate",
+        env_var(env, "ZOOM_OFFBOARD_RATE"),
+        file.rate,
+        "rate",
+        parse_num::<f64>,
+    )?;
+    let Some((r, from)) = picked else {
+        return Ok(plan.default_rate());
+    };
+    if !r.is_finite() || r <= 0.0 || r > 10_000.0 {
+        return Err(out_of_range(
+            from,
+            format!("{r} is not a rate: give requests per second above 0"),
+        ));
+    }
+    let ceiling = f64::from(plan.per_second(Label::Light));
+    if r > ceiling {
+        warnings.push(format!(
+            "{from} {r}/s is above the {plan} plan's Light ceiling of {ceiling}/s: \
+             expect 429s (is --plan right?)"
+        ));
+    }
+    Ok(r)
+}
+
+fn resolve_concurrency(
+    flag: Option<usize>,
+    env: Env<'_>,
+    file: &FileConfig,
+) -> Result<usize, ConfigError> {
+    let picked = pick(
+        flag,
+        "--concurrency",
+        env_var(env, "ZOOM_OFFBOARD_CONCURRENCY"),
+        file.concurrency,
+        "concurrency",
+        parse_num::<usize>,
+    )?;
+    match picked {
+        Some((c, from)) if !(1..=1024).contains(&c) => Err(out_of_range(
+            from,
+            format!("{c} is out of range: 1 to 1024"),
+        )),
+        Some((c, _)) => Ok(c),
+        None => Ok(16),
+    }
+}
+
+fn resolve_max_retries(
+    flag: Option<u32>,
+    env: Env<'_>,
+    file: &FileConfig,
+) -> Result<u32, ConfigError> {
+    let picked = pick(
+        flag,
+        "--max-retries",
+        env_var(env, "ZOOM_OFFBOARD_MAX_RETRIES"),
+        file.max_retries,
+        "max_retries",
+        parse_num::<u32>,
+    )?;
+    match picked {
+        Some((n, from)) if n > 100 => {
+            Err(out_of_range(from, format!("{n} is out of range: 0 to 100")))
+        }
+        Some((n, _)) => Ok(n),
+        None => Ok(6),
+    }
+}
+
+fn resolve_outage_wait(
+    flag: Option<u64>,
+    env: Env<'_>,
+    file: &FileConfig,
+) -> Result<Duration, ConfigError> {
+    let picked = pick(
+        flag,
+        "--outage-wait",
+        env_var(env, "ZOOM_OFFBOARD_OUTAGE_WAIT"),
+        file.outage_wait,
+        "outage_wait",
+        parse_num::<u64>,
+    )?;
+    match picked {
+        Some((n, from)) if n > 7 * 24 * 3600 => Err(out_of_range(
+            from,
+            format!("{n} is out of range: 0 to 604800 seconds"),
+        )),
+        Some((n, _)) => Ok(Duration::from_secs(n)),
+        None => Ok(Duration::from_secs(600)),
+    }
+}
+
+fn resolve_timeout(
+    conn: &ConnectionArgs,
+    env: Env<'_>,
+    file: &FileConfig,
+) -> Result<Duration, ConfigError> {
+    let picked = pick(
+        conn.timeout,
+        "--timeout",
+        env_var(env, "ZOOM_OFFBOARD_TIMEOUT"),
+        file.timeout,
+        "timeout",
+        parse_num::<f64>,
+    )?;
+    match picked {
+        Some((t, from)) if !t.is_finite() || t <= 0.0 || t > 3600.0 => Err(out_of_range(
+            from,
+            format!("{t} is out of range: more than 0 and at most 3600 seconds"),
+        )),
+        Some((t, _)) => Ok(Duration::from_secs_f64(t)),
+        None => Ok(Duration::from_secs(30)),
+    }
+}
+
+/// Which of the two URLs.
+#[derive(Clone, Copy)]
+enum UrlKey {
+    /// The API base.
+    Base,
+    /// The token endpoint.
+    OAuth,
+}
+
+fn resolve_url(
+    key: UrlKey,
+    conn: &ConnectionArgs,
+    env: Env<'_>,
+    file: &FileConfig,
+) -> Result<String, ConfigError> {
+    let (flag, flag_name, var, from_file, file_key, default) = match key {
+        UrlKey::Base => (
+            &conn.base_url,
+            "--base-url",
+            "ZOOM_OFFBOARD_BASE_URL",
+            &file.base_url,
+            "base_url",
+            DEFAULT_BASE_URL,
+        ),
+        UrlKey::OAuth => (
+            &conn.oauth_url,
+            "--oauth-url",
+            "ZOOM_OFFBOARD_OAUTH_URL",
+            &file.oauth_url,
+            "oauth_url",
+            DEFAULT_OAUTH_URL,
+        ),
+    };
+    let picked = pick(
+        flag.clone(),
+        flag_name,
+        env_var(env, var),
+        from_file.clone(),
+        file_key,
+        |s| Ok(s.to_string()),
+    )?;
+    match picked {
+        Some((u, from)) => check_url(&from, &u),
+        None => Ok(default.to_string()),
+    }
+}
+
 fn resolve_credentials(
-    args: &RevokeArgs,
+    conn: &ConnectionArgs,
     env: Env<'_>,
     file: &FileConfig,
     config_path: &Path,
@@ -524,7 +775,7 @@ fn resolve_credentials(
 ) -> Result<Option<Credentials>, ConfigError> {
     let account_id = env_nonempty(env, "ZOOM_ACCOUNT_ID").or(file.auth.account_id.clone());
     let client_id = env_nonempty(env, "ZOOM_CLIENT_ID").or(file.auth.client_id.clone());
-    let secret = if let Some(path) = &args.conn.client_secret_file {
+    let secret = if let Some(path) = &conn.client_secret_file {
         if let Some(w) = secret_file_warning(path) {
             warnings.push(w);
         }
@@ -623,20 +874,20 @@ mod tests {
     #[test]
     fn defaults() {
         let s = resolve(&RevokeArgs::default(), &[]).unwrap();
-        assert_eq!(s.plan, Plan::Pro);
+        assert_eq!(s.conn.plan, Plan::Pro);
         assert!((s.rate - 24.0).abs() < 1e-9);
         assert_eq!(s.concurrency, 16);
-        assert_eq!(s.max_retries, 6);
-        assert_eq!(s.timeout, Duration::from_secs(30));
-        assert_eq!(s.base_url, DEFAULT_BASE_URL);
-        assert!(s.credentials.is_none());
+        assert_eq!(s.conn.max_retries, 6);
+        assert_eq!(s.conn.timeout, Duration::from_secs(30));
+        assert_eq!(s.conn.base_url, DEFAULT_BASE_URL);
+        assert!(s.conn.credentials.is_none());
     }
 
     #[test]
     fn precedence_flag_env_file_default() {
         let (_d, mut args) = with_config("plan = \"free\"\nrate = 3\nconcurrency = 4\n");
         let s = resolve(&args, &[]).unwrap();
-        assert_eq!((s.plan, s.rate, s.concurrency), (Plan::Free, 3.0, 4));
+        assert_eq!((s.conn.plan, s.rate, s.concurrency), (Plan::Free, 3.0, 4));
         let s = resolve(
             &args,
             &[
@@ -645,7 +896,7 @@ mod tests {
             ],
         )
         .unwrap();
-        assert_eq!((s.plan, s.rate), (Plan::Business, 2.0));
+        assert_eq!((s.conn.plan, s.rate), (Plan::Business, 2.0));
         args.rate = Some(1.0);
         let s = resolve(&args, &[("ZOOM_OFFBOARD_RATE", "2")]).unwrap();
         assert_eq!(s.rate, 1.0);
@@ -696,13 +947,13 @@ mod tests {
             ("ZOOM_CLIENT_SECRET", "s3cr3t-value"),
         ];
         let s = resolve(&RevokeArgs::default(), &all).unwrap();
-        assert!(matches!(s.credentials, Some(Credentials::S2s(_))));
+        assert!(matches!(s.conn.credentials, Some(Credentials::S2s(_))));
         let dbg = format!("{s:?}");
         assert!(!dbg.contains("s3cr3t-value"), "{dbg}");
         let e = resolve(&RevokeArgs::default(), &all[..2]).unwrap_err();
         assert!(e.to_string().contains("client secret"), "{e}");
         let s = resolve(&RevokeArgs::default(), &[("ZOOM_ACCESS_TOKEN", "tok-abc")]).unwrap();
-        assert!(matches!(s.credentials, Some(Credentials::Static(_))));
+        assert!(matches!(s.conn.credentials, Some(Credentials::Static(_))));
         assert!(!format!("{s:?}").contains("tok-abc"));
     }
 
@@ -721,13 +972,13 @@ mod tests {
             .unwrap();
         }
         let s = resolve(&args, &[]).unwrap();
-        assert!(matches!(s.credentials, Some(Credentials::S2s(_))));
+        assert!(matches!(s.conn.credentials, Some(Credentials::S2s(_))));
         assert!(!format!("{s:?}").contains("file-secret-123"));
         #[cfg(unix)]
         assert!(
-            s.warnings.iter().any(|w| w.contains("chmod 600")),
+            s.conn.warnings.iter().any(|w| w.contains("chmod 600")),
             "{:?}",
-            s.warnings
+            s.conn.warnings
         );
     }
 }

@@ -145,7 +145,7 @@ fn users_args(sim: &Sim) -> UsersArgs {
             ..ConnectionArgs::default()
         },
         rate: Some(200.0),
-        max_retries: 6,
+        max_retries: Some(6),
         ..UsersArgs::default()
     }
 }

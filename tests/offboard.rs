@@ -9,7 +9,7 @@ use crate::revoke_support::*;
 use tokio_util::sync::CancellationToken;
 use zoom_offboard::app::{Context, offboard};
 use zoom_offboard::cli::{OffboardArgs, RevokeArgs};
-use zoom_offboard::config::Settings;
+use zoom_offboard::config::OffboardSettings;
 use zoom_offboard::exit::Exit;
 use zoom_offboard::report::{Row, Status};
 use zoom_offboard::sim::{Removal, Sim, SimConfig, SimUser, SimUsers, UserStatus};
@@ -93,8 +93,12 @@ pub fn ob_args(sim: &Sim, input: &Path, report: &Path, steps: &str) -> OffboardA
 pub async fn run_ob(sim: &Sim, a: &OffboardArgs) -> Exit {
     let env = s2s_env(sim);
     let e2 = env.clone();
-    let settings = Settings::resolve(&a.run, &move |k: &str| e2(k), chrono::Utc::now())
-        .expect("settings resolve");
+    // A settings error (a bad step list, a removal with nowhere for the data) is exit 2, as in
+    // the binary.
+    let Ok(settings) = OffboardSettings::resolve(a, &move |k: &str| e2(k), chrono::Utc::now())
+    else {
+        return Exit::Usage;
+    };
     let ctx = Context {
         env: Box::new(move |k: &str| env(k)),
         cancel: CancellationToken::new(),
@@ -102,7 +106,7 @@ pub async fn run_ob(sim: &Sim, a: &OffboardArgs) -> Exit {
         confirm: None,
         progress_terminal: false,
     };
-    offboard(a, settings, &ctx).await
+    offboard(settings, &ctx).await
 }
 
 /// The last row per (lower-cased user, step).

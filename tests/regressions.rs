@@ -7,6 +7,7 @@ use tokio_util::sync::CancellationToken;
 use zoom_offboard::exit::Exit;
 use zoom_offboard::report::Status;
 use zoom_offboard::sim::{SimConfig, SimUsers};
+use zoom_offboard::step::Step;
 
 use crate::common::bin::Bin;
 use crate::offboard::{by_step, ob_args, run_ob};
@@ -153,6 +154,64 @@ async fn bug3_a_listing_that_gives_up_is_not_reported_as_rejected_credentials() 
     all_pending(&t.report, 5);
 }
 
+/// The binary's `users` against `sim`, with its credentials and no config file unless given.
+fn users_cmd(sim: &zoom_offboard::sim::Sim) -> Bin {
+    let cfg = sim.config();
+    Bin::new()
+        .arg("users")
+        .args([
+            "--base-url",
+            &sim.base_url(),
+            "--oauth-url",
+            &sim.oauth_url(),
+        ])
+        .env("ZOOM_ACCOUNT_ID", &cfg.account_id)
+        .env("ZOOM_CLIENT_ID", &cfg.client_id)
+        .env("ZOOM_CLIENT_SECRET", &cfg.client_secret)
+        .limit(Duration::from_secs(30))
+}
+
+/// Bug 4: `users` takes `ZOOM_OFFBOARD_MAX_RETRIES` from the environment (flag > env > file).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bug4_users_reads_max_retries_from_the_environment() {
+    let t = setup(fast_sim(), 1).await;
+    t.sim.set_faults(zoom_offboard::sim::Faults {
+        fault_5xx_before: 1.0,
+        ..Default::default()
+    });
+    let out = users_cmd(&t.sim)
+        .args(["--config", "/dev/null"])
+        .env("ZOOM_OFFBOARD_MAX_RETRIES", "1")
+        .run()
+        .await;
+    out.assert_clean();
+    assert_ne!(out.code, Some(0), "{}", out.stderr);
+    assert_eq!(list_calls(&t.sim), 2, "one try, one retry");
+}
+
+/// Bug 4: `users` takes `max_retries` and `outage_wait` from the config file: with many retries
+/// and no outage wait, an account-wide outage stops the listing at once (exit 3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bug4_users_reads_outage_wait_and_max_retries_from_the_config_file() {
+    let t = setup(fast_sim(), 1).await;
+    t.sim.set_faults(zoom_offboard::sim::Faults {
+        fault_5xx_before: 1.0,
+        ..Default::default()
+    });
+    let config = t.dir.path().join("z.toml");
+    std::fs::write(&config, "max_retries = 30\noutage_wait = 0\n").unwrap();
+    let out = users_cmd(&t.sim).arg("--config").arg(&config).run().await;
+    out.assert_clean();
+    assert_eq!(out.code, Some(3), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("Zoom has been failing"),
+        "{}",
+        out.stderr
+    );
+    let calls = list_calls(&t.sim);
+    assert!(calls > 7, "more than the default's 7 tries: {calls}");
+}
+
 /// Bug 5: the message for missing credentials has no run of spaces from a broken line
 /// continuation.
 #[tokio::test]
@@ -168,4 +227,47 @@ async fn bug5_users_without_credentials_says_so_in_one_clean_line() {
     assert_eq!(out.code, Some(2), "{}", out.stderr);
     assert!(out.stderr.contains("ZOOM_ACCESS_TOKEN"), "{}", out.stderr);
     assert!(!out.stderr.contains("  "), "{:?}", out.stderr);
+}
+
+/// Bug 7: one resume rule for both commands. A user `excluded` in an earlier run of the report
+/// is not requested again by a resume, whether the report is `revoke`'s or `offboard`'s (the
+/// contract: a user whose last row is `excluded` is not requested again).
+#[tokio::test]
+async fn bug7_offboard_resumes_an_excluded_user_like_revoke_does() {
+    for offboard in [false, true] {
+        let t = setup(fast_sim(), 3).await;
+        let emails = active_emails(&t.sim, 3);
+        let exclude = write_input(t.dir.path(), "exclude.txt", &emails[..1]);
+        let mut first = t.args();
+        first.exclude = Some(exclude);
+        let mut again = t.args();
+        again.resume = true;
+        if offboard {
+            let mut a = ob_args(&t.sim, &t.input, &t.report, "revoke");
+            a.run.exclude = first.exclude.clone();
+            assert_eq!(run_ob(&t.sim, &a).await, Exit::Success);
+            a.run = again.clone();
+            a.run.rate = Some(500.0);
+            assert_eq!(run_ob(&t.sim, &a).await, Exit::Success);
+            let (last, _) = by_step(&t.report);
+            let key = (emails[0].to_lowercase(), None::<Step>);
+            assert_eq!(last[&key].status, Status::Excluded);
+        } else {
+            assert_eq!(run(&t.sim, &first).await, Exit::Success);
+            assert_eq!(run(&t.sim, &again).await, Exit::Success);
+        }
+        let excluded_id = t
+            .sim
+            .users()
+            .into_iter()
+            .find(|u| u.email == emails[0])
+            .map(|u| u.id)
+            .unwrap();
+        let revoked = t.sim.state().revocations;
+        assert!(
+            !revoked.contains_key(&excluded_id),
+            "offboard={offboard}: the excluded user was revoked on resume: {revoked:?}"
+        );
+        assert_eq!(revoked.len(), 2, "offboard={offboard}: {revoked:?}");
+    }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Context, offboard, revoke, usage};
 use crate::cli::{ConnectionArgs, DemoArgs, OffboardArgs, RevokeArgs};
-use crate::config::Settings;
+use crate::config::{OffboardSettings, Settings};
 use crate::exit::Exit;
 use crate::logging;
 use crate::sim::{Sim, SimConfig, SimState, SimUsers, UserStatus};
@@ -136,11 +136,11 @@ async fn offboard_runs(args: &DemoArgs, ctx: &Context, sim: &Sim, cfg: &SimConfi
     };
 
     let dry = oargs(true, &plan);
-    let settings = match Settings::resolve(&dry.run, &env, chrono::Utc::now()) {
+    let settings = match OffboardSettings::resolve(&dry, &env, chrono::Utc::now()) {
         Ok(s) => s,
         Err(e) => return usage(&e.to_string()),
     };
-    let planned = offboard(&dry, settings, ctx).await;
+    let planned = offboard(settings, ctx).await;
     if matches!(planned, Exit::Usage | Exit::Stopped) {
         logging::eprint_line(&format!(
             "demo: the dry run did not finish (exit {}): no real run",
@@ -156,11 +156,11 @@ async fn offboard_runs(args: &DemoArgs, ctx: &Context, sim: &Sim, cfg: &SimConfi
     ));
 
     let real = oargs(false, &report);
-    let settings = match Settings::resolve(&real.run, &env, chrono::Utc::now()) {
+    let settings = match OffboardSettings::resolve(&real, &env, chrono::Utc::now()) {
         Ok(s) => s,
         Err(e) => return usage(&e.to_string()),
     };
-    let exit = offboard(&real, settings, ctx).await;
+    let exit = offboard(settings, ctx).await;
     let state = sim.state();
     logging::eprint_line(&format!(
         "demo: the simulator saw {} requests in all: {} tokens revoked, {} users deactivated, \

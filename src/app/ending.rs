@@ -1,5 +1,6 @@
-//! What `revoke` and `offboard` share around their run: the rows known without a call, the
-//! Light requester, and the ending (summary, stop message, exit code).
+//! The two ends of a run that touches users: its opening (input, checks, report) with the rows
+//! known without a call, and its [`RunRecord`], from which the summary, the stop message and
+//! the exit code come.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,14 +8,14 @@ use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::Context;
+use super::pipeline::Running;
 use super::session::FreshReport;
-use crate::config::{Credentials, Settings};
+use crate::config::Settings;
 use crate::exit::{Ending, Exit};
 use crate::input::{Batch, InvalidEntry, UserId};
 use crate::logging;
-use crate::pacing::Pacer;
 use crate::report::{ReportKind, ReportWriter, ResumeState, Row, Status, Summary};
-use crate::request::{Control, Requester, RetryPolicy, Stats, StopReason};
+use crate::request::{Stats, StopReason};
 
 /// What a run has once it may start: the validated input, the report opened (and the state of
 /// the report it resumes), and the guard that removes a fresh report if nothing gets done.
@@ -37,7 +38,7 @@ pub(super) fn open_run(
     transfer_column: Option<String>,
     kind: ReportKind,
 ) -> Result<Opened, Exit> {
-    for w in &settings.warnings {
+    for w in &settings.conn.warnings {
         tracing::warn!("{w}");
     }
     let batch = super::load_batch(settings, ctx, transfer_column)?;
@@ -70,82 +71,113 @@ pub(super) fn excluded_row(u: &UserId) -> Row {
     row
 }
 
-/// Connects (checking `scopes`) and builds the run's Light requester: `--rate`, the policy
-/// from `--max-retries`, the run's control and counters.
-pub(super) async fn light_requester(
-    settings: &Settings,
-    creds: &Credentials,
-    scopes: &[&[&str]],
-    control: &Arc<Control>,
-    stats: &Arc<Stats>,
-) -> Result<Requester, String> {
-    let client = super::connect(settings, creds, scopes).await?;
-    let pacer = Pacer::new(settings.rate).map_err(|e| e.to_string())?;
-    Ok(Requester::new(
-        client,
-        Arc::new(pacer),
-        RetryPolicy::new(settings.max_retries),
-        control.clone(),
-        stats.clone(),
-    ))
-}
-
-/// How a run ended, for [`finish`].
-pub(super) struct RunEnd<'a> {
+/// How a run ended: everything its finish needs, in one place. The summary, the stop message
+/// and the exit code are decided from it ([`RunRecord::finish`]); whatever else a run leaves
+/// behind at its end reads the same record.
+#[derive(Debug)]
+pub(super) struct RunRecord {
+    /// Which command ran: `revoke` counts users, `offboard` user steps.
+    pub kind: ReportKind,
     /// When the command started (the summary's clock).
     pub started: Instant,
-    /// Rows this run wrote, per status (final rows only).
+    /// Final rows this run wrote, per status (write-ahead rows are not final).
     pub counts: BTreeMap<Status, u64>,
     /// Final statuses the report already had, for the exit code of a resumed run.
-    pub done_counts: &'a BTreeMap<Status, u64>,
+    pub done_counts: BTreeMap<Status, u64>,
     /// The run's counters.
-    pub stats: &'a Stats,
+    pub stats: Arc<Stats>,
     /// Input lines dropped as duplicates.
     pub duplicates: u64,
     /// Why the run stopped, if it did.
     pub stop: Option<StopReason>,
-    /// The first call stopped the run: nothing was done.
+    /// The first call stopped the run for a configuration reason: nothing was done.
     pub nothing_done: bool,
-    /// Lines after the summary (the plan, the resume note).
-    pub extra: String,
-    /// Which command ran: `revoke` counts users, `offboard` user steps.
-    pub kind: ReportKind,
 }
 
-/// Prints the summary and the stop message, and decides the exit code over every final row
-/// (this run's and the report's).
-pub(super) fn finish(settings: &Settings, end: RunEnd<'_>) -> Exit {
-    let mut final_counts = end.counts.clone();
-    for (k, v) in end.done_counts {
-        *final_counts.entry(*k).or_default() += v;
+impl RunRecord {
+    /// Waits for the session to write every row, and records how the run ended.
+    pub async fn collect(
+        kind: ReportKind,
+        started: Instant,
+        running: Running,
+        done_counts: BTreeMap<Status, u64>,
+        duplicates: u64,
+        nothing_done: bool,
+    ) -> RunRecord {
+        let Running {
+            session,
+            control,
+            stats,
+            ..
+        } = running;
+        let collected = session.finish().await;
+        if let Some(err) = &collected.error {
+            control.report_failed(err.clone());
+        }
+        RunRecord {
+            kind,
+            started,
+            counts: collected.counts,
+            done_counts,
+            stats,
+            duplicates,
+            stop: control.reason(),
+            nothing_done,
+        }
     }
-    if !settings.log.quiet {
-        let summary = Summary {
-            counts: end.counts,
-            wall: end.started.elapsed(),
-            requests: end.stats.requests.load(Ordering::Relaxed),
+
+    /// Prints the summary (then `extra`: the plan, the resume note) and the stop message, and
+    /// decides the exit code over every final row (this run's and the report's).
+    pub fn finish(&self, settings: &Settings, extra: &str) -> Exit {
+        if !settings.conn.log.quiet {
+            logging::eprint_line(&(self.summary(settings).render() + extra));
+        }
+        if let Some(reason) = &self.stop {
+            logging::eprint_line(&self.stop_message(reason, settings));
+        }
+        self.exit()
+    }
+
+    /// The exit code: 2 when nothing was done, 3 when stopped, else from every final row.
+    pub fn exit(&self) -> Exit {
+        let mut final_counts = self.counts.clone();
+        for (k, v) in &self.done_counts {
+            *final_counts.entry(*k).or_default() += v;
+        }
+        Exit::decide(&Ending {
+            nothing_done: self.nothing_done,
+            stopped: self.stop.is_some(),
+            final_counts: &final_counts,
+        })
+    }
+
+    fn summary(&self, settings: &Settings) -> Summary {
+        Summary {
+            counts: self.counts.clone(),
+            wall: self.started.elapsed(),
+            requests: self.stats.requests.load(Ordering::Relaxed),
             target_rate: settings.rate,
-            throttled: end.stats.throttled.load(Ordering::Relaxed),
-            retries: end.stats.retries.load(Ordering::Relaxed),
-            duplicates: end.duplicates,
+            throttled: self.stats.throttled.load(Ordering::Relaxed),
+            retries: self.stats.retries.load(Ordering::Relaxed),
+            duplicates: self.duplicates,
             report_path: settings.report.clone(),
             dry_run: settings.dry_run,
             // Nothing was done (exit 2): no report is left to resume, the message says why.
-            stop_reason: end
+            stop_reason: self
                 .stop
                 .as_ref()
-                .filter(|_| !end.nothing_done)
+                .filter(|_| !self.nothing_done)
                 .map(|s| s.to_string()),
-            unit: match end.kind {
+            unit: match self.kind {
                 ReportKind::Revoke => "users",
                 ReportKind::Offboard => "user steps",
             },
-        };
-        logging::eprint_line(&(summary.render() + &end.extra));
+        }
     }
-    let report = settings.report.display();
-    if let Some(reason) = &end.stop {
-        logging::eprint_line(&if end.nothing_done {
+
+    fn stop_message(&self, reason: &StopReason, settings: &Settings) -> String {
+        let report = settings.report.display();
+        if self.nothing_done {
             format!("zoom-offboard: stopped on the first call, nothing was done: {reason}")
         } else if let StopReason::Report(_) = reason {
             format!(
@@ -158,16 +190,11 @@ pub(super) fn finish(settings: &Settings, end: RunEnd<'_>) -> Exit {
             format!(
                 "zoom-offboard: stopped: {reason}. {} not finished are `pending` in {report}; \
                  continue with the same command plus --resume --report {report}",
-                match end.kind {
+                match self.kind {
                     ReportKind::Revoke => "Users",
                     ReportKind::Offboard => "Steps",
                 }
             )
-        });
+        }
     }
-    Exit::decide(&Ending {
-        nothing_done: end.nothing_done,
-        stopped: end.stop.is_some(),
-        final_counts: &final_counts,
-    })
 }

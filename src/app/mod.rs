@@ -13,7 +13,9 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, Command};
-use crate::config::{Credentials, LogSettings, Settings};
+use crate::config::{
+    ConfigError, Connection, Credentials, LogSettings, OffboardSettings, Settings,
+};
 use crate::exit::Exit;
 use crate::input::{self, Batch, InputOptions, InputSource};
 use crate::logging;
@@ -22,6 +24,7 @@ use crate::zoom::{self, TokenSource, ZoomClient};
 mod demo;
 mod ending;
 mod offboard;
+mod pipeline;
 mod revoke;
 mod session;
 mod users;
@@ -104,24 +107,18 @@ pub async fn run_command(cli: Cli, ctx: Context) -> Exit {
         Command::Revoke(args) => {
             let settings = match Settings::resolve(&args, &*ctx.env, chrono::Utc::now()) {
                 Ok(s) => s,
-                Err(e) => {
-                    logging::init(&LogSettings::from_args(&args.output));
-                    return usage(&e.to_string());
-                }
+                Err(e) => return usage_before_logging(&args.output, &e),
             };
-            logging::init(&settings.log);
+            logging::init(&settings.conn.log);
             revoke(settings, &ctx).await
         }
         Command::Offboard(args) => {
-            let settings = match Settings::resolve(&args.run, &*ctx.env, chrono::Utc::now()) {
+            let settings = match OffboardSettings::resolve(&args, &*ctx.env, chrono::Utc::now()) {
                 Ok(s) => s,
-                Err(e) => {
-                    logging::init(&LogSettings::from_args(&args.run.output));
-                    return usage(&e.to_string());
-                }
+                Err(e) => return usage_before_logging(&args.run.output, &e),
             };
-            logging::init(&settings.log);
-            offboard(&args, settings, &ctx).await
+            logging::init(&settings.run.conn.log);
+            offboard(settings, &ctx).await
         }
         Command::Users(args) => {
             logging::init(&LogSettings::from_args(&args.output));
@@ -201,6 +198,12 @@ fn watch_signals(cancel: CancellationToken) {
     });
 }
 
+/// A settings error: logging is started from the flags alone, to say it.
+fn usage_before_logging(output: &crate::cli::OutputArgs, e: &ConfigError) -> Exit {
+    logging::init(&LogSettings::from_args(output));
+    usage(&e.to_string())
+}
+
 fn usage(message: &str) -> Exit {
     logging::eprint_line(&format!("zoom-offboard: error: {message}"));
     Exit::Usage
@@ -277,7 +280,7 @@ fn load_batch(
 /// A real run needs credentials, and a terminal to confirm on unless `--yes`: both are checked
 /// before the report is created.
 fn check_can_run(settings: &Settings, ctx: &Context) -> Result<(), Exit> {
-    if !settings.dry_run && settings.credentials.is_none() {
+    if !settings.dry_run && settings.conn.credentials.is_none() {
         return Err(usage(
             "no credentials: set ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET \
              (Server-to-Server OAuth), or ZOOM_ACCESS_TOKEN; or use --dry-run to validate only",
@@ -324,11 +327,12 @@ pub const REVOKE_SCOPES: &[&str] = &["user:write:admin", "user:delete:token:admi
 /// Fetches the first token and checks that it has one scope of each group in `needs`, so bad
 /// credentials or a missing scope cost no API call.
 async fn connect(
-    settings: &Settings,
+    conn: &Connection,
+    concurrency: usize,
     creds: &Credentials,
     needs: &[&[&str]],
 ) -> Result<ZoomClient, String> {
-    let http = zoom::http_client(settings.timeout, settings.concurrency)
+    let http = zoom::http_client(conn.timeout, concurrency)
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
     let source = match creds {
         Credentials::Static(t) => TokenSource::from_static(t.clone()),
@@ -338,7 +342,7 @@ async fn connect(
                 client_id: c.client_id.clone(),
                 client_secret: c.client_secret.clone(),
             },
-            settings.oauth_url.clone(),
+            conn.oauth_url.clone(),
             http.clone(),
         ),
     };
@@ -362,5 +366,5 @@ async fn connect(
             }
         }
     }
-    Ok(ZoomClient::new(http, &settings.base_url, source))
+    Ok(ZoomClient::new(http, &conn.base_url, source))
 }

@@ -61,7 +61,7 @@ impl Drop for FreshReport {
 /// What the collector hands back when the run is over.
 #[derive(Debug, Default)]
 pub struct Collected {
-    /// Rows written per status, in this run.
+    /// Final rows written per status, in this run (write-ahead rows are not final).
     pub counts: BTreeMap<Status, u64>,
     /// Why writing stopped, if it failed.
     pub error: Option<String>,
@@ -208,10 +208,10 @@ async fn collect(
             rx.close();
             // Count the rest so nothing is silently lost from the summary.
             for row in &batch {
-                *counts.entry(row.status).or_insert(0) += 1;
+                count(&mut counts, row);
             }
             while let Some(e) = rx.recv().await {
-                *counts.entry(e.row.status).or_insert(0) += 1;
+                count(&mut counts, &e.row);
             }
             break;
         }
@@ -227,7 +227,7 @@ async fn collect(
             } else {
                 tracing::debug!(user = %row.user, status = %row.status, "{}", row.message);
             }
-            *counts.entry(row.status).or_insert(0) += 1;
+            count(&mut counts, &row);
         }
         if let Some(b) = &bar {
             b.inc(finished);
@@ -242,4 +242,12 @@ async fn collect(
         error.get_or_insert(e.to_string());
     }
     Collected { counts, error }
+}
+
+/// Counts a final row; a write-ahead row announces a call, and the step's final row is what
+/// counts.
+fn count(counts: &mut BTreeMap<Status, u64>, row: &Row) {
+    if !row.is_write_ahead() {
+        *counts.entry(row.status).or_insert(0) += 1;
+    }
 }

@@ -1,22 +1,37 @@
 //! `zoom-offboard users`: the account's users on stdout, each exactly once.
+//!
+//! The settings resolve like every other command's ([`UsersSettings::resolve`]); the listing
+//! goes through the request policy with its own Medium-rate pacer; each user listed is
+//! filtered here (`--role`, `--inactive-days`) and written as it arrives, flushed, so a pipe
+//! into `revoke` sees users as they come.
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::Arc;
 
+use chrono::{DateTime, TimeDelta, Utc};
+
 use super::{Context, connect, usage};
-use crate::cli::{ListFormat, RevokeArgs, UsersArgs};
-use crate::config::Settings;
+use crate::cli::{ListFormat, RoleFilter, UsersArgs};
+use crate::config::UsersSettings;
 use crate::exit::{Ending, Exit};
 use crate::logging;
 use crate::pacing::Pacer;
 use crate::request::{Control, Requester, RetryPolicy, Stats};
-
-use chrono::{DateTime, TimeDelta, Utc};
-
-use crate::cli::RoleFilter;
+use crate::users::{ListError, ListStats};
 use crate::zoom::ZoomUser;
+
+/// The columns of the listing, in order (the contract's).
+const COLUMNS: [&str; 8] = [
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "type",
+    "status",
+    "role_id",
+    "last_login_time",
+];
 
 /// `zoom-offboard users`: every user with a status (and the `--role` and `--inactive-days`
 /// asked for), on `out`, each exactly once.
@@ -31,119 +46,74 @@ pub async fn users_at(
     out: &mut dyn Write,
     now: DateTime<Utc>,
 ) -> Exit {
-    // The connection settings resolve exactly like revoke's.
-    let as_revoke = RevokeArgs {
-        conn: args.conn.clone(),
-        dry_run: true,
-        report: Some(PathBuf::from("-")),
-        output: args.output.clone(),
-        ..RevokeArgs::default()
-    };
-    let settings = match Settings::resolve(&as_revoke, &*ctx.env, now) {
+    let settings = match UsersSettings::resolve(args, &*ctx.env) {
         Ok(s) => s,
         Err(e) => return usage(&e.to_string()),
     };
-    let Some(creds) = &settings.credentials else {
-        return usage(
-            "no credentials: set ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET, or \
-             ZOOM_ACCESS_TOKEN",
-        );
-    };
-    let rate = args
-        .rate
-        .unwrap_or_else(|| f64::from(settings.plan.per_second(crate::plan::Label::Medium)) * 0.8);
-    let pacer = match Pacer::new(rate) {
-        Ok(p) => p,
-        Err(e) => return usage(&format!("--rate: {e}")),
-    };
-    // `settings` was resolved as a dry run, so `connect` checks for a read scope.
-    let client = match connect(&settings, creds, &[super::DRY_RUN_SCOPES]).await {
-        Ok(c) => c,
+    for w in &settings.conn.warnings {
+        tracing::warn!("{w}");
+    }
+    let requester = match lister(&settings, ctx).await {
+        Ok(r) => r,
         Err(msg) => return usage(&msg),
     };
-    let columns = [
-        "id",
-        "email",
-        "first_name",
-        "last_name",
-        "type",
-        "status",
-        "role_id",
-        "last_login_time",
-    ];
-    enum Sink<'a> {
-        Csv(Box<csv::Writer<&'a mut dyn Write>>),
-        Jsonl(&'a mut dyn Write),
-    }
-    let mut sink = match args.format {
-        ListFormat::Csv => {
-            let mut w = csv::Writer::from_writer(&mut *out);
-            // The header goes out first, so even an empty account gives a well-formed CSV.
-            if let Err(e) = w.write_record(columns) {
-                return usage(&format!("cannot write to stdout: {e}"));
-            }
-            Sink::Csv(Box::new(w))
-        }
-        ListFormat::Jsonl => Sink::Jsonl(&mut *out),
+    let mut sink = match Sink::open(settings.format, out) {
+        Ok(s) => s,
+        Err(e) => return usage(&format!("cannot write to stdout: {e}")),
     };
-    let filter = Filter::new(&args.role, args.inactive_days, now);
-    // Users listed by Zoom (filtered out or not): whether the listing got anywhere.
-    let mut emitted = 0u64;
-    let mut kept = 0u64;
-    let mut emit = |u: &ZoomUser| -> Result<(), String> {
-        emitted += 1;
-        if !filter.keeps(u) {
-            return Ok(());
-        }
-        kept += 1;
-        let values = [
-            u.id.clone().unwrap_or_default(),
-            u.email.clone(),
-            u.first_name.clone().unwrap_or_default(),
-            u.last_name.clone().unwrap_or_default(),
-            u.user_type.map(|t| t.to_string()).unwrap_or_default(),
-            u.status.clone().unwrap_or_default(),
-            u.role_id.clone().unwrap_or_default(),
-            u.last_login_time.clone().unwrap_or_default(),
-        ];
-        match &mut sink {
-            Sink::Csv(w) => {
-                w.write_record(&values).map_err(|e| e.to_string())?;
-                // Flushed per user: a pipe into `revoke` sees users as they arrive.
-                w.flush().map_err(|e| e.to_string())
+    let filter = Filter::new(&settings.roles, settings.inactive_days, now);
+    let mut listed = Listed::default();
+    let result =
+        crate::users::list_all(&requester, settings.status.as_str(), &mut |u: &ZoomUser| {
+            listed.seen += 1;
+            if !filter.keeps(u) {
+                return Ok(());
             }
-            Sink::Jsonl(w) => {
-                let obj: serde_json::Map<String, serde_json::Value> = columns
-                    .iter()
-                    .zip(values.iter())
-                    .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.clone())))
-                    .collect();
-                writeln!(w, "{}", serde_json::Value::Object(obj)).map_err(|e| e.to_string())
-            }
-        }
+            listed.kept += 1;
+            sink.write(u)
+        })
+        .await;
+    sink.finish();
+    ending(&result, &listed)
+}
+
+/// Connects (a read scope is enough) and builds the listing's requester at its own rate.
+async fn lister(settings: &UsersSettings, ctx: &Context) -> Result<Requester, String> {
+    let Some(creds) = &settings.conn.credentials else {
+        return Err("no credentials: set ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID and \
+                    ZOOM_CLIENT_SECRET, or ZOOM_ACCESS_TOKEN"
+            .into());
     };
-    let requester = Requester::new(
+    let pacer = Pacer::new(settings.rate).map_err(|e| format!("--rate: {e}"))?;
+    // One page at a time: one connection is enough.
+    let client = connect(&settings.conn, 1, creds, &[super::DRY_RUN_SCOPES]).await?;
+    Ok(Requester::new(
         client,
         Arc::new(pacer),
-        RetryPolicy::new(args.max_retries),
-        Control::new(&ctx.cancel),
+        RetryPolicy::new(settings.conn.max_retries),
+        Control::with_outage_wait(&ctx.cancel, settings.conn.outage_wait),
         Arc::new(Stats::default()),
-    );
-    let result = crate::users::list_all(&requester, args.status.as_str(), &mut emit).await;
-    match &mut sink {
-        Sink::Csv(w) => {
-            let _ = w.flush();
-        }
-        Sink::Jsonl(w) => {
-            let _ = w.flush();
-        }
-    }
-    drop(sink);
-    let nothing_done = match &result {
+    ))
+}
+
+/// Users the listing returned, and those the filters kept.
+#[derive(Debug, Default)]
+struct Listed {
+    /// Users listed by Zoom (filtered out or not): whether the listing got anywhere.
+    seen: u64,
+    /// Users written.
+    kept: u64,
+}
+
+/// How the listing ended: the log line, the error message, and the exit code. Refused
+/// credentials, a missing scope or an unreachable API before any user was listed did nothing
+/// (exit 2); any other failure leaves an incomplete list (exit 3).
+fn ending(result: &Result<ListStats, ListError>, listed: &Listed) -> Exit {
+    let nothing_done = match result {
         Ok(stats) => {
             tracing::info!(
                 users = stats.users,
-                written = kept,
+                written = listed.kept,
                 pages = stats.pages,
                 restarts = stats.restarts,
                 throttled = stats.throttled,
@@ -152,14 +122,7 @@ pub async fn users_at(
             false
         }
         Err(e) => {
-            // Refused credentials or a missing scope before any user was listed: nothing was done.
-            let refused = matches!(
-                e,
-                crate::users::ListError::Credentials(_)
-                    | crate::users::ListError::MissingScope(_)
-                    | crate::users::ListError::Unreachable(_)
-            );
-            let nothing_done = refused && emitted == 0;
+            let nothing_done = e.stop_reason().is_configuration() && listed.seen == 0;
             logging::eprint_line(&if nothing_done {
                 format!("zoom-offboard: error: users: {e}")
             } else {
@@ -173,6 +136,62 @@ pub async fn users_at(
         stopped: result.is_err(),
         final_counts: &BTreeMap::new(),
     })
+}
+
+/// Where listed users go: CSV with a header, or one JSON object a line.
+enum Sink<'a> {
+    Csv(Box<csv::Writer<&'a mut dyn Write>>),
+    Jsonl(&'a mut dyn Write),
+}
+
+impl<'a> Sink<'a> {
+    /// A CSV sink writes its header at once, so even an empty account gives a well-formed CSV.
+    fn open(format: ListFormat, out: &'a mut dyn Write) -> Result<Sink<'a>, csv::Error> {
+        Ok(match format {
+            ListFormat::Csv => {
+                let mut w = csv::Writer::from_writer(out);
+                w.write_record(COLUMNS)?;
+                Sink::Csv(Box::new(w))
+            }
+            ListFormat::Jsonl => Sink::Jsonl(out),
+        })
+    }
+
+    /// Writes one user, flushed: a pipe into `revoke` sees users as they arrive.
+    fn write(&mut self, u: &ZoomUser) -> Result<(), String> {
+        let values = [
+            u.id.clone().unwrap_or_default(),
+            u.email.clone(),
+            u.first_name.clone().unwrap_or_default(),
+            u.last_name.clone().unwrap_or_default(),
+            u.user_type.map(|t| t.to_string()).unwrap_or_default(),
+            u.status.clone().unwrap_or_default(),
+            u.role_id.clone().unwrap_or_default(),
+            u.last_login_time.clone().unwrap_or_default(),
+        ];
+        match self {
+            Sink::Csv(w) => {
+                w.write_record(&values).map_err(|e| e.to_string())?;
+                w.flush().map_err(|e| e.to_string())
+            }
+            Sink::Jsonl(w) => {
+                let obj: serde_json::Map<String, serde_json::Value> = COLUMNS
+                    .iter()
+                    .zip(values)
+                    .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
+                    .collect();
+                writeln!(w, "{}", serde_json::Value::Object(obj)).map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    /// Flushes what is left (a closed pipe is no error here: the listing already said so).
+    fn finish(self) {
+        let _ = match self {
+            Sink::Csv(mut w) => w.flush(),
+            Sink::Jsonl(w) => w.flush(),
+        };
+    }
 }
 
 /// `--role` and `--inactive-days`, applied to each listed user before it is written. Zoom's

@@ -73,7 +73,7 @@ impl Leaver {
         let mut existed = false;
         if let Some(r) = resume {
             for step in Step::ALL {
-                state[slot(step)] = r.last_step(&key, Some(step)).map(|s| s.status);
+                state[slot(step)] = r.state(&key, step).map(|s| s.status);
             }
             existed = r.known_to_exist(&key).is_some();
         }
@@ -110,6 +110,18 @@ pub struct Tally {
     /// Calls a real run makes for what this run found (for the dry run's estimate): the
     /// lookups and every `would_*` that needs a call.
     pub calls: u64,
+}
+
+impl Tally {
+    /// One row of `step` with `status`.
+    pub fn count(&mut self, step: Step, status: Status) {
+        *self
+            .per_step
+            .entry(step)
+            .or_default()
+            .entry(status)
+            .or_default() += 1;
+    }
 }
 
 /// How the waves ended.
@@ -351,11 +363,7 @@ impl Waves {
             return;
         };
         let mut t = lock(&self.tally);
-        *t.per_step
-            .entry(step)
-            .or_default()
-            .entry(row.status)
-            .or_default() += 1;
+        t.count(step, row.status);
         if row.status == Status::Refused {
             *t.refusals.entry(refusal_reason(row)).or_default() += 1;
         }

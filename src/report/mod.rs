@@ -159,6 +159,40 @@ impl Status {
     }
 }
 
+/// The step → status mapping, in one place: what each step's success is, and what a dry run
+/// writes instead.
+impl Status {
+    /// The status of `step` done: `revoked`, `deactivated`, `disassociated`, `deleted`.
+    pub fn success(step: Step) -> Status {
+        match step {
+            Step::Revoke => Status::Revoked,
+            Step::Deactivate => Status::Deactivated,
+            Step::Disassociate => Status::Disassociated,
+            Step::Delete => Status::Deleted,
+        }
+    }
+
+    /// What a dry run writes for `step`: `would_revoke`, `would_deactivate`, ...
+    pub fn would(step: Step) -> Status {
+        match step {
+            Step::Revoke => Status::WouldRevoke,
+            Step::Deactivate => Status::WouldDeactivate,
+            Step::Disassociate => Status::WouldDisassociate,
+            Step::Delete => Status::WouldDelete,
+        }
+    }
+
+    /// The step whose success this status is, if it is one.
+    pub fn succeeded_step(self) -> Option<Step> {
+        Step::ALL.into_iter().find(|s| Status::success(*s) == self)
+    }
+
+    /// True for a dry run's `would_*` statuses.
+    pub fn is_would(self) -> bool {
+        Step::ALL.into_iter().any(|s| Status::would(s) == self)
+    }
+}
+
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -342,6 +376,12 @@ impl Row {
         row.step = Some(step);
         row.message = format!("{WRITE_AHEAD_PREFIX}{step}{WRITE_AHEAD_ID}{zoom_id}").into();
         row
+    }
+
+    /// True for a write-ahead row ([`Row::write_ahead`]): it announces a call, it is no final
+    /// state.
+    pub fn is_write_ahead(&self) -> bool {
+        self.write_ahead_id().is_some()
     }
 
     /// The step and Zoom id of a write-ahead row ([`Row::write_ahead`]); `None` for any other

@@ -72,9 +72,9 @@ fn success_of(status: Status) -> Option<Step> {
 struct UserEntry {
     /// The last status per [`slot`].
     last: [Option<Status>; SLOTS],
-    /// The later of the last rows without a step and with step `revoke`: what
-    /// [`ResumeState::last`] returns.
-    revoke_view: Option<RowState>,
+    /// Bit `slot(step) - 1` set: the last row without a step came after the step's last row
+    /// (or the step has none), so it is the step's state ([`ResumeState::state`]).
+    whole_later: u8,
     /// Bit `slot(step) - 1` set: the step's success status was seen.
     succeeded: u8,
     /// The Zoom id of the last write-ahead row. Kept when the step's final row follows: a
@@ -99,10 +99,30 @@ pub struct ResumeState {
 }
 
 impl ResumeState {
-    /// The user's `revoke` state: its last row whose step is none (a `revoke` report, or a row
-    /// about the whole user) or `revoke`.
+    /// The one resume rule's reading, for both commands: the state of (user, `step`) is the
+    /// later of the user's last row about that step and its last row about the user as a
+    /// whole (no step: `invalid`, `excluded`, and every row of a `revoke` report). So a user
+    /// whose last row is `excluded` is not requested again, by `revoke` or `offboard`.
+    pub fn state(&self, user_key: &str, step: Step) -> Option<RowState> {
+        let u = self.users.get(user_key)?;
+        let whole = u.whole_later & (1 << (slot(Some(step)) - 1)) != 0;
+        let (status, step) = if whole {
+            (u.last[0]?, None)
+        } else {
+            (u.last[slot(Some(step))]?, Some(step))
+        };
+        Some(RowState { status, step })
+    }
+
+    /// The status of the user's last row about the user as a whole (no step): what decides
+    /// whether an `invalid` or `excluded` entry of the input already has its row.
+    pub fn whole(&self, user_key: &str) -> Option<Status> {
+        self.users.get(user_key)?.last[0]
+    }
+
+    /// The user's `revoke` state ([`Self::state`] of the revoke step).
     pub fn last(&self, user_key: &str) -> Option<RowState> {
-        self.users.get(user_key).and_then(|u| u.revoke_view)
+        self.state(user_key, Step::Revoke)
     }
 
     /// The state of (user, `step`): the last row about exactly that step (`None`: the rows
@@ -191,11 +211,9 @@ impl ResumeState {
         }
         let entry = self.users.entry(dedupe_key(&row.user)).or_default();
         entry.last[slot(row.step)] = Some(row.status);
-        if matches!(row.step, None | Some(Step::Revoke)) {
-            entry.revoke_view = Some(RowState {
-                status: row.status,
-                step: row.step,
-            });
+        match row.step {
+            None => entry.whole_later = u8::MAX,
+            Some(step) => entry.whole_later &= !(1 << (slot(Some(step)) - 1)),
         }
         if let Some(step) = success_of(row.status) {
             entry.succeeded |= 1 << (slot(Some(step)) - 1);
