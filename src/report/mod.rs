@@ -233,8 +233,11 @@ pub const COLUMNS: [&str; 11] = [
 ];
 
 /// An `offboard` report's columns: the contract's seven, then `step` (right after them, so a
-/// person reading the file sees which step a status is about next to it), then the rest.
-pub const OFFBOARD_COLUMNS: [&str; 12] = [
+/// person reading the file sees which step a status is about next to it), then the rest, and
+/// last `zoom_id`: the Zoom id a write-ahead row announces a removal for ([`Row::write_ahead`]).
+/// Reports written before it have no `zoom_id` column; their write-ahead rows carry the id in
+/// the message, which the resume reader still reads.
+pub const OFFBOARD_COLUMNS: [&str; 13] = [
     "user",
     "status",
     "http_status",
@@ -247,6 +250,7 @@ pub const OFFBOARD_COLUMNS: [&str; 12] = [
     "name",
     "zoom_status",
     "last_login",
+    "zoom_id",
 ];
 
 /// The position of `name` in [`OFFBOARD_COLUMNS`] (every column this version knows), for the
@@ -303,7 +307,8 @@ impl ReportKind {
     }
 }
 
-/// The start of a write-ahead row's message (see [`Row::write_ahead`]).
+/// The start of a write-ahead row's message (see [`Row::write_ahead`]); read back only from
+/// reports written before the `zoom_id` column.
 const WRITE_AHEAD_PREFIX: &str = "write-ahead: sending ";
 /// Between the step and the Zoom id in a write-ahead row's message.
 const WRITE_AHEAD_ID: &str = " for Zoom user id ";
@@ -338,6 +343,9 @@ pub struct Row {
     /// the user as a whole (`invalid`, `excluded`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<Step>,
+    /// A write-ahead row's Zoom id ([`Row::write_ahead`]); `None` on every other row.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zoom_id: Option<String>,
 }
 
 impl Row {
@@ -363,18 +371,21 @@ impl Row {
             zoom_status: None,
             last_login: None,
             step: None,
+            zoom_id: None,
         }
     }
 
     /// The contract's write-ahead row: `pending` for (`user`, `step`), written just before a
-    /// `disassociate` or `delete` is sent, its message carrying the Zoom id the lookup returned
-    /// (`write-ahead: sending delete for Zoom user id KDcuGIm1QgePTO8WbOqwIQ`). After a kill
-    /// while the call was in flight, a resume that gets 404 knows from it that the user existed
+    /// `disassociate` or `delete` is sent, carrying the Zoom id the lookup returned in its own
+    /// column, `zoom_id` (and, for a person, in the message: `write-ahead: sending delete for
+    /// Zoom user id KDcuGIm1QgePTO8WbOqwIQ`). After a kill while the call was in flight, a
+    /// resume that gets 404 knows from it that the user existed
     /// ([`ResumeState::known_to_exist`]), so the user is `deleted`, not `not_found`.
     pub fn write_ahead(user: impl Into<String>, step: Step, zoom_id: &str) -> Row {
         let mut row = Row::new(user, Status::Pending);
         row.step = Some(step);
         row.message = format!("{WRITE_AHEAD_PREFIX}{step}{WRITE_AHEAD_ID}{zoom_id}").into();
+        row.zoom_id = Some(zoom_id.to_owned());
         row
     }
 
@@ -385,17 +396,28 @@ impl Row {
     }
 
     /// The step and Zoom id of a write-ahead row ([`Row::write_ahead`]); `None` for any other
-    /// row (a status other than `pending`, a step that does not remove the user, or a message
-    /// of another shape, such as a hand-edited one).
+    /// row (a status other than `pending`, or no step that removes the user). The id is the
+    /// `zoom_id` column's; a report written before that column has it only in the message,
+    /// read by [`Row::legacy_write_ahead_id`].
     pub fn write_ahead_id(&self) -> Option<(Step, &str)> {
+        let step = self.step.filter(|s| s.removes_user())?;
         if self.status != Status::Pending {
             return None;
         }
+        match self.zoom_id.as_deref() {
+            Some(id) => (!id.is_empty()).then_some((step, id)),
+            None => self.legacy_write_ahead_id(step),
+        }
+    }
+
+    /// The Zoom id in the message of a write-ahead row from a report written before the
+    /// `zoom_id` column (the message form is the only place those reports kept it); `None` for
+    /// a message of another shape, such as a hand-edited one.
+    fn legacy_write_ahead_id(&self, step: Step) -> Option<(Step, &str)> {
         let rest = self.message.strip_prefix(WRITE_AHEAD_PREFIX)?;
-        let (step, id) = rest.split_once(WRITE_AHEAD_ID)?;
-        let step: Step = step.parse().ok()?;
+        let (named, id) = rest.split_once(WRITE_AHEAD_ID)?;
         let ok_id = !id.is_empty() && !id.contains(char::is_whitespace);
-        (step.removes_user() && self.step == Some(step) && ok_id).then_some((step, id))
+        (named.parse::<Step>().ok() == Some(step) && ok_id).then_some((step, id))
     }
 }
 
@@ -654,10 +676,23 @@ mod tests {
         );
         let d = Row::write_ahead("a@x.com", Step::Disassociate, "u1");
         assert_eq!(d.write_ahead_id(), Some((Step::Disassociate, "u1")));
+        assert_eq!(row.zoom_id.as_deref(), Some("KDcuGIm1QgePTO8WbOqwIQ"));
         // Anything else is not a write-ahead row.
         let mut other = row.clone();
         other.status = Status::Failed;
         assert_eq!(other.write_ahead_id(), None, "not pending");
+        let mut other = row.clone();
+        other.step = Some(Step::Revoke);
+        assert_eq!(other.write_ahead_id(), None, "not a removal");
+        // A report written before the zoom_id column: the id is read from the message, which
+        // must name the row's own step.
+        let mut legacy = row.clone();
+        legacy.zoom_id = None;
+        assert_eq!(
+            legacy.write_ahead_id(),
+            Some((Step::Delete, "KDcuGIm1QgePTO8WbOqwIQ"))
+        );
+        let row = legacy;
         let mut other = row.clone();
         other.step = Some(Step::Disassociate);
         assert_eq!(other.write_ahead_id(), None, "another step's row");
@@ -684,9 +719,10 @@ mod tests {
         assert_eq!(offboard[..REQUIRED_COLUMNS], COLUMNS[..REQUIRED_COLUMNS]);
         assert_eq!(offboard[REQUIRED_COLUMNS], "step");
         assert_eq!(
-            offboard[REQUIRED_COLUMNS + 1..],
+            offboard[REQUIRED_COLUMNS + 1..offboard.len() - 1],
             COLUMNS[REQUIRED_COLUMNS..]
         );
+        assert_eq!(offboard.last(), Some(&"zoom_id"), "added at the end");
         for (i, name) in OFFBOARD_COLUMNS.iter().enumerate() {
             assert_eq!(col(name), i);
         }

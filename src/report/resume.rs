@@ -488,6 +488,7 @@ impl ColumnMap {
                 "" => None,
                 s => Some(s.parse().map_err(|e| format!("{e}"))?),
             },
+            zoom_id: opt(const { col("zoom_id") })?,
         })
     }
 }

@@ -259,6 +259,7 @@ fn push_row(buf: &mut Vec<u8>, row: &Row, layout: &[Option<usize>], finished_at:
     const NAME: usize = col("name");
     const ZOOM_STATUS: usize = col("zoom_status");
     const LAST_LOGIN: usize = col("last_login");
+    const ZOOM_ID: usize = col("zoom_id");
     let start = buf.len();
     let mut num = itoa::Buffer::new();
     fn opt(v: &Option<String>) -> &str {
@@ -281,6 +282,7 @@ fn push_row(buf: &mut Vec<u8>, row: &Row, layout: &[Option<usize>], finished_at:
             Some(NAME) => opt(&row.name),
             Some(ZOOM_STATUS) => opt(&row.zoom_status),
             Some(LAST_LOGIN) => opt(&row.last_login),
+            Some(ZOOM_ID) => opt(&row.zoom_id),
             Some(_) | None => "",
         };
         push_cell(buf, text);
@@ -413,7 +415,7 @@ mod tests {
 
     use super::*;
     use crate::report::escape_cell;
-    use crate::report::{COLUMNS, RowState, Status, parse_time, read_report, read_rows};
+    use crate::report::{COLUMNS, Existence, RowState, Status, parse_time, read_report, read_rows};
     use crate::step::Step;
 
     const R: ReportKind = ReportKind::Revoke;
@@ -481,6 +483,7 @@ mod tests {
             row.last_login = Some(texts[5].clone());
             (row.http_status, row.error_code, row.attempts) = numbers;
             row.step = step;
+            row.zoom_id = Some(texts[5].clone()).filter(|t| t.len() > 3);
             let finished_at = texts[6].as_str();
             let layout: Vec<Option<usize>> = match layout {
                 // Each kind's own layout, an older file's with an unknown column, one column.
@@ -517,6 +520,7 @@ mod tests {
         set(const { col("name") }, opt(&row.name));
         set(const { col("zoom_status") }, opt(&row.zoom_status));
         set(const { col("last_login") }, opt(&row.last_login));
+        set(const { col("zoom_id") }, opt(&row.zoom_id));
         let mut own = |i: usize, v: String| {
             let quoted = match escape_cell(&v) {
                 Cow::Owned(quoted) => Some(quoted),
@@ -797,8 +801,8 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert_eq!(
             text,
-            "user,status,http_status,error_code,message,attempts,finished_at,step,tracking_id,name,zoom_status,last_login\n\
-             a@x.com,revoked,,,,0,2026-11-28T12:00:00.000Z,revoke,,,,\n"
+            "user,status,http_status,error_code,message,attempts,finished_at,step,tracking_id,name,zoom_status,last_login,zoom_id\n\
+             a@x.com,revoked,,,,0,2026-11-28T12:00:00.000Z,revoke,,,,,\n"
         );
         // Resumed: appended in the file's layout, steps read back.
         let (mut w, state) = ReportWriter::open(&path, true, O).unwrap();
@@ -814,6 +818,35 @@ mod tests {
                 .status,
             Status::Pending
         );
+    }
+
+    /// A report written before the `zoom_id` column: resumed in its own layout, its write-ahead
+    /// rows (old and new) still give the Zoom id, from the message.
+    #[test]
+    fn a_report_without_the_zoom_id_column_still_gives_write_ahead_ids() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        let old = "user,status,http_status,error_code,message,attempts,finished_at,step,tracking_id,name,zoom_status,last_login\n\
+                   a@x.com,pending,,,write-ahead: sending delete for Zoom user id OldId1,0,2026-11-28T12:00:00.000Z,delete,,,,\n";
+        std::fs::write(&path, old).unwrap();
+        let state = read_report(&path).unwrap();
+        assert_eq!(
+            state.known_to_exist("a@x.com"),
+            Some(Existence::ZoomId("OldId1"))
+        );
+        let (mut w, _) = ReportWriter::open(&path, true, O).unwrap();
+        w.write_rows(&[Row::write_ahead("b@x.com", Step::Delete, "NewId2")])
+            .unwrap();
+        drop(w);
+        let state = read_report(&path).unwrap();
+        assert_eq!(
+            state.known_to_exist("b@x.com"),
+            Some(Existence::ZoomId("NewId2"))
+        );
+        // A write-ahead row of the new form names the id in its column: the message is for people.
+        let mut wa = Row::write_ahead("c@x.com", Step::Disassociate, "ColId3");
+        wa.message = "edited by hand".into();
+        assert_eq!(wa.write_ahead_id(), Some((Step::Disassociate, "ColId3")));
     }
 
     #[test]
