@@ -22,6 +22,7 @@
 //! - [`plan`]: Zoom plans and rate-limit labels (Light, Medium) with their ceilings.
 //! - [`step`]: the offboarding steps (revoke, deactivate, disassociate, delete) and `--steps`.
 //! - [`sim`]: a Zoom API simulator on loopback, used by every network test and by `demo`.
+//! - [`sync`]: the one poison-tolerant lock.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 #![warn(missing_docs)]
 
@@ -40,6 +41,7 @@ pub mod request;
 pub mod run;
 pub mod sim;
 pub mod step;
+pub mod sync;
 pub mod users;
 pub mod zoom;
 

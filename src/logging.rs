@@ -18,13 +18,13 @@ static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
 
 /// Registers (or, with `None`, removes) the progress bar that log lines must not tear.
 pub fn set_bar(bar: Option<ProgressBar>) {
-    let mut b = BAR.lock().unwrap_or_else(|p| p.into_inner());
+    let mut b = crate::sync::lock(&BAR);
     *b = bar;
 }
 
 /// Prints a line on stderr without tearing the progress bar.
 pub fn eprint_line(line: &str) {
-    let bar = BAR.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let bar = crate::sync::lock(&BAR).clone();
     let write = || {
         let mut err = std::io::stderr().lock();
         let _ = writeln!(err, "{line}");
@@ -56,7 +56,7 @@ impl Drop for BarWriter {
         if self.buf.is_empty() {
             return;
         }
-        let bar = BAR.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let bar = crate::sync::lock(&BAR).clone();
         let buf = std::mem::take(&mut self.buf);
         let write = move || {
             let _ = std::io::stderr().lock().write_all(&buf);

@@ -283,7 +283,7 @@ impl Pacer {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Gate> {
         // A panic while holding this lock leaves plain numbers behind: still usable.
-        self.gate.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.gate)
     }
 
     /// Waits until this caller may start one request, and counts it as started.
@@ -306,7 +306,7 @@ impl Pacer {
                     continue 'slot;
                 }
                 let wait = {
-                    let mut starts = self.starts.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut starts = crate::sync::lock(&self.starts);
                     let now = Instant::now();
                     let full = starts.len() >= self.cap;
                     match starts.front().copied() {

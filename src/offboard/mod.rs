@@ -22,6 +22,7 @@ use crate::report::{ResumeState, Row, Status};
 use crate::request::{Requester, Settled, Verdict};
 use crate::run::{self, Rows, info_row, pending_row, settled_row};
 use crate::step::{Step, Steps};
+use crate::sync::lock;
 use crate::zoom::{ErrorInfo, Transfer, ZoomCall, ZoomUser};
 use safety::{Decision, Looked, Rules, ZOOM_REFUSALS};
 
@@ -145,10 +146,6 @@ struct Waves {
     /// Statuses written by this run, by leaver index and step slot.
     statuses: Mutex<Vec<[Option<Status>; 4]>>,
     tally: Mutex<Tally>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Runs every step of every leaver, wave by wave. Each (leaver, step) not already done gets

@@ -216,7 +216,7 @@ impl Control {
     /// Stops the run for `reason` (the first reason given is kept).
     pub fn halt(&self, reason: StopReason) {
         {
-            let mut r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+            let mut r = crate::sync::lock(&self.reason);
             if r.is_none() {
                 tracing::warn!(reason = %reason, "stopping the run");
                 *r = Some(reason);
@@ -229,7 +229,7 @@ impl Control {
     /// generic one the pool's watcher gave when the writer went away.
     pub fn report_failed(&self, message: String) {
         {
-            let mut r = self.reason.lock().unwrap_or_else(|p| p.into_inner());
+            let mut r = crate::sync::lock(&self.reason);
             if r.is_none() || matches!(*r, Some(StopReason::Report(_))) {
                 *r = Some(StopReason::Report(message));
             }
@@ -254,11 +254,7 @@ impl Control {
 
     /// Why the run stopped: the halt reason, or [`StopReason::Interrupted`] for Ctrl-C.
     pub fn reason(&self) -> Option<StopReason> {
-        let r = self
-            .reason
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let r = crate::sync::lock(&self.reason).clone();
         r.or_else(|| {
             self.operator
                 .is_cancelled()

@@ -39,7 +39,7 @@ mod server;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -51,11 +51,9 @@ pub use config::{Faults, LimitModel, SimConfig, SimUsers};
 pub use state::{Removal, RequestRecord, SimState, Transfer, TransferKind, UserTruth};
 pub use users::{SimUser, UserStatus, generate_users, load_users_csv};
 
-/// Locks a mutex, ignoring poisoning: a panicking handler must not take the simulator down
-/// with it, and every critical section leaves the data consistent.
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
+/// The crate's poison-tolerant lock: a panicking handler must not take the simulator down with
+/// it, and every critical section leaves the data consistent.
+pub(crate) use crate::sync::lock;
 
 /// State shared by the handle, the accept loop and every request. Each mutex guards one
 /// concern and is never held across an `.await`.
