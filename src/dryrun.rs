@@ -111,9 +111,7 @@ pub async fn by_listing(
         let row = match found {
             Some(u) => {
                 let mut row = Row::new(user.as_str(), Status::WouldRevoke);
-                row.name = u.display_name();
-                row.zoom_status = u.status.clone();
-                row.last_login = u.last_login_time.clone();
+                u.describe(&mut row);
                 row.message = match u.status.as_deref() {
                     Some("pending") => "listed (pending user: has no session to revoke)".into(),
                     Some(s) => format!("listed ({s})").into(),

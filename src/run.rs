@@ -305,9 +305,7 @@ pub async fn lookup_one(requester: crate::request::Requester, user: UserId) -> R
     row.attempts = settled.attempts;
     match settled.json::<crate::zoom::ZoomUser>() {
         Ok(u) => {
-            row.name = u.display_name();
-            row.zoom_status = u.status.clone();
-            row.last_login = u.last_login_time.clone();
+            u.describe(&mut row);
             row.message = match u.status.as_deref() {
                 Some("pending") => "found (pending user: has no session to revoke)".into(),
                 Some(s) => format!("found ({s})").into(),

@@ -69,6 +69,10 @@ impl ListError {
     }
 }
 
+/// Zoom's error code for an invalid or expired `next_page_token` (a 400; docs/zoom-api.md,
+/// "All users"): the listing starts over from the first page.
+const EXPIRED_PAGE_TOKEN: i64 = 300;
+
 /// What a listing did.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ListStats {
@@ -125,7 +129,7 @@ pub async fn list_all(
             Verdict::Rejected(info)
                 if page_token.is_some()
                     && info.http_status == Some(400)
-                    && info.message.to_ascii_lowercase().contains("token") =>
+                    && info.code == Some(EXPIRED_PAGE_TOKEN) =>
             {
                 // The page token expired (15 minutes): start over, skipping what we have.
                 tracing::warn!(

@@ -24,7 +24,7 @@ use crate::run::{self, Rows, info_row, pending_row, settled_row};
 use crate::step::{Step, Steps};
 use crate::sync::lock;
 use crate::zoom::{ErrorInfo, Transfer, ZoomCall, ZoomUser};
-use safety::{Decision, Looked, Rules, ZOOM_REFUSALS};
+use safety::{Decision, Looked, Refusal, RefusalGroup, Rules, ZOOM_REFUSALS};
 
 /// What the operator asked of this run, besides the users.
 #[derive(Debug, Clone)]
@@ -103,7 +103,7 @@ pub struct Tally {
     /// Rows per step and status written by this run.
     pub per_step: BTreeMap<Step, BTreeMap<Status, u64>>,
     /// Why steps were refused, with how many users each.
-    pub refusals: BTreeMap<String, u64>,
+    pub refusals: BTreeMap<RefusalGroup, u64>,
     /// Who receives data, with how many leavers each (`(none)` for `--no-transfer`).
     pub destinations: BTreeMap<String, u64>,
     /// Users whose lookup shows no SSO sign-in.
@@ -359,20 +359,45 @@ impl Waves {
         let Some(step) = step.or(row.step) else {
             return;
         };
-        let mut t = lock(&self.tally);
-        t.count(step, row.status);
-        if row.status == Status::Refused {
-            *t.refusals.entry(refusal_reason(row)).or_default() += 1;
-        }
-        let would = matches!(
-            row.status,
-            Status::WouldRevoke
-                | Status::WouldDeactivate
-                | Status::WouldDisassociate
-                | Status::WouldDelete
-        );
-        if would && !row.message.starts_with("already inactive") {
-            t.calls += 1;
+        lock(&self.tally).count(step, row.status);
+    }
+
+    /// A dry run's `would_*` row that a real run makes a call for (the estimate's count).
+    fn would_call(&self) {
+        lock(&self.tally).calls += 1;
+    }
+
+    /// The `refused` row of `user` for `why` (with Zoom's details of the answer, if Zoom
+    /// refused), counted in the plan under its group.
+    fn refuse(&self, user: &str, why: Refusal, answer: Option<(&ErrorInfo, u32)>) -> Row {
+        *lock(&self.tally).refusals.entry(why.group()).or_default() += 1;
+        let mut row = match answer {
+            Some((info, attempts)) => info_row(user, Status::Refused, info, attempts),
+            None => Row::new(user, Status::Refused),
+        };
+        row.message = why.to_string().into();
+        row
+    }
+
+    /// The row for a guarded step's answer: `success` on a 2xx, `refused` for Zoom's own
+    /// refusals, and the shared rows for the rest.
+    fn step_answer(&self, user: &str, settled: &Settled, success: Status, message: &str) -> Row {
+        match &settled.verdict {
+            Verdict::Done { http_status } => {
+                let mut row = Row::new(user, success);
+                row.http_status = Some(*http_status);
+                row.attempts = settled.attempts;
+                row.message = message.to_string().into();
+                row
+            }
+            Verdict::NotFound(info) | Verdict::Rejected(info) if is_refusal(info) => {
+                let why = Refusal::Zoom {
+                    code: info.code.unwrap_or(0),
+                    message: info.message.clone(),
+                };
+                self.refuse(user, why, Some((info, settled.attempts)))
+            }
+            _ => settled_row(user, settled, |_| Status::Failed),
         }
     }
 
@@ -404,6 +429,7 @@ impl Waves {
                 row
             }
             Some(Looked::Found(u)) => {
+                self.would_call();
                 let mut row = Row::new(l.user.as_str(), Status::WouldRevoke);
                 row.message = "found: a real run logs the user out".into();
                 self.describe(&mut row, &u);
@@ -425,9 +451,7 @@ impl Waves {
 
     /// Name, Zoom status and last login from the lookup, and the SSO flag.
     fn describe(&self, row: &mut Row, u: &ZoomUser) {
-        row.name = u.display_name();
-        row.zoom_status = u.status.clone();
-        row.last_login = u.last_login_time.clone();
+        u.describe(row);
         if safety::not_sso(u) {
             row.message.to_mut().push_str(&format!(
                 "; does not sign in with SSO (login types {:?}): a revoke may leave their \
@@ -449,28 +473,29 @@ impl Waves {
             _ => None,
         };
         let mut row = match decision {
-            Decision::Refuse(why) => refused(user, why),
+            Decision::Refuse(why) => self.refuse(user, why, None),
             Decision::NotFound(info) => info_row(user, Status::NotFound, &info, 0),
             Decision::Failed(why) => failed(user, why),
             Decision::AlreadyGone => pending_row(user, 0),
             Decision::AlreadyInactive => {
                 let status = if self.opts.dry_run {
-                    Status::WouldDeactivate
+                    Status::would(Step::Deactivate)
                 } else {
-                    Status::Deactivated
+                    Status::success(Step::Deactivate)
                 };
                 let mut row = Row::new(user, status);
                 row.message = "already inactive: no call made".into();
                 row
             }
             Decision::Send { .. } if self.opts.dry_run => {
-                let mut row = Row::new(user, Status::WouldDeactivate);
+                self.would_call();
+                let mut row = Row::new(user, Status::would(Step::Deactivate));
                 row.message = "a real run deactivates the user (frees the licence)".into();
                 row
             }
             Decision::Send { .. } => {
                 let settled = self.light.send(&ZoomCall::deactivate(&l.user)).await;
-                step_answer(
+                self.step_answer(
                     user,
                     &settled,
                     Status::Deactivated,
@@ -501,12 +526,9 @@ impl Waves {
                 &self.rules(&removed),
             )
         };
-        let (done, would) = match step {
-            Step::Delete => (Status::Deleted, Status::WouldDelete),
-            _ => (Status::Disassociated, Status::WouldDisassociate),
-        };
+        let (done, would) = (Status::success(step), Status::would(step));
         let (transfer, zoom_id) = match decision {
-            Decision::Refuse(why) => return refused(user, why),
+            Decision::Refuse(why) => return self.refuse(user, why, None),
             Decision::NotFound(info) => return info_row(user, Status::NotFound, &info, 0),
             Decision::Failed(why) => return failed(user, why),
             Decision::AlreadyGone => return already_gone(user, done, 0),
@@ -541,11 +563,9 @@ impl Waves {
         data: &str,
     ) -> Row {
         let user = l.user.as_str();
-        let (done, would) = match step {
-            Step::Delete => (Status::Deleted, Status::WouldDelete),
-            _ => (Status::Disassociated, Status::WouldDisassociate),
-        };
+        let (done, would) = (Status::success(step), Status::would(step));
         if self.opts.dry_run {
+            self.would_call();
             let mut row = Row::new(user, would);
             row.message = format!("a real run would {step} the user: {data}").into();
             return row;
@@ -570,55 +590,21 @@ impl Waves {
                 match check.verdict {
                     Verdict::NotFound(_) => already_gone(user, done, settled.attempts),
                     Verdict::Done { .. } => {
-                        let mut row = info_row(user, Status::Refused, info, settled.attempts);
-                        row.message = format!(
-                            "Zoom answered 404 about the transfer target, not the user: {}",
-                            info.message
-                        )
-                        .into();
-                        row
+                        let why = Refusal::TargetNotFoundAtZoom {
+                            message: info.message.clone(),
+                        };
+                        self.refuse(user, why, Some((info, settled.attempts)))
                     }
                     _ => settled_row(user, &check, |_| Status::Failed),
                 }
             }
-            _ => step_answer(user, &settled, done, &format!("{step}d: {data}")),
+            _ => self.step_answer(user, &settled, done, &format!("{step}d: {data}")),
         }
     }
 }
 
 fn is_refusal(info: &ErrorInfo) -> bool {
     info.http_status == Some(400) && info.code.is_some_and(|c| ZOOM_REFUSALS.contains(&c))
-}
-
-/// The row for a guarded step's answer: `success` on a 2xx, `refused` for Zoom's own
-/// refusals, and the shared rows for the rest.
-fn step_answer(user: &str, settled: &Settled, success: Status, message: &str) -> Row {
-    match &settled.verdict {
-        Verdict::Done { http_status } => {
-            let mut row = Row::new(user, success);
-            row.http_status = Some(*http_status);
-            row.attempts = settled.attempts;
-            row.message = message.to_string().into();
-            row
-        }
-        Verdict::NotFound(info) | Verdict::Rejected(info) if is_refusal(info) => {
-            let mut row = info_row(user, Status::Refused, info, settled.attempts);
-            row.message = format!(
-                "Zoom refused (code {}): {}",
-                info.code.unwrap_or(0),
-                info.message
-            )
-            .into();
-            row
-        }
-        _ => settled_row(user, settled, |_| Status::Failed),
-    }
-}
-
-fn refused(user: &str, why: String) -> Row {
-    let mut row = Row::new(user, Status::Refused);
-    row.message = format!("refused, never sent: {why}").into();
-    row
 }
 
 fn failed(user: &str, why: String) -> Row {
@@ -634,29 +620,4 @@ fn already_gone(user: &str, done: Status, attempts: u32) -> Row {
                    while the call was in flight); Zoom no longer has the user"
         .into();
     row
-}
-
-/// The reason of a `refused` row, without the per-user parts, for the plan's grouping.
-fn refusal_reason(row: &Row) -> String {
-    if let Some(code) = row.error_code {
-        return format!("Zoom refused (code {code})");
-    }
-    let m: &str = &row.message;
-    let known = [
-        ("account owner", "the account owner is never touched"),
-        ("not a Member", "not a Member (needs --include-admins)"),
-        ("no transfer target", "no transfer target"),
-        ("does not exist", "transfer target does not exist"),
-        ("must be active", "transfer target is not active"),
-        ("the user itself", "transfer target is the user itself"),
-        ("being removed", "transfer target is removed in this run"),
-        (
-            "404 about the transfer target",
-            "Zoom: transfer target not found",
-        ),
-    ];
-    known
-        .iter()
-        .find(|(needle, _)| m.contains(needle))
-        .map_or_else(|| m.to_string(), |(_, reason)| reason.to_string())
 }

@@ -52,11 +52,186 @@ pub enum Decision {
     /// The removal of a user gone since the report saw them: `deleted`/`disassociated`.
     AlreadyGone,
     /// A safety rule says no: `refused`, never sent.
-    Refuse(String),
+    Refuse(Refusal),
     /// The lookup found nobody: `not_found`.
     NotFound(ErrorInfo),
     /// The lookup failed: `failed` (resume looks the user up again).
     Failed(String),
+}
+
+/// Why a step was refused: by a safety rule (never sent), or by Zoom itself. The reason is a
+/// value, so the plan groups refusals by [`Refusal::group`], not by the words of a message;
+/// the words live in the [`std::fmt::Display`] impls below, once.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    /// The account owner (`role_id` "0"): never deactivated, disassociated or deleted.
+    Owner {
+        /// The step refused.
+        step: Step,
+        /// Zoom's role name, if it gave one.
+        role_name: Option<String>,
+    },
+    /// Not a Member, and no `--include-admins`.
+    NotMember {
+        /// The step refused.
+        step: Step,
+        /// Zoom's `role_id`.
+        role_id: String,
+        /// Zoom's role name, if it gave one.
+        role_name: Option<String>,
+    },
+    /// A removal with no transfer target (blank cell, no `--transfer-to`, no `--no-transfer`).
+    NoTarget,
+    /// The transfer target does not exist on this account.
+    TargetMissing {
+        /// The target as given.
+        target: String,
+    },
+    /// The transfer target is not active.
+    TargetInactive {
+        /// The target as given.
+        target: String,
+        /// Its Zoom status, if known.
+        status: Option<String>,
+    },
+    /// The transfer target is the leaver.
+    TargetIsUser {
+        /// The target as given.
+        target: String,
+    },
+    /// The transfer target is removed by this same run.
+    TargetRemoved {
+        /// The target as given.
+        target: String,
+    },
+    /// Zoom answered 404 about the transfer target (a lookup showed the user exists).
+    TargetNotFoundAtZoom {
+        /// Zoom's message.
+        message: String,
+    },
+    /// Zoom's own refusal that no retry cures ([`ZOOM_REFUSALS`]).
+    Zoom {
+        /// Zoom's error code.
+        code: i64,
+        /// Zoom's message.
+        message: String,
+    },
+}
+
+/// A refusal's reason without its per-user parts: what the plan counts refusals by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RefusalGroup {
+    /// [`Refusal::Owner`].
+    Owner,
+    /// [`Refusal::NotMember`].
+    NotMember,
+    /// [`Refusal::NoTarget`].
+    NoTarget,
+    /// [`Refusal::TargetMissing`].
+    TargetMissing,
+    /// [`Refusal::TargetInactive`].
+    TargetInactive,
+    /// [`Refusal::TargetIsUser`].
+    TargetIsUser,
+    /// [`Refusal::TargetRemoved`].
+    TargetRemoved,
+    /// [`Refusal::TargetNotFoundAtZoom`].
+    TargetNotFoundAtZoom,
+    /// [`Refusal::Zoom`], by Zoom's code.
+    Zoom(i64),
+}
+
+impl Refusal {
+    /// The group the plan counts this refusal in.
+    pub fn group(&self) -> RefusalGroup {
+        match self {
+            Refusal::Owner { .. } => RefusalGroup::Owner,
+            Refusal::NotMember { .. } => RefusalGroup::NotMember,
+            Refusal::NoTarget => RefusalGroup::NoTarget,
+            Refusal::TargetMissing { .. } => RefusalGroup::TargetMissing,
+            Refusal::TargetInactive { .. } => RefusalGroup::TargetInactive,
+            Refusal::TargetIsUser { .. } => RefusalGroup::TargetIsUser,
+            Refusal::TargetRemoved { .. } => RefusalGroup::TargetRemoved,
+            Refusal::TargetNotFoundAtZoom { .. } => RefusalGroup::TargetNotFoundAtZoom,
+            Refusal::Zoom { code, .. } => RefusalGroup::Zoom(*code),
+        }
+    }
+}
+
+/// The row's message: the reason in full, with the user's own parts.
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let role = |name: &Option<String>| {
+            name.as_deref()
+                .filter(|n| !n.is_empty())
+                .map(|n| format!(" ({n})"))
+                .unwrap_or_default()
+        };
+        match self {
+            Refusal::Owner { step, role_name } => write!(
+                f,
+                "refused, never sent: the account owner{} is never touched by {step} (safety \
+                 rule)",
+                role(role_name)
+            ),
+            Refusal::NotMember {
+                step,
+                role_id,
+                role_name,
+            } => write!(
+                f,
+                "refused, never sent: role_id {role_id:?}{} is not a Member: {step} of admins \
+                 and custom roles needs --include-admins (or demote the user first)",
+                role(role_name)
+            ),
+            Refusal::NoTarget => f.write_str(
+                "refused, never sent: no transfer target: the transfer column is blank for this \
+                 user and there is no --transfer-to (or pass --no-transfer to let the data go \
+                 with the user)",
+            ),
+            Refusal::TargetMissing { target } => write!(
+                f,
+                "refused, never sent: transfer target {target} does not exist on this account"
+            ),
+            Refusal::TargetInactive { target, status } => write!(
+                f,
+                "refused, never sent: transfer target {target} is {} (it must be active to \
+                 receive data)",
+                status.as_deref().unwrap_or("of unknown status")
+            ),
+            Refusal::TargetIsUser { target } => write!(
+                f,
+                "refused, never sent: transfer target {target} is the user itself"
+            ),
+            Refusal::TargetRemoved { target } => write!(
+                f,
+                "refused, never sent: transfer target {target} is itself being removed in this \
+                 run: its data would go too"
+            ),
+            Refusal::TargetNotFoundAtZoom { message } => write!(
+                f,
+                "Zoom answered 404 about the transfer target, not the user: {message}"
+            ),
+            Refusal::Zoom { code, message } => write!(f, "Zoom refused (code {code}): {message}"),
+        }
+    }
+}
+
+/// The plan's line for a group of refusals.
+impl std::fmt::Display for RefusalGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RefusalGroup::Owner => f.write_str("the account owner is never touched"),
+            RefusalGroup::NotMember => f.write_str("not a Member (needs --include-admins)"),
+            RefusalGroup::NoTarget => f.write_str("no transfer target"),
+            RefusalGroup::TargetMissing => f.write_str("transfer target does not exist"),
+            RefusalGroup::TargetInactive => f.write_str("transfer target is not active"),
+            RefusalGroup::TargetIsUser => f.write_str("transfer target is the user itself"),
+            RefusalGroup::TargetRemoved => f.write_str("transfer target is removed in this run"),
+            RefusalGroup::TargetNotFoundAtZoom => f.write_str("Zoom: transfer target not found"),
+            RefusalGroup::Zoom(code) => write!(f, "Zoom refused (code {code})"),
+        }
+    }
 }
 
 /// What the rules need to know besides the lookups.
@@ -72,24 +247,17 @@ pub struct Rules<'a> {
 }
 
 /// The role rules, shared by every guarded step.
-fn role_refusal(step: Step, u: &ZoomUser, include_admins: bool) -> Option<String> {
-    let role = u.role_id.as_deref().unwrap_or("");
-    let name = u
-        .role_name
-        .as_deref()
-        .filter(|n| !n.is_empty())
-        .map(|n| format!(" ({n})"))
-        .unwrap_or_default();
-    match role {
-        "0" => Some(format!(
-            "the account owner{name} is never touched by {step} (safety rule)"
-        )),
+fn role_refusal(step: Step, u: &ZoomUser, include_admins: bool) -> Option<Refusal> {
+    let role_name = u.role_name.clone();
+    match u.role_id.as_deref().unwrap_or("") {
+        "0" => Some(Refusal::Owner { step, role_name }),
         "2" => None,
         _ if include_admins => None,
-        other => Some(format!(
-            "role_id {other:?}{name} is not a Member: {step} of admins and custom roles needs \
-             --include-admins (or demote the user first)"
-        )),
+        other => Some(Refusal::NotMember {
+            step,
+            role_id: other.to_owned(),
+            role_name,
+        }),
     }
 }
 
@@ -149,13 +317,7 @@ pub fn removal(
     }
     let transfer = match target {
         None if rules.no_transfer => Transfer::Nothing,
-        None => {
-            return Decision::Refuse(
-                "no transfer target: the transfer column is blank for this user and there is \
-                 no --transfer-to (or pass --no-transfer to let the data go with the user)"
-                    .into(),
-            );
-        }
+        None => return Decision::Refuse(Refusal::NoTarget),
         Some(t) => match target_looked {
             Some(Looked::Found(tu)) => {
                 if let Some(why) = target_refusal(u, tu, t, rules) {
@@ -164,9 +326,7 @@ pub fn removal(
                 Transfer::To(tu.email.clone())
             }
             Some(Looked::Missing(_)) => {
-                return Decision::Refuse(format!(
-                    "transfer target {t} does not exist on this account"
-                ));
+                return Decision::Refuse(Refusal::TargetMissing { target: t.into() });
             }
             Some(Looked::Failed(info)) => {
                 return Decision::Failed(format!(
@@ -185,25 +345,24 @@ pub fn removal(
     }
 }
 
-fn target_refusal(u: &ZoomUser, tu: &ZoomUser, t: &str, rules: &Rules<'_>) -> Option<String> {
+fn target_refusal(u: &ZoomUser, tu: &ZoomUser, t: &str, rules: &Rules<'_>) -> Option<Refusal> {
+    let target = t.to_owned();
     let same_id = matches!((&u.id, &tu.id), (Some(a), Some(b)) if !a.is_empty() && a == b);
     if same_id || u.email.eq_ignore_ascii_case(&tu.email) {
-        return Some(format!("transfer target {t} is the user itself"));
+        return Some(Refusal::TargetIsUser { target });
     }
     if tu.status.as_deref() != Some("active") {
-        return Some(format!(
-            "transfer target {t} is {} (it must be active to receive data)",
-            tu.status.as_deref().unwrap_or("of unknown status")
-        ));
+        return Some(Refusal::TargetInactive {
+            target,
+            status: tu.status.clone(),
+        });
     }
     let keys = [
         Some(tu.email.to_ascii_lowercase()),
         tu.id.clone().filter(|i| !i.is_empty()),
     ];
     if keys.iter().flatten().any(|k| rules.removed.contains(k)) {
-        return Some(format!(
-            "transfer target {t} is itself being removed in this run: its data would go too"
-        ));
+        return Some(Refusal::TargetRemoved { target });
     }
     None
 }
@@ -265,7 +424,7 @@ mod tests {
         };
         assert!(matches!(
             deactivate(Some(&owner), &lenient),
-            Decision::Refuse(m) if m.contains("owner")
+            Decision::Refuse(Refusal::Owner { .. })
         ));
         assert!(matches!(
             deactivate(Some(&admin), &lenient),
@@ -321,22 +480,47 @@ mod tests {
         let leaving = found(user("L1", "leaver2@x.com", "2", "active"));
         let removed2: HashSet<String> = ["leaver2@x.com".to_string()].into();
         let r2 = rules(&removed2);
-        for (t, tl, rules, why) in [
-            ("nobody@x.com", &missing, &r, "does not exist"),
-            ("old@x.com", &inactive, &r, "inactive"),
-            ("u@x.com", &u, &r, "the user itself"),
-            ("leaver2@x.com", &leaving, &r2, "being removed"),
+        for (t, tl, rules, why, words) in [
+            (
+                "nobody@x.com",
+                &missing,
+                &r,
+                RefusalGroup::TargetMissing,
+                "does not exist",
+            ),
+            (
+                "old@x.com",
+                &inactive,
+                &r,
+                RefusalGroup::TargetInactive,
+                "inactive",
+            ),
+            (
+                "u@x.com",
+                &u,
+                &r,
+                RefusalGroup::TargetIsUser,
+                "the user itself",
+            ),
+            (
+                "leaver2@x.com",
+                &leaving,
+                &r2,
+                RefusalGroup::TargetRemoved,
+                "being removed",
+            ),
         ] {
             let d = removal(Step::Delete, Some(&u), false, Some(t), Some(tl), rules);
             assert!(
-                matches!(&d, Decision::Refuse(m) if m.contains(why)),
+                matches!(&d, Decision::Refuse(why_not) if why_not.group() == why
+                    && why_not.to_string().contains(words) && why_not.to_string().contains(t)),
                 "{t}: {d:?}"
             );
         }
         // No target at all.
         assert!(matches!(
             removal(Step::Disassociate, Some(&u), false, None, None, &r),
-            Decision::Refuse(m) if m.contains("no transfer target")
+            Decision::Refuse(Refusal::NoTarget)
         ));
         let nt = Rules {
             no_transfer: true,
@@ -363,6 +547,38 @@ mod tests {
             removal(Step::Delete, Some(&gone), false, None, None, &rules(&none)),
             Decision::NotFound(_)
         ));
+    }
+
+    /// The plan counts refusals by their reason, whatever the user's own parts (targets,
+    /// roles, Zoom's message) say.
+    #[test]
+    fn refusals_group_by_reason_not_by_words() {
+        let a = Refusal::TargetMissing {
+            target: "a@x.com".into(),
+        };
+        let b = Refusal::TargetMissing {
+            target: "does not exist@x".into(),
+        };
+        assert_eq!(a.group(), b.group());
+        assert_ne!(a.to_string(), b.to_string());
+        let zoom = |code, message: &str| Refusal::Zoom {
+            code,
+            message: message.into(),
+        };
+        assert_eq!(zoom(300, "x").group(), zoom(300, "account owner").group());
+        assert_ne!(zoom(300, "x").group(), zoom(200, "x").group());
+        assert_eq!(
+            zoom(1107, "m").group().to_string(),
+            "Zoom refused (code 1107)"
+        );
+        let owner = Refusal::Owner {
+            step: Step::Delete,
+            role_name: Some("Owner".into()),
+        };
+        assert_eq!(
+            owner.to_string(),
+            "refused, never sent: the account owner (Owner) is never touched by delete (safety rule)"
+        );
     }
 
     #[test]

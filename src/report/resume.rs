@@ -54,17 +54,6 @@ fn slot(step: Option<Step>) -> usize {
     }
 }
 
-/// The step whose success `status` is, if it is one.
-fn success_of(status: Status) -> Option<Step> {
-    match status {
-        Status::Revoked => Some(Step::Revoke),
-        Status::Deactivated => Some(Step::Deactivate),
-        Status::Disassociated => Some(Step::Disassociate),
-        Status::Deleted => Some(Step::Delete),
-        _ => None,
-    }
-}
-
 /// One user's facts, condensed from all of its rows: a few bytes plus a Zoom id for the users of
 /// a removal step, instead of whole rows (a million-row report is read on resume; keeping rows
 /// would hold every message, name and tracking id in memory for nothing).
@@ -215,7 +204,7 @@ impl ResumeState {
             None => entry.whole_later = u8::MAX,
             Some(step) => entry.whole_later &= !(1 << (slot(Some(step)) - 1)),
         }
-        if let Some(step) = success_of(row.status) {
+        if let Some(step) = row.status.succeeded_step() {
             entry.succeeded |= 1 << (slot(Some(step)) - 1);
         }
         if let Some((_, id)) = row.write_ahead_id() {

@@ -31,6 +31,27 @@ pub const DAILY_THRESHOLD: Duration = Duration::from_secs(10 * 60);
 /// cannot park the run for longer than this on a single 429.
 pub const MAX_THROTTLE_WAIT: Duration = Duration::from_secs(60);
 
+/// Zoom's own wording, read where it is all an answer says: a 429 without `X-RateLimit-Type`
+/// is the daily limit or a concurrency limit only by its message, and some 401/403 name a
+/// missing scope only in words. The one place where a message decides anything; our own
+/// messages never do.
+mod zoom_text {
+    /// "You have reached the maximum daily rate limit for this API."
+    pub fn daily(message: &str) -> bool {
+        message.to_ascii_lowercase().contains("daily")
+    }
+
+    /// "Too many concurrent requests."
+    pub fn concurrent(message: &str) -> bool {
+        message.to_ascii_lowercase().contains("concurrent")
+    }
+
+    /// "Invalid access token, does not contain scopes: [user:write:admin]."
+    pub fn missing_scopes(message: &str) -> bool {
+        message.contains("does not contain scopes")
+    }
+}
+
 /// Zoom's details of an error answer, kept for the report and for support.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ErrorInfo {
@@ -146,7 +167,7 @@ pub fn classify(status: u16, headers: &HeaderMap, body: &[u8], now: DateTime<Utc
             kind: FatalKind::MissingScope(missing_scopes(&info.message)),
             info,
         },
-        (401 | 403, _) if info.message.contains("does not contain scopes") => Outcome::Fatal {
+        (401 | 403, _) if zoom_text::missing_scopes(&info.message) => Outcome::Fatal {
             kind: FatalKind::MissingScope(missing_scopes(&info.message)),
             info,
         },
@@ -170,7 +191,6 @@ pub fn classify(status: u16, headers: &HeaderMap, body: &[u8], now: DateTime<Utc
 fn classify_429(headers: &HeaderMap, info: ErrorInfo, now: DateTime<Utc>) -> Outcome {
     let rate_type = header_str(headers, "x-ratelimit-type").map(str::to_ascii_lowercase);
     let hint = retry_after(headers, now);
-    let lower = info.message.to_ascii_lowercase();
     let daily = match rate_type.as_deref() {
         Some(t) if t.contains("daily") => true,
         Some(t) if t.contains("qps") => false,
@@ -178,14 +198,14 @@ fn classify_429(headers: &HeaderMap, info: ErrorInfo, now: DateTime<Utc>) -> Out
             hint.as_ref()
                 .and_then(|h| h.delay(now))
                 .is_some_and(|d| d >= DAILY_THRESHOLD)
-                || lower.contains("daily")
+                || zoom_text::daily(&info.message)
         }
     };
     if daily {
         let retry_at = hint.map(|h| h.at(now)).filter(|t| *t > now);
         return Outcome::DailyLimit { retry_at, info };
     }
-    let kind = if lower.contains("concurrent") {
+    let kind = if zoom_text::concurrent(&info.message) {
         RetryKind::Concurrent
     } else {
         RetryKind::Throttled

@@ -121,6 +121,15 @@ impl ZoomUser {
             .collect();
         (!parts.is_empty()).then(|| parts.join(" "))
     }
+
+    /// Copies what the report shows of a user found at Zoom onto `row`: the display name,
+    /// Zoom's status and the last login. Every lookup (one by one, by listing, offboarding's)
+    /// fills a row the same way.
+    pub fn describe(&self, row: &mut crate::report::Row) {
+        row.name = self.display_name();
+        row.zoom_status = self.status.clone();
+        row.last_login = self.last_login_time.clone();
+    }
 }
 
 /// One page of `GET /users`.
