@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// Revoke Zoom SSO sessions in bulk, at the account's rate limit, with a report per user.
+/// Offboard Zoom users in bulk: log them out, deactivate them, disassociate or delete them with
+/// their data handed over, at the account's rate limit, with a resumable report per user.
 #[derive(Debug, Parser)]
 #[command(name = "zoom-offboard", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {

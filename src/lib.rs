@@ -1,4 +1,5 @@
-//! zoom-offboard: revoke Zoom SSO sessions in bulk, as fast as the account's rate limit allows.
+//! zoom-offboard: offboard Zoom users in bulk (log out, deactivate, disassociate or delete with
+//! their data handed over), as fast as the account's rate limit allows.
 //!
 //! "The contract" in comments throughout is `docs/contract.md` (flags, input rules, report,
 //! statuses, exit codes); Zoom's behaviour that the code relies on, with sources, is

@@ -46,35 +46,18 @@
 //! it, and faster again once well above it (the neighbour may have gone). Cuts are at most one
 //! a second (`CUT_COOLDOWN`): later 429s of the same burst only pause.
 //!
-//! Measured by `cargo bench --bench throughput` (`--rate 80`, BENCHMARKS.md): with windows
-//! counting 30-120 ms after arrival, the old reading (every 429 cut and paused) gave 0.933
-//! efficiency alone and 33.3/s of the 40/s a neighbour leaves; this one 0.975 and 37.7/s, and
-//! 39.6/s without jitter (was 36.7/s).
+//! Against windows that count 30-120 ms after arrival, this reading keeps 0.975 of `--rate`
+//! alone and most of what a neighbour leaves (BENCHMARKS.md has the runs).
 //!
 //! # Why governor sits under the gate, not in it
-//! `cargo bench --bench throughput` (Business plan, `--rate 80`; BENCHMARKS.md has the runs):
-//! - governor as the pacer (burst 1, at `rate × 0.985`) behind a gate at the full rate: its
-//!   spacing is relative, so every timer overshoot (tokio's timer has 1 ms ticks) was lost for
-//!   good: 0.962 efficiency; at exactly `--rate` the simulator saw 81 requests in a second. A
-//!   larger burst removes the drift but allows `rate + burst - 1` starts in a second.
-//! - governor as the ceiling only, burst 1, period `1.005 / rate`, waits slept on tokio's
-//!   timer: 0.915 efficiency `alone`, busiest second 75. tokio wakes on whole-millisecond
-//!   ticks, so two on-time starts are 12 or 13 ms apart at 80/s; the 12 ms ones bind, the
-//!   delayed start lands on a later tick, and with burst 1 each such delay moves the limiter's
-//!   schedule back for good.
-//! - governor as the ceiling only, burst 2, period just over `1 / (rate - 1)`: a start may come
-//!   a period early, so tick rounding never accumulates; still at most `rate` starts in any
-//!   second. 0.982 `alone`, peak 80, as with the hand-written sliding-window log it replaces;
-//!   but at 30/s that period is longer than the gate's spacing (and the burst-1 one, rounded to
-//!   a tick, too): 0.957 at best in `benches/compare.sh`. Now (`ceiling_quota`): burst 2, a
-//!   period just under the gate's spacing, and the window guard below keeps the bound.
-//!
-//! - burst 2 alone let 81 starts into one second at the simulator (`alone`, three runs): 81
-//!   starts fit into 1.0015 s, so 1.5 ms of arrival jitter is enough. The contract's bound
-//!   (never more than `--rate` in any second) is therefore kept exactly by a last guard behind
-//!   governor: the start times of the last `floor(--rate)` requests, a start waiting until the
-//!   oldest is more than the guard window (1.012 s, `GUARD_MARGIN`) old. It never binds in steady
-//!   state (the gate is 1.5% under the rate) and costs one `VecDeque` push per start.
+//! governor's spacing is relative to the last start, so as the pacer it lost every timer
+//! overshoot for good (tokio wakes on whole-millisecond ticks); the gate's absolute deadlines do
+//! not drift. As the ceiling it must never bind in steady state, hence burst 2 and a period just
+//! under the gate's spacing (`ceiling_quota`); burst 2 alone can still let `floor(rate) + 1`
+//! starts span just over a second, so the window guard keeps the contract's bound exactly. It
+//! never binds in steady state (the gate is 1.5% under the rate) and costs one `VecDeque` push
+//! per start. The arrangements tried, with their figures, are in BENCHMARKS.md ("governor as
+//! the ceiling").
 //!
 //! Its quota cannot change in place, so the adaptive part stays our own gate. Its clock is
 //! tokio's (a [`governor::clock::Clock`] over [`tokio::time::Instant`]): the gate and the
@@ -212,7 +195,8 @@ struct Gate {
 pub struct Pacer {
     /// `--rate`: the ceiling the adaptive rate climbs back to.
     max_rate: f64,
-    /// The hard ceiling: one start per period, a period a little over `1/--rate`.
+    /// The hard ceiling: governor's GCRA, burst 2 and a period just under the gate's spacing
+    /// from 3/s up (`ceiling_quota`).
     ceiling: Ceiling,
     /// The contract's bound, exactly: the start times of the last `floor(--rate)` requests; a
     /// request starts only once the oldest is more than [the guard window] old (see the module doc).
@@ -421,11 +405,8 @@ impl Pacer {
 /// schedule back, and it never binds in steady state. It lets `floor(rate) + 1` starts into a
 /// second at most; the window guard behind it keeps the contract's `floor(rate)`.
 ///
-/// It used to keep `floor(rate)` on its own, with a period just over `1 / (floor(rate) - 1)`
-/// (burst 2) or `1.005 / rate` (burst 1, where that cost less). Both exceed the gate's spacing
-/// at middle rates: at 30/s the burst-1 period, rounded up to a tick, paced 600 users over
-/// 20.75 s instead of 20.3 s (`benches/compare.sh`'s `--rate 30` row: 0.957 at best). This
-/// quota: 20.32 s, and still never more than 30 in a second.
+/// A period any longer would exceed the gate's spacing at middle rates and bind (BENCHMARKS.md,
+/// "governor as the ceiling", the `--rate 30` row).
 ///
 /// Under 3/s a tick is nothing against the period: burst 1, a period of `1.005 / rate`.
 fn ceiling_quota(rate: f64) -> Option<Quota> {

@@ -643,10 +643,11 @@ async fn offboard_killed_twenty_times_then_resumed_offboards_everyone_within_the
 /// What the chaos found (tokens expired every 700 ms, a call retrying across two expiries): a
 /// call whose token was rejected (124), renewed, accepted (the new token got a 500, not a
 /// 124), and then rejected again after a second, later expiry, must renew again. The renewal
-/// did cure the first 124; the second is a new event. The request policy instead stops the
-/// whole run ("a freshly issued token was rejected too", exit 3), because it allows one
-/// renewal per call, whatever happened in between. Scripted on a raw server, so it is exact:
-/// user b's attempts are answered 124, 500, 124, then 204.
+/// did cure the first 124; the second is a new event. The request policy once stopped the
+/// whole run there ("a freshly issued token was rejected too", exit 3); it now counts one
+/// renewal per expiry: any answer other than 124 shows the renewed token was accepted.
+/// Scripted on a raw server, so it is exact: user b's attempts are answered 124, 500, 124,
+/// then 204.
 #[tokio::test]
 async fn a_second_expiry_during_one_call_s_retries_renews_again() {
     use std::sync::Arc;

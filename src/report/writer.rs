@@ -231,7 +231,7 @@ impl ReportWriter {
 }
 
 /// The CSV encoding of the report: `\n` line ends (as `csv::Writer` writes them everywhere),
-/// quoting only where needed. It writes the header; rows go through [`push_record`], which
+/// quoting only where needed. It writes the header; rows go through [`push_row`], which
 /// writes the same bytes (a property test holds it to that).
 fn csv_encoder(buf: &mut Vec<u8>) -> csv::Writer<&mut Vec<u8>> {
     csv::WriterBuilder::new()
