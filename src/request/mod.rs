@@ -376,228 +376,103 @@ impl<'a> Context<'a> {
     }
 }
 
+/// One call across its attempts: what the loop carries from one attempt to the next.
+#[derive(Debug, Default)]
+struct Call {
+    /// Requests sent.
+    attempts: u32,
+    /// Retries charged to the call (outage failures are not).
+    retries: u32,
+    /// The token generation this call renewed from, until an answer shows the new one works.
+    renewed_from: Option<u64>,
+    /// The last answer's body.
+    body: Vec<u8>,
+}
+
+impl Call {
+    fn settled(self, verdict: Verdict) -> Settled {
+        Settled {
+            verdict,
+            attempts: self.attempts,
+            body: self.body,
+        }
+    }
+}
+
+/// What the loop does after an answer is classified.
+enum Next {
+    /// The call is over.
+    Settle(Verdict),
+    /// Send again at once (a renewed token).
+    Again,
+    /// A retryable failure: wait, then send again, if the policy allows.
+    Retry {
+        kind: RetryKind,
+        retry_after: Option<Duration>,
+        info: ErrorInfo,
+    },
+}
+
 /// The attempt loop: calls `attempt` until its answer is final, applying the policy described
-/// in the module doc between attempts.
+/// in the module doc between attempts. Each decision is a function of its own: [`admit`] (the
+/// outage gate and the pacer), [`feedback`] (what the answer tells the run's health and the
+/// pacer), [`decide`] (what the answer means for the call, with [`renew`] for a 124), and
+/// [`wait_before_retry`]; this loop is the only one.
 pub async fn drive<F, Fut>(cx: Context<'_>, mut attempt: F) -> Settled
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<Attempt, AuthError>>,
 {
-    let mut attempts = 0u32;
-    let mut retries = 0u32;
-    let mut renewed_from: Option<u64> = None;
-    let mut body = Vec::new();
-    let settled = |verdict, attempts, body| Settled {
-        verdict,
-        attempts,
-        body,
-    };
+    let mut call = Call::default();
     loop {
-        if cx.stopped() {
-            return settled(Verdict::Interrupted, attempts, body);
-        }
-        let admission = match cx.control {
-            None => None,
-            Some(c) => tokio::select! {
-                a = c.health.admit() => match a {
-                    Ok(a) => Some(a),
-                    Err(too_long) => {
-                        let v = cx.halt(StopReason::Outage { lasted: too_long.lasted }, None);
-                        return settled(v, attempts, body);
-                    }
-                },
-                _ = c.stopped() => return settled(Verdict::Interrupted, attempts, body),
-            },
-        };
-        if let Some(pacer) = cx.pacer {
-            tokio::select! {
-                _ = pacer.acquire() => {}
-                _ = cx.until_stopped() => {
-                    if let (Some(c), Some(a)) = (cx.control, admission) {
-                        c.health.release(a);
-                    }
-                    return settled(Verdict::Interrupted, attempts, body);
-                }
-            }
-        }
-        attempts += 1;
-        cx.count(|s| &s.requests);
-        let answer = match attempt().await {
+        let admission = match admit(&cx).await {
             Ok(a) => a,
-            // The token endpoint down (after its own retries) is an outage like any other.
-            Err(AuthError::Unavailable { url, detail }) => Attempt {
-                outcome: Outcome::Retry {
-                    kind: RetryKind::Connection,
-                    retry_after: None,
-                    info: ErrorInfo {
-                        message: format!("could not get a token from {url}: {detail}"),
-                        ..ErrorInfo::default()
-                    },
-                },
-                body: Vec::new(),
-                token_generation: None,
-            },
+            Err(verdict) => return call.settled(verdict),
+        };
+        call.attempts += 1;
+        cx.count(|s| &s.requests);
+        let answer = match token_outage(attempt().await) {
+            Ok(a) => a,
             Err(e) => {
-                if let (Some(c), Some(a)) = (cx.control, admission) {
-                    c.health.release(a);
-                }
-                let v = cx.halt(StopReason::Credentials(e.to_string()), None);
-                return settled(v, attempts - 1, body);
+                release(&cx, admission);
+                call.attempts -= 1;
+                return call.settled(cx.halt(StopReason::Credentials(e.to_string()), None));
             }
         };
-        let mut explained = false;
-        if let (Some(c), Some(a)) = (cx.control, admission) {
-            let failed = matches!(
-                answer.outcome,
-                Outcome::Retry {
-                    kind: RetryKind::Server
-                        | RetryKind::Timeout
-                        | RetryKind::Connection
-                        | RetryKind::Connect,
-                    ..
-                }
-            );
-            if let Outcome::Retry {
-                kind: RetryKind::Connect,
-                info,
-                ..
-            } = &answer.outcome
-                && !c.answered.load(Ordering::Relaxed)
-            {
-                c.health.release(a);
-                let v = cx.halt(
-                    StopReason::Unreachable(format!("{}: {}", cx.url_hint(), info.message)),
-                    Some(info.clone()),
-                );
-                return settled(v, attempts, answer.body);
-            }
-            if !matches!(
-                &answer.outcome,
-                Outcome::Retry { info, .. } if info.http_status.is_none()
-            ) {
-                c.answered.store(true, Ordering::Relaxed);
-            }
-            explained = c.health.report(a, failed);
-        }
-        body = answer.body;
-        let throttle = matches!(
-            answer.outcome,
-            Outcome::Retry {
-                kind: RetryKind::Throttled | RetryKind::Concurrent,
-                ..
-            } | Outcome::DailyLimit { .. }
-        );
-        if let (Some(pacer), false) = (cx.pacer, throttle) {
-            pacer.on_success();
-        }
-        let (kind, retry_after, info) = match answer.outcome {
-            Outcome::Done { http_status } => {
-                return settled(Verdict::Done { http_status }, attempts, body);
-            }
-            Outcome::NotFound(info) => return settled(Verdict::NotFound(info), attempts, body),
-            Outcome::Failed(info) => return settled(Verdict::Rejected(info), attempts, body),
-            Outcome::DailyLimit { retry_at, info } => {
-                cx.count(|s| &s.throttled);
-                let v = cx.halt(StopReason::DailyLimit { retry_at }, Some(info));
-                return settled(v, attempts, body);
-            }
-            Outcome::Fatal { kind, info } => {
-                let reason = match kind {
-                    FatalKind::MissingScope(s) => StopReason::MissingScope(s),
-                    FatalKind::Unauthorized => StopReason::Credentials(format!(
-                        "HTTP {} {}",
-                        info.http_status.unwrap_or(0),
-                        info.message
-                    )),
-                };
-                return settled(cx.halt(reason, Some(info)), attempts, body);
-            }
-            Outcome::TokenRejected(info) => {
-                let generation = answer.token_generation.unwrap_or(0);
-                let stop = match cx.tokens {
-                    None => return settled(Verdict::Rejected(info), attempts, body),
-                    Some(t) if !t.renewable() => Some(format!(
-                        "ZOOM_ACCESS_TOKEN was rejected (code 124: {}); it cannot be renewed",
-                        info.message
-                    )),
-                    Some(_) if renewed_from.is_some_and(|g| generation > g) => Some(format!(
-                        "a freshly issued token was rejected too (code 124: {})",
-                        info.message
-                    )),
-                    Some(_) => None,
-                };
-                if let Some(m) = stop {
-                    return settled(
-                        cx.halt(StopReason::Credentials(m), Some(info)),
-                        attempts,
-                        body,
-                    );
-                }
-                tracing::debug!(generation, "token rejected (124): renewing once");
-                if let Some(Err(e)) = match cx.tokens {
-                    // Boxed: renewing fetches a token, which goes through this loop too.
-                    Some(t) => Some(Box::pin(t.renew(generation)).await),
-                    None => None,
-                } {
-                    let v = cx.halt(StopReason::Credentials(e.to_string()), Some(info));
-                    return settled(v, attempts, body);
-                }
-                renewed_from = Some(generation);
-                continue;
-            }
-            Outcome::Retry {
-                kind,
-                retry_after,
-                info,
-            } => {
-                // An answer from the server other than 124 means the renewed token was
-                // accepted: a later expiry in this call's retries is renewed again, not taken
-                // for a fresh token rejected.
-                if info.http_status.is_some() {
-                    renewed_from = None;
-                }
-                (kind, retry_after, info)
+        let generation = answer.token_generation;
+        let explained = match feedback(&cx, admission, &answer) {
+            Ok(explained) => explained,
+            Err(verdict) => {
+                call.body = answer.body;
+                return call.settled(verdict);
             }
         };
-        let wait = match (kind, cx.pacer) {
-            (RetryKind::Throttled, Some(pacer)) => {
-                cx.count(|s| &s.throttled);
-                // The pacer decides whether everyone pauses. This call honours the server's hint
-                // itself (a stricter server's `Retry-After: 1`; Zoom sends none with a per-second
-                // 429) and then queues for its next slot like the rest.
-                pacer.on_throttle(retry_after);
-                retry_after.unwrap_or(Duration::ZERO)
-            }
-            (RetryKind::Concurrent, _) => {
-                cx.count(|s| &s.throttled);
-                retry_after.unwrap_or_else(|| {
-                    Duration::from_secs(1)
-                        + Duration::from_millis(rand::rng().random_range(0..=1000))
-                })
-            }
-            _ => retry_after
-                .unwrap_or_else(|| backoff(retries, cx.policy.backoff_base, cx.policy.backoff_cap)),
-        };
+        call.body = answer.body;
+        let (kind, retry_after, info) =
+            match decide(&cx, &mut call, answer.outcome, generation).await {
+                Next::Settle(verdict) => return call.settled(verdict),
+                Next::Again => continue,
+                Next::Retry {
+                    kind,
+                    retry_after,
+                    info,
+                } => (kind, retry_after, info),
+            };
+        let wait = wait_before_retry(&cx, kind, retry_after, call.retries);
         if explained {
             // The account is down, not this call: not charged, and the outage gate (not a
             // backoff of this call's own) decides when it goes again.
-            tracing::debug!(?kind, attempt = attempts, "outage: {}", info.message);
+            tracing::debug!(?kind, attempt = call.attempts, "outage: {}", info.message);
             continue;
         }
-        if retries >= cx.policy.max_retries {
-            let mut info = info;
-            info.message = format!(
-                "gave up after {attempts} attempts ({retries} retries): {}",
-                info.message
-            );
-            tracing::info!(tracking_id = ?info.tracking_id, "{}", info.message);
-            return settled(Verdict::GaveUp(info), attempts, body);
+        if call.retries >= cx.policy.max_retries {
+            return give_up(call, info);
         }
-        retries += 1;
+        call.retries += 1;
         cx.count(|s| &s.retries);
         tracing::debug!(
             ?kind,
-            attempt = attempts,
+            attempt = call.attempts,
             wait_ms = wait.as_millis() as u64,
             "retrying: {}",
             info.message
@@ -605,10 +480,237 @@ where
         if !wait.is_zero() {
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = cx.until_stopped() => return settled(Verdict::Interrupted, attempts, body),
+                _ = cx.until_stopped() => return call.settled(Verdict::Interrupted),
             }
         }
     }
+}
+
+/// Whether an attempt may start: not stopped, let in by the outage gate (which stops the run
+/// when an outage outlasts `--outage-wait`), then a slot from the pacer.
+async fn admit(cx: &Context<'_>) -> Result<Option<outage::Admission>, Verdict> {
+    if cx.stopped() {
+        return Err(Verdict::Interrupted);
+    }
+    let admission = match cx.control {
+        None => None,
+        Some(c) => tokio::select! {
+            a = c.health.admit() => match a {
+                Ok(a) => Some(a),
+                Err(too_long) => {
+                    return Err(cx.halt(StopReason::Outage { lasted: too_long.lasted }, None));
+                }
+            },
+            _ = c.stopped() => return Err(Verdict::Interrupted),
+        },
+    };
+    if let Some(pacer) = cx.pacer {
+        tokio::select! {
+            _ = pacer.acquire() => {}
+            _ = cx.until_stopped() => {
+                release(cx, admission);
+                return Err(Verdict::Interrupted);
+            }
+        }
+    }
+    Ok(admission)
+}
+
+/// Gives an admission back unused.
+fn release(cx: &Context<'_>, admission: Option<outage::Admission>) {
+    if let (Some(c), Some(a)) = (cx.control, admission) {
+        c.health.release(a);
+    }
+}
+
+/// The token endpoint down (after its own retries) is an outage like any other: a retryable
+/// failure to connect. Any other token error stays an error (credentials).
+fn token_outage(result: Result<Attempt, AuthError>) -> Result<Attempt, AuthError> {
+    match result {
+        Err(AuthError::Unavailable { url, detail }) => Ok(Attempt {
+            outcome: Outcome::Retry {
+                kind: RetryKind::Connection,
+                retry_after: None,
+                info: ErrorInfo {
+                    message: format!("could not get a token from {url}: {detail}"),
+                    ..ErrorInfo::default()
+                },
+            },
+            body: Vec::new(),
+            token_generation: None,
+        }),
+        other => other,
+    }
+}
+
+/// What the answer tells the run: the account's health (`Ok(true)`: the failure is explained
+/// by an outage, not charged to the call), that the API answers at all (a very first answer
+/// that is a failure to connect stops the run: configuration, not weather), and the pacer
+/// that a request got through.
+fn feedback(
+    cx: &Context<'_>,
+    admission: Option<outage::Admission>,
+    answer: &Attempt,
+) -> Result<bool, Verdict> {
+    let mut explained = false;
+    if let (Some(c), Some(a)) = (cx.control, admission) {
+        if let Outcome::Retry {
+            kind: RetryKind::Connect,
+            info,
+            ..
+        } = &answer.outcome
+            && !c.answered.load(Ordering::Relaxed)
+        {
+            c.health.release(a);
+            let reason = StopReason::Unreachable(format!("{}: {}", cx.url_hint(), info.message));
+            return Err(cx.halt(reason, Some(info.clone())));
+        }
+        if !matches!(&answer.outcome, Outcome::Retry { info, .. } if info.http_status.is_none()) {
+            c.answered.store(true, Ordering::Relaxed);
+        }
+        explained = c.health.report(a, is_weather(&answer.outcome));
+    }
+    let throttle = matches!(
+        answer.outcome,
+        Outcome::Retry {
+            kind: RetryKind::Throttled | RetryKind::Concurrent,
+            ..
+        } | Outcome::DailyLimit { .. }
+    );
+    if let (Some(pacer), false) = (cx.pacer, throttle) {
+        pacer.on_success();
+    }
+    Ok(explained)
+}
+
+/// A failure an outage explains: 5xx, timeouts, dropped or refused connections.
+fn is_weather(outcome: &Outcome) -> bool {
+    matches!(
+        outcome,
+        Outcome::Retry {
+            kind: RetryKind::Server
+                | RetryKind::Timeout
+                | RetryKind::Connection
+                | RetryKind::Connect,
+            ..
+        }
+    )
+}
+
+/// What the answer means for the call: final (done, not found, rejected), a stop of the run
+/// (daily limit, scope, credentials), a renewed token to try again with, or a retryable failure.
+async fn decide(
+    cx: &Context<'_>,
+    call: &mut Call,
+    outcome: Outcome,
+    generation: Option<u64>,
+) -> Next {
+    match outcome {
+        Outcome::Done { http_status } => Next::Settle(Verdict::Done { http_status }),
+        Outcome::NotFound(info) => Next::Settle(Verdict::NotFound(info)),
+        Outcome::Failed(info) => Next::Settle(Verdict::Rejected(info)),
+        Outcome::DailyLimit { retry_at, info } => {
+            cx.count(|s| &s.throttled);
+            Next::Settle(cx.halt(StopReason::DailyLimit { retry_at }, Some(info)))
+        }
+        Outcome::Fatal { kind, info } => {
+            let reason = match kind {
+                FatalKind::MissingScope(s) => StopReason::MissingScope(s),
+                FatalKind::Unauthorized => StopReason::Credentials(format!(
+                    "HTTP {} {}",
+                    info.http_status.unwrap_or(0),
+                    info.message
+                )),
+            };
+            Next::Settle(cx.halt(reason, Some(info)))
+        }
+        Outcome::TokenRejected(info) => renew(cx, call, info, generation.unwrap_or(0)).await,
+        Outcome::Retry {
+            kind,
+            retry_after,
+            info,
+        } => {
+            // An answer from the server other than 124 means the renewed token was accepted: a
+            // later expiry in this call's retries is renewed again, not taken for a fresh token
+            // rejected.
+            if info.http_status.is_some() {
+                call.renewed_from = None;
+            }
+            Next::Retry {
+                kind,
+                retry_after,
+                info,
+            }
+        }
+    }
+}
+
+/// A 124: the shared token is renewed once per expiry (single flight across workers by token
+/// generation) and the call goes again. A static token, or a token issued after this call's
+/// renewal rejected too, stops the run.
+async fn renew(cx: &Context<'_>, call: &mut Call, info: ErrorInfo, generation: u64) -> Next {
+    let Some(tokens) = cx.tokens else {
+        return Next::Settle(Verdict::Rejected(info));
+    };
+    let stop = if !tokens.renewable() {
+        Some(format!(
+            "ZOOM_ACCESS_TOKEN was rejected (code 124: {}); it cannot be renewed",
+            info.message
+        ))
+    } else if call.renewed_from.is_some_and(|g| generation > g) {
+        Some(format!(
+            "a freshly issued token was rejected too (code 124: {})",
+            info.message
+        ))
+    } else {
+        None
+    };
+    if let Some(m) = stop {
+        return Next::Settle(cx.halt(StopReason::Credentials(m), Some(info)));
+    }
+    tracing::debug!(generation, "token rejected (124): renewing once");
+    // Boxed: renewing fetches a token, which goes through this loop too.
+    if let Err(e) = Box::pin(tokens.renew(generation)).await {
+        return Next::Settle(cx.halt(StopReason::Credentials(e.to_string()), Some(info)));
+    }
+    call.renewed_from = Some(generation);
+    Next::Again
+}
+
+/// How long a retryable failure waits: a per-second 429 tells the pacer (which decides whether
+/// everyone pauses) and honours the server's hint itself, then queues for its next slot; a
+/// concurrent-request 429 waits 1-2 s or its hint; the rest the hint or a full-jitter backoff.
+fn wait_before_retry(
+    cx: &Context<'_>,
+    kind: RetryKind,
+    retry_after: Option<Duration>,
+    retries: u32,
+) -> Duration {
+    match (kind, cx.pacer) {
+        (RetryKind::Throttled, Some(pacer)) => {
+            cx.count(|s| &s.throttled);
+            pacer.on_throttle(retry_after);
+            retry_after.unwrap_or(Duration::ZERO)
+        }
+        (RetryKind::Concurrent, _) => {
+            cx.count(|s| &s.throttled);
+            retry_after.unwrap_or_else(|| {
+                Duration::from_secs(1) + Duration::from_millis(rand::rng().random_range(0..=1000))
+            })
+        }
+        _ => retry_after
+            .unwrap_or_else(|| backoff(retries, cx.policy.backoff_base, cx.policy.backoff_cap)),
+    }
+}
+
+/// The call used up its retries: given up, saying how many attempts it took.
+fn give_up(call: Call, mut info: ErrorInfo) -> Settled {
+    info.message = format!(
+        "gave up after {} attempts ({} retries): {}",
+        call.attempts, call.retries, info.message
+    );
+    tracing::info!(tracking_id = ?info.tracking_id, "{}", info.message);
+    call.settled(Verdict::GaveUp(info))
 }
 
 /// How one label's calls are sent: the client, that label's pacer, the policy, and the run's
