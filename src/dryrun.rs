@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use crate::input::UserId;
 use crate::report::{Row, Status};
 use crate::request::{Requester, Verdict};
-use crate::run::Rows;
+use crate::run::{Rows, settled_row};
 use crate::users::{ListError, PAGE_SIZE, list_all};
 use crate::zoom::{UsersPage, ZoomCall, ZoomUser};
 
@@ -130,4 +130,31 @@ pub async fn by_listing(
         }
     }
     Ok(calls)
+}
+
+/// The dry-run lookup of one user: `would_revoke` with what Zoom knows of them, or `not_found`.
+pub async fn lookup_one(requester: Requester, user: UserId) -> Row {
+    let settled = requester.send(&ZoomCall::get_user(&user)).await;
+    let Verdict::Done { http_status } = settled.verdict else {
+        return settled_row(user.as_str(), &settled, |_| Status::Failed);
+    };
+    let mut row = Row::new(user.as_str(), Status::WouldRevoke);
+    row.http_status = Some(http_status);
+    row.attempts = settled.attempts;
+    match settled.json::<ZoomUser>() {
+        Ok(u) => {
+            u.describe(&mut row);
+            row.message = match u.status.as_deref() {
+                Some("pending") => "found (pending user: has no session to revoke)".into(),
+                Some(s) => format!("found ({s})").into(),
+                None => "found".into(),
+            };
+        }
+        Err(_) if settled.body.is_empty() => row.message = "found".into(),
+        Err(e) => {
+            row.status = Status::Failed;
+            row.message = e.into();
+        }
+    }
+    row
 }

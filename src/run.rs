@@ -16,7 +16,10 @@
 //!   a `pending` row.
 //!
 //! What a worker does for its item is the caller's job (a closure returning the item's row);
-//! how a call is retried is the request policy's ([`crate::request`]). The pool knows neither.
+//! how a call is retried is the request policy's ([`crate::request`]). The pool knows neither:
+//! the one-user calls live with the commands that make them (`revoke_one` in
+//! [`crate::offboard`], whose first step it is; `lookup_one` in [`crate::dryrun`]). What it
+//! does know is the rows every caller shares: `pending`, and a verdict's row.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -26,7 +29,6 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use crate::input::UserId;
 use crate::report::{Row, Status};
 use crate::request::{Control, Settled, Verdict};
 use crate::zoom::ErrorInfo;
@@ -98,47 +100,89 @@ where
     Fut: Future<Output = Option<Row>> + Send + 'static,
     P: Fn(&I) -> Option<Row>,
 {
-    // The collector signals a report failure by closing its receiver.
-    let watcher = {
-        let (control, rows) = (control.clone(), rows.clone());
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = rows.closed() => {
-                    control.halt(crate::request::StopReason::Report(
-                        "the report writer stopped".into(),
-                    ));
-                }
-                _ = control.stopped() => {}
-            }
-        })
-    };
-    let send = |row: Option<Row>| {
-        let rows = rows.clone();
-        async move {
-            // A closed channel means the report failed: the watcher has halted the run.
-            if let Some(row) = row {
-                rows.send(row).await;
-            }
-        }
-    };
-
+    let watcher = watch_report(&control, &rows);
     let mut iter = items.into_iter();
-    let mut stopped_on_first_call = false;
-    if let Some(first) = iter.next() {
-        // Spawned, so that a panic in the job is caught like a pooled worker's.
-        let kept = first.clone();
-        let row = match tokio::spawn(job.clone()(first).in_current_span()).await {
-            Ok(row) => row,
-            Err(e) => panicked_row(pending(&kept), &e),
-        };
-        let first_pending = row.as_ref().is_none_or(|r| r.status == Status::Pending);
-        send(row).await;
-        // Only a configuration stop means nothing was done: a daily limit, an outage or an
-        // interrupt on the first call leaves every user `pending` for a later run.
-        stopped_on_first_call =
-            first_pending && control.reason().is_some_and(|r| r.is_configuration());
+    let stopped_on_first_call = match iter.next() {
+        Some(first) => first_call(first, &job, &pending, &rows, &control).await,
+        None => false,
+    };
+    let unstarted = pool(&mut iter, concurrency, &control, &rows, &job, &pending).await;
+    for item in unstarted.into_iter().chain(iter) {
+        send_row(&rows, pending(&item)).await;
     }
+    watcher.abort();
+    RunResult {
+        stopped_on_first_call,
+    }
+}
 
+/// The collector signals a report failure by closing its receiver: this halts the run then.
+fn watch_report(control: &Arc<Control>, rows: &Rows) -> tokio::task::JoinHandle<()> {
+    let (control, rows) = (control.clone(), rows.clone());
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = rows.closed() => {
+                control.halt(crate::request::StopReason::Report(
+                    "the report writer stopped".into(),
+                ));
+            }
+            _ = control.stopped() => {}
+        }
+    })
+}
+
+/// Queues a row, if there is one. A closed channel means the report failed: the watcher has
+/// halted the run.
+async fn send_row(rows: &Rows, row: Option<Row>) {
+    if let Some(row) = row {
+        rows.send(row).await;
+    }
+}
+
+/// The first item, alone. True when it stopped the run for a configuration reason: only that
+/// means nothing was done; a daily limit, an outage or an interrupt on the first call leaves
+/// every user `pending` for a later run.
+async fn first_call<I, J, Fut, P>(
+    first: I,
+    job: &J,
+    pending: &P,
+    rows: &Rows,
+    control: &Control,
+) -> bool
+where
+    I: Clone + Send + 'static,
+    J: Fn(I) -> Fut,
+    Fut: Future<Output = Option<Row>> + Send + 'static,
+    P: Fn(&I) -> Option<Row>,
+{
+    // Spawned, so that a panic in the job is caught like a pooled worker's.
+    let kept = first.clone();
+    let row = match tokio::spawn(job(first).in_current_span()).await {
+        Ok(row) => row,
+        Err(e) => panicked_row(pending(&kept), &e),
+    };
+    let first_pending = row.as_ref().is_none_or(|r| r.status == Status::Pending);
+    send_row(rows, row).await;
+    first_pending && control.reason().is_some_and(|r| r.is_configuration())
+}
+
+/// The rest of the items through the pool: a slot taken before each task is spawned, no new
+/// task once the run is stopped, and every task joined (drain). Returns the item that was
+/// next when the run stopped, if any: it and the rest are the caller's `pending` rows.
+async fn pool<I, J, Fut, P>(
+    iter: &mut impl Iterator<Item = I>,
+    concurrency: usize,
+    control: &Control,
+    rows: &Rows,
+    job: &J,
+    pending: &P,
+) -> Option<I>
+where
+    I: Clone + Send + 'static,
+    J: Fn(I) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Option<Row>> + Send + 'static,
+    P: Fn(&I) -> Option<Row>,
+{
     let slots = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut tasks = JoinSet::new();
     // The item of every task in flight, to give a row to one whose job panicked.
@@ -156,7 +200,7 @@ where
             },
             _ = control.stopped() => { unstarted = Some(item); break; }
         };
-        let (job, rows) = (job.clone(), rows.clone());
+        let (job, task_rows) = (job.clone(), rows.clone());
         let kept = item.clone();
         let handle = tasks.spawn(
             async move {
@@ -164,7 +208,7 @@ where
                     // The slot is held until the row is in the report, so a kill can lose
                     // the rows of at most `concurrency` finished users (the ones holding a
                     // slot), never a backlog of rows waiting in the channel.
-                    rows.send_durable(row).await;
+                    task_rows.send_durable(row).await;
                 }
                 drop(permit);
             }
@@ -172,33 +216,25 @@ where
         );
         in_flight.insert(handle.id(), kept);
         while let Some(joined) = tasks.try_join_next_with_id() {
-            settle(joined, &mut in_flight, &pending, &send).await;
+            settle(joined, &mut in_flight, pending, rows).await;
         }
     }
     // Drain: requests on the wire finish; waiting ones turn into pending rows.
     while let Some(joined) = tasks.join_next_with_id().await {
-        settle(joined, &mut in_flight, &pending, &send).await;
+        settle(joined, &mut in_flight, pending, rows).await;
     }
-    for item in unstarted.into_iter().chain(iter) {
-        send(pending(&item)).await;
-    }
-    watcher.abort();
-    RunResult {
-        stopped_on_first_call,
-    }
+    unstarted
 }
 
 /// Forgets a finished task's item; a task whose job panicked gets its item's row here
 /// ([`panicked_row`]), so every item still ends in the report.
-async fn settle<I, P, S, SFut>(
+async fn settle<I, P>(
     joined: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
     in_flight: &mut HashMap<tokio::task::Id, I>,
     pending: &P,
-    send: &S,
+    rows: &Rows,
 ) where
     P: Fn(&I) -> Option<Row>,
-    S: Fn(Option<Row>) -> SFut,
-    SFut: Future<Output = ()>,
 {
     match joined {
         Ok((id, ())) => {
@@ -206,7 +242,7 @@ async fn settle<I, P, S, SFut>(
         }
         Err(e) => {
             if let Some(item) = in_flight.remove(&e.id()) {
-                send(panicked_row(pending(&item), &e)).await;
+                send_row(rows, panicked_row(pending(&item), &e)).await;
             }
         }
     }
@@ -277,48 +313,6 @@ pub fn settled_row(user: &str, settled: &Settled, rejected: impl Fn(&ErrorInfo) 
         }
         Verdict::Halted(None) | Verdict::Interrupted => pending_row(user, attempts),
     }
-}
-
-/// The revoke of one user: `revoked`, or what the verdict says.
-pub async fn revoke_one(requester: crate::request::Requester, user: UserId) -> Row {
-    let settled = requester.send(&crate::zoom::ZoomCall::revoke(&user)).await;
-    if let Verdict::Done { http_status } = settled.verdict {
-        let mut row = Row::new(user.as_str(), Status::Revoked);
-        row.http_status = Some(http_status);
-        row.attempts = settled.attempts;
-        row.message = "SSO token revoked: the user is logged out".into();
-        return row;
-    }
-    settled_row(user.as_str(), &settled, |_| Status::Failed)
-}
-
-/// The dry-run lookup of one user: `would_revoke` with what Zoom knows of them, or `not_found`.
-pub async fn lookup_one(requester: crate::request::Requester, user: UserId) -> Row {
-    let settled = requester
-        .send(&crate::zoom::ZoomCall::get_user(&user))
-        .await;
-    let Verdict::Done { http_status } = settled.verdict else {
-        return settled_row(user.as_str(), &settled, |_| Status::Failed);
-    };
-    let mut row = Row::new(user.as_str(), Status::WouldRevoke);
-    row.http_status = Some(http_status);
-    row.attempts = settled.attempts;
-    match settled.json::<crate::zoom::ZoomUser>() {
-        Ok(u) => {
-            u.describe(&mut row);
-            row.message = match u.status.as_deref() {
-                Some("pending") => "found (pending user: has no session to revoke)".into(),
-                Some(s) => format!("found ({s})").into(),
-                None => "found".into(),
-            };
-        }
-        Err(_) if settled.body.is_empty() => row.message = "found".into(),
-        Err(e) => {
-            row.status = Status::Failed;
-            row.message = e.into();
-        }
-    }
-    row
 }
 
 #[cfg(test)]

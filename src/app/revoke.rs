@@ -103,9 +103,9 @@ impl UserCommand for Revoke {
                 let light = light.clone();
                 async move {
                     Some(if dry {
-                        run::lookup_one(light, user).await
+                        crate::dryrun::lookup_one(light, user).await
                     } else {
-                        run::revoke_one(light, user).await
+                        crate::offboard::revoke_one(light, user).await
                     })
                 }
             },

@@ -418,7 +418,7 @@ impl Waves {
 
     async fn revoke(&self, l: &Leaver) -> Row {
         if !self.opts.dry_run {
-            return run::revoke_one(self.light.clone(), l.user.clone()).await;
+            return revoke_one(self.light.clone(), l.user.clone()).await;
         }
         match self.looked(&l.user) {
             Some(Looked::Found(u)) if u.status.as_deref() == Some("pending") => {
@@ -601,6 +601,19 @@ impl Waves {
             _ => self.step_answer(user, &settled, done, &format!("{step}d: {data}")),
         }
     }
+}
+
+/// The revoke of one user: `revoked`, or what the verdict says.
+pub async fn revoke_one(requester: Requester, user: UserId) -> Row {
+    let settled = requester.send(&ZoomCall::revoke(&user)).await;
+    if let Verdict::Done { http_status } = settled.verdict {
+        let mut row = Row::new(user.as_str(), Status::Revoked);
+        row.http_status = Some(http_status);
+        row.attempts = settled.attempts;
+        row.message = "SSO token revoked: the user is logged out".into();
+        return row;
+    }
+    settled_row(user.as_str(), &settled, |_| Status::Failed)
 }
 
 fn is_refusal(info: &ErrorInfo) -> bool {

@@ -18,7 +18,7 @@ use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 
 use super::{ErrorInfo, Outcome, RetryKind};
-use crate::request::{Attempt, Context, RetryPolicy, Verdict, drive};
+use crate::request::{Attempt, Context, RetryPolicy, Settled, Verdict, drive};
 
 /// Why no token could be had.
 #[derive(Debug, thiserror::Error)]
@@ -224,6 +224,8 @@ impl TokenSource {
             .and_then(|c| c.scopes.clone())
     }
 
+    /// Fetches a token: one POST to the token endpoint through the request policy (its own
+    /// retries and backoff), the answer read into a [`Cached`] token or an [`AuthError`].
     async fn fetch(
         &self,
         creds: &S2sCredentials,
@@ -237,94 +239,103 @@ impl TokenSource {
             creds.client_secret.expose_secret()
         ));
         let policy = RetryPolicy::token_endpoint();
-        let settled = drive(Context::bare(&policy), || async {
-            let sent = http
-                .post(url)
-                .query(&[
-                    ("grant_type", "account_credentials"),
-                    ("account_id", creds.account_id.as_str()),
-                ])
-                .header(reqwest::header::AUTHORIZATION, format!("Basic {basic}"))
-                .send()
-                .await;
-            let resp = match sent {
-                Ok(r) => r,
-                Err(e) => return Ok(attempt(super::transport_outcome(&e), Vec::new())),
-            };
-            let status = resp.status();
-            match super::read_capped(resp, 64 * 1024).await {
-                // An error answer that echoes the credentials must not carry them further.
-                Ok(b) => {
-                    let body = super::redact(
-                        &super::redact(&b, &basic),
-                        creds.client_secret.expose_secret(),
-                    );
-                    Ok(attempt(classify_token_answer(status), body))
-                }
-                Err(detail) => Ok(attempt(
-                    Outcome::Retry {
-                        kind: RetryKind::Connection,
-                        retry_after: None,
-                        info: ErrorInfo {
-                            message: detail,
-                            ..ErrorInfo::default()
-                        },
-                    },
-                    Vec::new(),
-                )),
-            }
+        let settled = drive(Context::bare(&policy), || {
+            post_for_token(http, url, creds, &basic)
         })
         .await;
-        match settled.verdict {
-            Verdict::Done { .. } => {
-                let parsed: TokenResponse =
-                    serde_json::from_slice(&settled.body).map_err(|e| AuthError::Unavailable {
-                        url: url.to_string(),
-                        detail: format!("the answer is not a Zoom token response: {e}"),
-                    })?;
-                let life = Duration::from_secs(parsed.expires_in.unwrap_or(3600));
-                let margin = (life / 10).min(Duration::from_secs(60));
-                self.fetched
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                tracing::debug!(
-                    generation,
-                    expires_in = life.as_secs(),
-                    "fetched an access token"
-                );
-                Ok(Cached {
-                    secret: SecretString::from(parsed.access_token),
-                    generation,
-                    renew_at: Instant::now() + life - margin,
-                    scopes: parsed
-                        .scope
-                        .map(|s| s.split_whitespace().map(str::to_string).collect()),
-                })
-            }
-            Verdict::Rejected(info) => {
-                let err: OAuthError = serde_json::from_slice(&settled.body).unwrap_or_default();
-                Err(AuthError::Rejected {
-                    url: url.to_string(),
-                    reason: err
-                        .reason
-                        .map(|r| super::classify::truncate(&r, 200))
-                        .unwrap_or_else(|| info.message.clone()),
-                    error: err
-                        .error
-                        .map(|r| super::classify::truncate(&r, 100))
-                        .unwrap_or_else(|| "unknown".into()),
-                })
-            }
-            Verdict::GaveUp(info) | Verdict::NotFound(info) | Verdict::Halted(Some(info)) => {
-                Err(AuthError::Unavailable {
-                    url: url.to_string(),
-                    detail: info.message,
-                })
-            }
-            Verdict::Halted(None) | Verdict::Interrupted => Err(AuthError::Unavailable {
-                url: url.to_string(),
-                detail: "stopped".into(),
-            }),
+        let parsed = token_answer(settled, url)?;
+        let life = Duration::from_secs(parsed.expires_in.unwrap_or(3600));
+        let margin = (life / 10).min(Duration::from_secs(60));
+        self.fetched
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tracing::debug!(
+            generation,
+            expires_in = life.as_secs(),
+            "fetched an access token"
+        );
+        Ok(Cached {
+            secret: SecretString::from(parsed.access_token),
+            generation,
+            renew_at: Instant::now() + life - margin,
+            scopes: parsed
+                .scope
+                .map(|s| s.split_whitespace().map(str::to_string).collect()),
+        })
+    }
+}
+
+/// One attempt at the token endpoint: the POST, its answer classified, its body capped and
+/// scrubbed (an error answer that echoes the credentials must not carry them further).
+async fn post_for_token(
+    http: &reqwest::Client,
+    url: &str,
+    creds: &S2sCredentials,
+    basic: &str,
+) -> Result<Attempt, AuthError> {
+    let sent = http
+        .post(url)
+        .query(&[
+            ("grant_type", "account_credentials"),
+            ("account_id", creds.account_id.as_str()),
+        ])
+        .header(reqwest::header::AUTHORIZATION, format!("Basic {basic}"))
+        .send()
+        .await;
+    let resp = match sent {
+        Ok(r) => r,
+        Err(e) => return Ok(attempt(super::transport_outcome(&e), Vec::new())),
+    };
+    let status = resp.status();
+    match super::read_capped(resp, 64 * 1024).await {
+        Ok(b) => {
+            let body = super::redact(
+                &super::redact(&b, basic),
+                creds.client_secret.expose_secret(),
+            );
+            Ok(attempt(classify_token_answer(status), body))
         }
+        Err(detail) => Ok(attempt(
+            Outcome::Retry {
+                kind: RetryKind::Connection,
+                retry_after: None,
+                info: ErrorInfo {
+                    message: detail,
+                    ..ErrorInfo::default()
+                },
+            },
+            Vec::new(),
+        )),
+    }
+}
+
+/// What the token endpoint's last answer comes to: a token response, the credentials refused
+/// (with OAuth's reason), or the endpoint unavailable.
+fn token_answer(settled: Settled, url: &str) -> Result<TokenResponse, AuthError> {
+    let unavailable = |detail: String| AuthError::Unavailable {
+        url: url.to_string(),
+        detail,
+    };
+    match settled.verdict {
+        Verdict::Done { .. } => serde_json::from_slice(&settled.body)
+            .map_err(|e| unavailable(format!("the answer is not a Zoom token response: {e}"))),
+        Verdict::Rejected(info) => {
+            let err: OAuthError = serde_json::from_slice(&settled.body).unwrap_or_default();
+            Err(AuthError::Rejected {
+                url: url.to_string(),
+                reason: err
+                    .reason
+                    .map(|r| super::classify::truncate(&r, 200))
+                    .unwrap_or_else(|| info.message.clone()),
+                error: err
+                    .error
+                    .map(|r| super::classify::truncate(&r, 100))
+                    .unwrap_or_else(|| "unknown".into()),
+            })
+        }
+        Verdict::GaveUp(info) | Verdict::NotFound(info) | Verdict::Halted(Some(info)) => {
+            Err(unavailable(info.message))
+        }
+        Verdict::Halted(None) | Verdict::Interrupted => Err(unavailable("stopped".into())),
     }
 }
 
