@@ -52,6 +52,25 @@ pub enum ListError {
 }
 
 impl ListError {
+    /// The listing's error for the run's stop (`None`: interrupted).
+    fn stopped(reason: Option<StopReason>) -> ListError {
+        match reason {
+            Some(StopReason::MissingScope(s)) => ListError::MissingScope(s),
+            Some(StopReason::DailyLimit { retry_at }) => ListError::DailyLimit(
+                retry_at
+                    .map(|t| format!("; calls may resume at {}", t.to_rfc3339()))
+                    .unwrap_or_default(),
+            ),
+            Some(StopReason::Credentials(m)) => ListError::Credentials(m),
+            Some(StopReason::Report(m)) => ListError::Output(m),
+            Some(r @ (StopReason::Outage { .. } | StopReason::GaveUp(_))) => {
+                ListError::Unavailable(r.to_string())
+            }
+            Some(r @ StopReason::Unreachable(_)) => ListError::Unreachable(r.to_string()),
+            Some(StopReason::Interrupted) | None => ListError::Interrupted,
+        }
+    }
+
     /// The run's stop for a listing that ended with this error. An error that came from the
     /// run's own stop (daily limit, outage, unreachable API, interrupt) names that stop, which
     /// [`crate::request::Control::halt`] keeps as the first reason.
@@ -153,20 +172,7 @@ pub async fn list_all(
                 });
             }
             Verdict::Halted(_) | Verdict::Interrupted => {
-                return Err(match requester.control().reason() {
-                    Some(StopReason::MissingScope(s)) => ListError::MissingScope(s),
-                    Some(StopReason::DailyLimit { retry_at }) => ListError::DailyLimit(
-                        retry_at
-                            .map(|t| format!("; calls may resume at {}", t.to_rfc3339()))
-                            .unwrap_or_default(),
-                    ),
-                    Some(StopReason::Credentials(m)) => ListError::Credentials(m),
-                    Some(StopReason::Report(m)) => ListError::Output(m),
-                    Some(r @ StopReason::Outage { .. }) => ListError::Unavailable(r.to_string()),
-                    Some(r @ StopReason::Unreachable(_)) => ListError::Unreachable(r.to_string()),
-                    Some(r @ StopReason::GaveUp(_)) => ListError::Unavailable(r.to_string()),
-                    Some(StopReason::Interrupted) | None => ListError::Interrupted,
-                });
+                return Err(ListError::stopped(requester.control().reason()));
             }
         };
         stats.pages += 1;

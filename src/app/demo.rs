@@ -161,8 +161,25 @@ async fn offboard_runs(args: &DemoArgs, ctx: &Context, sim: &Sim, cfg: &SimConfi
         Err(e) => return usage(&e.to_string()),
     };
     let exit = offboard(settings, ctx).await;
-    let state = sim.state();
-    logging::eprint_line(&format!(
+    logging::eprint_line(&what_the_simulator_saw(
+        &sim.state(),
+        &target.email,
+        exit,
+        &plan,
+        &report,
+    ));
+    exit
+}
+
+/// The last lines of `demo --offboard`: what the simulator saw, and what the exit code means.
+fn what_the_simulator_saw(
+    state: &SimState,
+    target: &str,
+    exit: Exit,
+    plan: &Path,
+    report: &Path,
+) -> String {
+    format!(
         "demo: the simulator saw {} requests in all: {} tokens revoked, {} users deactivated, \
          {} removed (disassociated), {} data transfers to {}; Zoom refused {} calls (400), \
          {} answered 429.\n\
@@ -171,10 +188,10 @@ async fn offboard_runs(args: &DemoArgs, ctx: &Context, sim: &Sim, cfg: &SimConfi
         state.total_revocations(),
         state.total_deactivations(),
         state.total_removals(),
-        state.transfers_to(&target.email).len(),
-        target.email,
-        zoom_refusals(&state),
-        throttled(&state),
+        state.transfers_to(target).len(),
+        target,
+        zoom_refusals(state),
+        throttled(state),
         exit.code(),
         match exit {
             Exit::Success => "every step of every user done",
@@ -186,8 +203,7 @@ async fn offboard_runs(args: &DemoArgs, ctx: &Context, sim: &Sim, cfg: &SimConfi
         },
         plan.display(),
         report.display()
-    ));
-    exit
+    )
 }
 
 /// The demo's simulator: a Business account under a neighbour's load, with latency and a few

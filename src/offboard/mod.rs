@@ -158,7 +158,6 @@ pub async fn execute(
     rows: Rows,
 ) -> (Ending, Tally) {
     let dry = opts.dry_run;
-    let n = leavers.len();
     let leavers = Arc::new(leavers);
     let waves = Arc::new(Waves {
         light,
@@ -188,52 +187,11 @@ pub async fn execute(
                 }
             }
         }
-        let mut eligible = Vec::new();
-        for i in 0..n {
-            let l = &leavers[i];
-            if l.is_done(step, dry) {
-                continue;
-            }
-            let prev_status = prev.and_then(|p| lock(&waves.statuses)[i][slot(p)]);
-            match prev_status {
-                _ if prev.is_none() => eligible.push(i),
-                Some(s) if s.is_success() => eligible.push(i),
-                Some(Status::Pending) | None => waves.emit(pending_step_row(l, step)).await,
-                Some(s) => {
-                    let mut row = Row::new(l.user.as_str(), Status::Skipped);
-                    row.message = format!(
-                        "not sent: the earlier step {} ended {s}",
-                        prev.map_or("", Step::as_str)
-                    )
-                    .into();
-                    waves.emit_step(i, step, row).await;
-                }
-            }
-        }
+        let eligible = waves.eligible(&leavers, step, prev).await;
         if eligible.is_empty() {
             continue;
         }
-        let (w, ls) = (waves.clone(), leavers.clone());
-        let res = run::execute(
-            eligible,
-            w.opts.concurrency,
-            w.light.control().clone(),
-            w.rows.clone(),
-            move |i: usize| {
-                let (w, ls) = (w.clone(), ls.clone());
-                async move {
-                    let row = w.step(&ls[i], step).await;
-                    w.record(i, step, &row);
-                    Some(row)
-                }
-            },
-            |i: &usize| {
-                let mut row = pending_step_row(&leavers[*i], step);
-                row.step = Some(step);
-                Some(row)
-            },
-        )
-        .await;
+        let res = step_wave(&waves, &leavers, step, eligible).await;
         if first_wave {
             ending.stopped_on_first_call = res.stopped_on_first_call;
             first_wave = false;
@@ -241,6 +199,33 @@ pub async fn execute(
     }
     let tally = lock(&waves.tally).clone();
     (ending, tally)
+}
+
+/// One step's wave through the pool: each eligible leaver's step decided and done, its row
+/// recorded for the next wave.
+async fn step_wave(
+    waves: &Arc<Waves>,
+    leavers: &Arc<Vec<Leaver>>,
+    step: Step,
+    eligible: Vec<usize>,
+) -> run::RunResult {
+    let (w, ls) = (waves.clone(), leavers.clone());
+    run::execute(
+        eligible,
+        waves.opts.concurrency,
+        waves.light.control().clone(),
+        waves.rows.clone(),
+        move |i: usize| {
+            let (w, ls) = (w.clone(), ls.clone());
+            async move {
+                let row = w.step(&ls[i], step).await;
+                w.record(i, step, &row);
+                Some(row)
+            }
+        },
+        |i: &usize| Some(pending_step_row(&leavers[*i], step)),
+    )
+    .await
 }
 
 fn pending_step_row(l: &Leaver, step: Step) -> Row {
@@ -336,6 +321,34 @@ async fn lookup_wave(waves: &Arc<Waves>, wanted: Vec<UserId>) -> run::RunResult 
 }
 
 impl Waves {
+    /// The leavers whose `step` goes out in this wave: not done yet, and (after the first
+    /// step) whose previous step succeeded. The others get their row here: `pending` when the
+    /// previous step is, `skipped` when it did not succeed.
+    async fn eligible(&self, leavers: &[Leaver], step: Step, prev: Option<Step>) -> Vec<usize> {
+        let mut eligible = Vec::new();
+        for (i, l) in leavers.iter().enumerate() {
+            if l.is_done(step, self.opts.dry_run) {
+                continue;
+            }
+            let prev_status = prev.and_then(|p| lock(&self.statuses)[i][slot(p)]);
+            match prev_status {
+                _ if prev.is_none() => eligible.push(i),
+                Some(s) if s.is_success() => eligible.push(i),
+                Some(Status::Pending) | None => self.emit(pending_step_row(l, step)).await,
+                Some(s) => {
+                    let mut row = Row::new(l.user.as_str(), Status::Skipped);
+                    row.message = format!(
+                        "not sent: the earlier step {} ended {s}",
+                        prev.map_or("", Step::as_str)
+                    )
+                    .into();
+                    self.emit_step(i, step, row).await;
+                }
+            }
+        }
+        eligible
+    }
+
     /// Sends a row about the whole run's bookkeeping (no leaver index).
     async fn emit(&self, row: Row) {
         self.count(&row, None);
