@@ -5,33 +5,17 @@ use std::time::Duration;
 use crate::common::bin::Bin;
 use crate::common::wait_until;
 use crate::revoke_support::*;
-use zoom_offboard::sim::{Sim, SimConfig, SimUsers};
+use zoom_offboard::sim::{Sim, SimConfig};
 
 fn revoke_fast(sim: &Sim, input: &std::path::Path, report: &std::path::Path) -> Bin {
     revoke_cmd(sim, input, report).args(["--rate", "500"])
 }
 
-async fn started(cfg: SimConfig) -> Sim {
-    Sim::start(SimConfig {
-        users: SimUsers::Generated(200),
-        light_per_second: Some(2000),
-        ..cfg
-    })
-    .await
-    .unwrap()
-}
-
-fn input(sim: &Sim, dir: &std::path::Path, n: usize) -> std::path::PathBuf {
-    let mut lines = vec!["email".to_string()];
-    lines.extend(active_emails(sim, n));
-    write_input(dir, "users.csv", &lines)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_existing_report_is_never_overwritten_and_is_created_0600() {
-    let sim = started(SimConfig::default()).await;
+    let sim = started_with(200, SimConfig::default()).await;
     let dir = tempfile::tempdir().unwrap();
-    let input = input(&sim, dir.path(), 5);
+    let input = emails_file(&sim, dir.path(), 5);
     let report = dir.path().join("out.csv");
     let out = revoke_fast(&sim, &input, &report).run().await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
@@ -59,13 +43,16 @@ async fn an_existing_report_is_never_overwritten_and_is_created_0600() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_in_use_by_another_run_is_refused() {
-    let sim = started(SimConfig {
-        latency_ms: (200, 200),
-        ..SimConfig::default()
-    })
+    let sim = started_with(
+        200,
+        SimConfig {
+            latency_ms: (200, 200),
+            ..SimConfig::default()
+        },
+    )
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let input = input(&sim, dir.path(), 40);
+    let input = emails_file(&sim, dir.path(), 40);
     let report = dir.path().join("out.csv");
     let first = revoke_fast(&sim, &input, &report)
         .args(["--concurrency", "1"])
@@ -93,14 +80,17 @@ async fn a_report_in_use_by_another_run_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scope_missing_on_the_first_call_is_named_and_exits_2() {
-    let sim = started(SimConfig {
-        scopes: vec!["user:read:admin".into()],
-        static_token: Some("static-abc".into()),
-        ..SimConfig::default()
-    })
+    let sim = started_with(
+        200,
+        SimConfig {
+            scopes: vec!["user:read:admin".into()],
+            static_token: Some("static-abc".into()),
+            ..SimConfig::default()
+        },
+    )
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let input = input(&sim, dir.path(), 5);
+    let input = emails_file(&sim, dir.path(), 5);
     let report = dir.path().join("out.csv");
     let out = revoke_fast(&sim, &input, &report)
         .env_remove("ZOOM_CLIENT_SECRET")

@@ -180,3 +180,22 @@ impl Setup {
         args(&self.sim, &self.input, &self.report)
     }
 }
+
+/// A simulator of `users` generated users that allows 2,000 Light calls a second, on top of
+/// `cfg`: for tests about the binary's surface, not its pacing.
+pub async fn started_with(users: usize, cfg: SimConfig) -> Sim {
+    Sim::start(SimConfig {
+        users: zoom_offboard::sim::SimUsers::Generated(users),
+        light_per_second: Some(2000),
+        ..cfg
+    })
+    .await
+    .expect("start the simulator")
+}
+
+/// An input file in `dir` of `sim`'s first `n` active users, under an `email` header.
+pub fn emails_file(sim: &Sim, dir: &Path, n: usize) -> PathBuf {
+    let mut lines = vec!["email".to_string()];
+    lines.extend(active_emails(sim, n));
+    write_input(dir, "users.csv", &lines)
+}

@@ -261,24 +261,71 @@ async fn plain_http_refused_except_loopback() {
     assert!(zoom_offboard::config::DEFAULT_OAUTH_URL.starts_with("https://"));
 }
 
-/// Library and binary code may not `unwrap`/`expect` (clippy denies it outside tests, and
-/// `.ci/run` runs clippy with warnings as errors): a panic there would lose users mid-run.
+/// Library and binary code may not `unwrap`/`expect` (a panic there would lose users mid-run):
+/// every line of `src/` outside test modules is read, and none may call either. clippy denies
+/// them too (`#![cfg_attr(not(test), deny(...))]` in lib.rs, `.ci/run` with warnings as
+/// errors); this checks the code itself, so it fails on the first `unwrap` whatever the lints.
 #[test]
 fn unwrap_and_expect_are_denied_outside_tests() {
-    let root = env!("CARGO_MANIFEST_DIR");
-    for file in ["src/lib.rs", "src/main.rs"] {
-        let text = std::fs::read_to_string(format!("{root}/{file}")).unwrap();
-        assert!(
-            text.contains(
-                "#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]"
-            ),
-            "{file} lacks the lint"
-        );
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut found = Vec::new();
+    let mut files = 0;
+    for path in rust_files(&root.join("src")) {
+        let text = std::fs::read_to_string(&path).unwrap();
+        if is_test_module(&path) {
+            continue;
+        }
+        files += 1;
+        for (n, line) in text.lines().enumerate() {
+            // Test modules are the last item of a file here (checked below).
+            if line.trim_start().starts_with("#[cfg(test)]") {
+                break;
+            }
+            let code = line.split("//").next().unwrap_or_default();
+            if code.contains(".unwrap()") || code.contains(".expect(") {
+                found.push(format!("{}:{}: {}", path.display(), n + 1, line.trim()));
+            }
+        }
     }
-    let ci = std::fs::read_to_string(format!("{root}/.ci/run")).unwrap();
+    assert!(
+        files > 40,
+        "the scan read {files} files: is src/ where it was?"
+    );
+    assert!(
+        found.is_empty(),
+        "unwrap/expect outside tests:\n{}",
+        found.join("\n")
+    );
+    let ci = std::fs::read_to_string(root.join(".ci/run")).unwrap();
     assert!(ci.contains("cargo clippy --all-targets --locked -- -D warnings"));
     assert!(
         ci.contains("cargo deny"),
         ".ci/run checks licenses, bans and sources"
     );
+}
+
+/// Every `.rs` file under `dir`.
+fn rust_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// A file that its parent declares as `#[cfg(test)] mod name;` (a test module in a file).
+fn is_test_module(path: &std::path::Path) -> bool {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_stem()) else {
+        return false;
+    };
+    let name = name.to_string_lossy();
+    ["mod.rs", "lib.rs"].iter().any(|parent| {
+        std::fs::read_to_string(dir.join(parent))
+            .is_ok_and(|text| text.contains(&format!("#[cfg(test)]\nmod {name};")))
+    })
 }
