@@ -263,17 +263,8 @@ impl Control {
     }
 }
 
-/// What one attempt produced: the classified answer, the raw body (a 2xx's data, or an error
-/// body a caller wants to read), and the token generation used, for renewal on a 124.
-#[derive(Debug)]
-pub struct Attempt {
-    /// What the answer means.
-    pub outcome: Outcome,
-    /// The body as received (capped and scrubbed of credentials by the client).
-    pub body: Vec<u8>,
-    /// The generation of the access token the attempt used; `None` for calls without one.
-    pub token_generation: Option<u64>,
-}
+/// What one attempt produced: the client's, re-exported here where the loop consumes it.
+pub use crate::zoom::Attempt;
 
 /// What a call came to, after every retry the policy allows.
 #[derive(Debug, Clone, PartialEq)]

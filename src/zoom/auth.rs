@@ -17,8 +17,9 @@ use base64::Engine;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 
+use super::Attempt;
 use super::{ErrorInfo, Outcome, RetryKind};
-use crate::request::{Attempt, Context, RetryPolicy, Settled, Verdict, drive};
+use crate::request::{Context, RetryPolicy, Settled, Verdict, drive};
 
 /// Why no token could be had.
 #[derive(Debug, thiserror::Error)]

@@ -52,6 +52,19 @@ mod zoom_text {
     }
 }
 
+/// What one attempt produced (the client's answer to the request policy's loop,
+/// [`crate::request::drive`]): the classified answer, the raw body (a 2xx's data, or an error
+/// body a caller wants to read), and the token generation used, for renewal on a 124.
+#[derive(Debug)]
+pub struct Attempt {
+    /// What the answer means.
+    pub outcome: Outcome,
+    /// The body as received (capped and scrubbed of credentials by the client).
+    pub body: Vec<u8>,
+    /// The generation of the access token the attempt used; `None` for calls without one.
+    pub token_generation: Option<u64>,
+}
+
 /// Zoom's details of an error answer, kept for the report and for support.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ErrorInfo {

@@ -21,9 +21,8 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use secrecy::ExposeSecret;
 
 use crate::input::UserId;
-use crate::request::Attempt;
 pub use auth::{AuthError, TokenSource};
-pub use classify::{ErrorInfo, FatalKind, Outcome, RetryKind};
+pub use classify::{Attempt, ErrorInfo, FatalKind, Outcome, RetryKind};
 
 /// Characters left as they are in a path segment: RFC 3986 unreserved plus `@`, which Zoom's own
 /// examples send raw in emails. Everything else (`/ ? # % +` space ...) is percent-encoded.
