@@ -271,7 +271,7 @@ async fn expired_or_unknown_page_token_is_code_300() {
     assert!(!token.is_empty());
     let r = list(&c, &sim, &format!("next_page_token={token}")).await;
     assert_eq!(r.status(), 200, "fresh token works");
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    sim.advance(std::time::Duration::from_millis(400));
     for t in [token.as_str(), "bogus"] {
         let r = list(&c, &sim, &format!("next_page_token={t}")).await;
         assert_eq!(r.status(), 400);

@@ -139,7 +139,7 @@ async fn token_bucket_admits_its_capacity_then_refills() {
     let statuses = burst(&sim, &ids[..10], &auth).await;
     assert_eq!(n_of(&statuses, 204), 5, "{statuses:?}");
     assert_eq!(n_of(&statuses, 429), 5, "{statuses:?}");
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    sim.advance(Duration::from_millis(1100));
     let r = revoke(&c, &sim, &ids[10], &auth).await;
     assert_eq!(r.status(), 204, "one token refilled");
     assert_eq!(sim.state().rejected_qps, 5);
@@ -312,7 +312,7 @@ async fn transit_delays_the_moment_a_window_counts_a_request() {
     at_window_start(&sim).await;
     // 800 ms into window k: without transit these 5 would fill window k; with it they are
     // counted around k + 1.1 s, in window k + 1 (100 ms early and 200 ms late to spare).
-    tokio::time::sleep(Duration::from_millis(780)).await;
+    sim.advance(Duration::from_millis(780));
     let sent = std::time::Instant::now();
     let statuses = burst(&sim, &ids[..5], &auth).await;
     assert_eq!(statuses, [204; 5]);
@@ -325,9 +325,21 @@ async fn transit_delays_the_moment_a_window_counts_a_request() {
     // would be the first of a fresh window: 204).
     let r = revoke(&common::client(), &sim, &ids[5], &auth).await;
     assert_eq!(r.status(), 429);
+    // Read from the recorded arrivals, not from how long the test took: the burst arrived in
+    // one window and was counted in the next; the sixth was counted in that same next window.
+    let at: Vec<u64> = sim.state().requests.iter().map(|r| r.at_ms).collect();
+    let window = |ms: u64| ms / 1000;
+    let counted = |ms: u64| (ms + 300) / 1000;
     assert!(
-        sim.elapsed().as_millis() % 1000 < 700,
-        "counted in the same window as the burst"
+        at[..5]
+            .iter()
+            .all(|&a| window(a) == window(at[0]) && counted(a) == window(at[0]) + 1),
+        "the burst arrived in one window and was counted in the next: {at:?}"
+    );
+    assert_eq!(
+        counted(at[5]),
+        counted(at[0]),
+        "counted in the same window as the burst: {at:?}"
     );
     // Arrival times are recorded when requests arrive, before the transit.
     let st = sim.state();

@@ -24,7 +24,7 @@ pub(crate) fn endpoint(
     let mut dir = lock(&shared.dir);
     if let Endpoint::ListUsers = ep {
         let params = parse_query(query);
-        let listed = lock(&shared.pages).list(&dir, &params, std::time::Instant::now());
+        let listed = lock(&shared.pages).list(&dir, &params, shared.now());
         return match listed {
             Ok(v) => json_response(200, &v),
             Err((status, v)) => json_response(status, &v),

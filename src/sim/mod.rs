@@ -63,6 +63,8 @@ pub(crate) struct Shared {
     cfg: SimConfig,
     /// Simulator start: the origin of `at_ms`, rate windows and outage windows.
     start: Instant,
+    /// How far tests moved the simulator's clock ahead ([`Sim::advance`]), in milliseconds.
+    skew_ms: AtomicU64,
     /// The bound address.
     addr: SocketAddr,
     /// Issued tokens and granted scopes.
@@ -90,8 +92,14 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The simulator's clock: real time, plus what tests moved it ahead. Token and page-token
+    /// expiry, rate windows and outage windows all read it.
+    pub(crate) fn now(&self) -> Instant {
+        Instant::now() + Duration::from_millis(self.skew_ms.load(Ordering::Relaxed))
+    }
+
     fn elapsed(&self) -> Duration {
-        self.start.elapsed()
+        self.now().duration_since(self.start)
     }
 
     fn elapsed_ms(&self) -> u64 {
@@ -168,6 +176,7 @@ impl Sim {
             peak_in_flight: AtomicUsize::new(0),
             shutdown: CancellationToken::new(),
             start: Instant::now(),
+            skew_ms: AtomicU64::new(0),
             addr,
             cfg,
         });
@@ -217,7 +226,7 @@ impl Sim {
 
     /// Mints a valid OAuth token (counted in `tokens_issued`) without going through HTTP.
     pub fn issue_token(&self) -> String {
-        lock(&self.shared.tokens).issue(Instant::now())
+        lock(&self.shared.tokens).issue(self.shared.now())
     }
 
     /// Changes the scopes every token, existing or new, is granted (checked at call time).
@@ -227,7 +236,14 @@ impl Sim {
 
     /// Expires every OAuth token issued so far; the static token stays valid.
     pub fn expire_all_tokens(&self) {
-        lock(&self.shared.tokens).expire_all(Instant::now());
+        lock(&self.shared.tokens).expire_all(self.shared.now());
+    }
+
+    /// Moves the simulator's clock `by` ahead: tokens and page tokens age, and rate and outage
+    /// windows pass, without the test sleeping (latency and transit stay real delays).
+    pub fn advance(&self, by: Duration) {
+        let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
+        self.shared.skew_ms.fetch_add(ms, Ordering::Relaxed);
     }
 
     /// Expires every outstanding `next_page_token`, as 15 minutes passing would: lets a test

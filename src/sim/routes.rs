@@ -210,13 +210,7 @@ fn oauth(shared: &Shared, headers: &HeaderMap, query: Option<&str>, body: &[u8])
     let api_url = format!("http://{}", shared.addr);
     let (status, v) = {
         let mut tokens = lock(&shared.tokens);
-        auth::token_endpoint(
-            &shared.cfg,
-            &mut tokens,
-            &req,
-            std::time::Instant::now(),
-            &api_url,
-        )
+        auth::token_endpoint(&shared.cfg, &mut tokens, &req, shared.now(), &api_url)
     };
     json_response(status, &v)
 }
@@ -246,7 +240,7 @@ async fn api(
         let authz = headers
             .get(header::AUTHORIZATION)
             .and_then(|h| h.to_str().ok());
-        if let Err(e) = tokens.check(authz, std::time::Instant::now()) {
+        if let Err(e) = tokens.check(authz, shared.now()) {
             drop(tokens);
             if e == auth::AuthError::Expired {
                 lock(&shared.recorder).expired_token(idx);

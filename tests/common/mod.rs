@@ -54,12 +54,12 @@ pub async fn wait_until(what: &str, limit: Duration, mut cond: impl FnMut() -> b
     }
 }
 
-/// Sleeps until just after the start of the simulator's next one-second rate window, so a burst
-/// sent now lands well inside one window (about 950 ms of margin).
+/// Moves the simulator's clock to just after the start of its next one-second rate window (no
+/// sleep), so a burst sent now lands well inside one window (about 950 ms of margin).
 pub async fn at_window_start(sim: &Sim) {
     let ms = sim.elapsed().as_millis() as u64;
     let next = (ms / 1000 + 1) * 1000 + 20;
-    tokio::time::sleep(Duration::from_millis(next - ms)).await;
+    sim.advance(Duration::from_millis(next - ms));
 }
 
 /// `DELETE /users/{user}/token` with `auth` (an `Authorization` value).
