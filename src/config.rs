@@ -628,27 +628,53 @@ fn resolve_rate(
     Ok(r)
 }
 
+/// Where a number may come from, in precedence order, with the names messages use for each.
+struct NumberSource<T> {
+    /// The flag's value, and its name.
+    flag: (Option<T>, &'static str),
+    /// The environment variable.
+    env: &'static str,
+    /// The config file's value, and its key.
+    file: (Option<T>, &'static str),
+}
+
+/// A number from flag, environment or config file (the first present), that must satisfy
+/// `ok` (else the error says `range`, naming where the value came from), or `default`.
+fn resolve_number<T: std::str::FromStr + std::fmt::Display + Copy>(
+    src: NumberSource<T>,
+    env: Env<'_>,
+    ok: impl Fn(T) -> bool,
+    range: &str,
+    default: T,
+) -> Result<T, ConfigError> {
+    let picked = pick(
+        src.flag.0,
+        src.flag.1,
+        env_var(env, src.env),
+        src.file.0,
+        src.file.1,
+        parse_num::<T>,
+    )?;
+    match picked {
+        Some((v, from)) if !ok(v) => {
+            Err(out_of_range(from, format!("{v} is out of range: {range}")))
+        }
+        Some((v, _)) => Ok(v),
+        None => Ok(default),
+    }
+}
+
 fn resolve_concurrency(
     flag: Option<usize>,
     env: Env<'_>,
     file: &FileConfig,
 ) -> Result<usize, ConfigError> {
-    let picked = pick(
-        flag,
-        "--concurrency",
-        env_var(env, "ZOOM_OFFBOARD_CONCURRENCY"),
-        file.concurrency,
-        "concurrency",
-        parse_num::<usize>,
-    )?;
-    match picked {
-        Some((c, from)) if !(1..=1024).contains(&c) => Err(out_of_range(
-            from,
-            format!("{c} is out of range: 1 to 1024"),
-        )),
-        Some((c, _)) => Ok(c),
-        None => Ok(16),
-    }
+    let src = NumberSource {
+        flag: (flag, "--concurrency"),
+        env: "ZOOM_OFFBOARD_CONCURRENCY",
+        file: (file.concurrency, "concurrency"),
+    };
+    resolve_number(src, env, |c| (1..=1024).contains(&c), "1 to 1024", 16)
 }
 
 fn resolve_max_retries(
@@ -656,21 +682,12 @@ fn resolve_max_retries(
     env: Env<'_>,
     file: &FileConfig,
 ) -> Result<u32, ConfigError> {
-    let picked = pick(
-        flag,
-        "--max-retries",
-        env_var(env, "ZOOM_OFFBOARD_MAX_RETRIES"),
-        file.max_retries,
-        "max_retries",
-        parse_num::<u32>,
-    )?;
-    match picked {
-        Some((n, from)) if n > 100 => {
-            Err(out_of_range(from, format!("{n} is out of range: 0 to 100")))
-        }
-        Some((n, _)) => Ok(n),
-        None => Ok(6),
-    }
+    let src = NumberSource {
+        flag: (flag, "--max-retries"),
+        env: "ZOOM_OFFBOARD_MAX_RETRIES",
+        file: (file.max_retries, "max_retries"),
+    };
+    resolve_number(src, env, |n| n <= 100, "0 to 100", 6)
 }
 
 fn resolve_outage_wait(
@@ -678,22 +695,13 @@ fn resolve_outage_wait(
     env: Env<'_>,
     file: &FileConfig,
 ) -> Result<Duration, ConfigError> {
-    let picked = pick(
-        flag,
-        "--outage-wait",
-        env_var(env, "ZOOM_OFFBOARD_OUTAGE_WAIT"),
-        file.outage_wait,
-        "outage_wait",
-        parse_num::<u64>,
-    )?;
-    match picked {
-        Some((n, from)) if n > 7 * 24 * 3600 => Err(out_of_range(
-            from,
-            format!("{n} is out of range: 0 to 604800 seconds"),
-        )),
-        Some((n, _)) => Ok(Duration::from_secs(n)),
-        None => Ok(Duration::from_secs(600)),
-    }
+    let src = NumberSource {
+        flag: (flag, "--outage-wait"),
+        env: "ZOOM_OFFBOARD_OUTAGE_WAIT",
+        file: (file.outage_wait, "outage_wait"),
+    };
+    let secs = resolve_number(src, env, |n| n <= 7 * 24 * 3600, "0 to 604800 seconds", 600)?;
+    Ok(Duration::from_secs(secs))
 }
 
 fn resolve_timeout(
@@ -701,22 +709,14 @@ fn resolve_timeout(
     env: Env<'_>,
     file: &FileConfig,
 ) -> Result<Duration, ConfigError> {
-    let picked = pick(
-        conn.timeout,
-        "--timeout",
-        env_var(env, "ZOOM_OFFBOARD_TIMEOUT"),
-        file.timeout,
-        "timeout",
-        parse_num::<f64>,
-    )?;
-    match picked {
-        Some((t, from)) if !t.is_finite() || t <= 0.0 || t > 3600.0 => Err(out_of_range(
-            from,
-            format!("{t} is out of range: more than 0 and at most 3600 seconds"),
-        )),
-        Some((t, _)) => Ok(Duration::from_secs_f64(t)),
-        None => Ok(Duration::from_secs(30)),
-    }
+    let src = NumberSource {
+        flag: (conn.timeout, "--timeout"),
+        env: "ZOOM_OFFBOARD_TIMEOUT",
+        file: (file.timeout, "timeout"),
+    };
+    let ok = |t: f64| t.is_finite() && t > 0.0 && t <= 3600.0;
+    let secs = resolve_number(src, env, ok, "more than 0 and at most 3600 seconds", 30.0)?;
+    Ok(Duration::from_secs_f64(secs))
 }
 
 /// Which of the two URLs.
