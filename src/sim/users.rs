@@ -284,20 +284,7 @@ pub fn load_users_csv(path: &Path) -> anyhow::Result<Vec<SimUser>> {
         .headers()
         .with_context(|| format!("{shown}: line 1: cannot read the header"))?
         .clone();
-    let col = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name));
-    if let Some(bad) = header
-        .iter()
-        .find(|h| !CSV_COLUMNS.iter().any(|k| h.eq_ignore_ascii_case(k)))
-    {
-        anyhow::bail!(
-            "{shown}: line 1: unknown column {bad:?}: expected id,email and optionally {}",
-            CSV_COLUMNS[2..].join(",")
-        );
-    }
-    let (Some(id_col), Some(email_col)) = (col("id"), col("email")) else {
-        anyhow::bail!("{shown}: line 1: the header must name the columns id and email");
-    };
-    let cols: Vec<Option<usize>> = CSV_COLUMNS.iter().map(|c| col(c)).collect();
+    let cols = csv_layout(&header).with_context(|| format!("{shown}: line 1"))?;
     let mut users = Vec::new();
     let (mut seen_ids, mut seen_emails) = (HashSet::new(), HashSet::new());
     for rec in rdr.records() {
@@ -315,55 +302,78 @@ pub fn load_users_csv(path: &Path) -> anyhow::Result<Vec<SimUser>> {
                 .and_then(|c| rec.get(c))
                 .unwrap_or("")
         };
-        let id = rec.get(id_col).unwrap_or("");
-        let email = rec.get(email_col).unwrap_or("");
-        if id.is_empty() {
-            anyhow::bail!("{}: empty id", at());
+        let user = sim_user(&cell).with_context(at)?;
+        if !seen_ids.insert(user.id.clone()) {
+            anyhow::bail!("{}: duplicate id {:?}", at(), user.id);
         }
-        if !email.contains('@') {
-            anyhow::bail!("{}: {email:?} is not an email address", at());
+        if !seen_emails.insert(user.email.to_lowercase()) {
+            anyhow::bail!("{}: duplicate email {:?}", at(), user.email);
         }
-        let status = match cell("status") {
-            "" => UserStatus::Active,
-            s => s.parse().with_context(at)?,
-        };
-        if !seen_ids.insert(id.to_string()) {
-            anyhow::bail!("{}: duplicate id {id:?}", at());
-        }
-        if !seen_emails.insert(email.to_lowercase()) {
-            anyhow::bail!("{}: duplicate email {email:?}", at());
-        }
-        let role_id = match cell("role_id") {
-            "" => "2",
-            r => r,
-        };
-        let role_name = match (cell("role_name"), builtin_role_name(role_id)) {
-            ("", Some(name)) => name,
-            ("", None) => "Custom role",
-            (name, _) => name,
-        };
-        let local = email.split('@').next().unwrap_or(email);
-        users.push(SimUser {
-            id: id.to_string(),
-            email: email.to_string(),
-            first_name: Some(cell("first_name"))
-                .filter(|s| !s.is_empty())
-                .unwrap_or(local)
-                .to_string(),
-            last_name: cell("last_name").to_string(),
-            user_type: 2,
-            status,
-            role_id: role_id.to_string(),
-            role_name: role_name.to_string(),
-            login_types: parse_login_types(cell("login_types")).with_context(at)?,
-            managed_domain: parse_flag("managed_domain", cell("managed_domain"))
-                .with_context(at)?,
-            zoom_events: parse_flag("zoom_events", cell("zoom_events")).with_context(at)?,
-            other_account: parse_flag("other_account", cell("other_account")).with_context(at)?,
-            last_login_time: None,
-        });
+        users.push(user);
     }
     Ok(users)
+}
+
+/// Where each of [`CSV_COLUMNS`] is in the header; an unknown column, or no `id` or `email`,
+/// is an error.
+fn csv_layout(header: &csv::StringRecord) -> anyhow::Result<Vec<Option<usize>>> {
+    let col = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name));
+    if let Some(bad) = header
+        .iter()
+        .find(|h| !CSV_COLUMNS.iter().any(|k| h.eq_ignore_ascii_case(k)))
+    {
+        anyhow::bail!(
+            "unknown column {bad:?}: expected id,email and optionally {}",
+            CSV_COLUMNS[2..].join(",")
+        );
+    }
+    if col("id").is_none() || col("email").is_none() {
+        anyhow::bail!("the header must name the columns id and email");
+    }
+    Ok(CSV_COLUMNS.iter().map(|c| col(c)).collect())
+}
+
+/// One user from its row's cells (`cell(column)`, blank when absent), defaults filled in.
+fn sim_user<'a>(cell: &impl Fn(&str) -> &'a str) -> anyhow::Result<SimUser> {
+    let (id, email) = (cell("id"), cell("email"));
+    if id.is_empty() {
+        anyhow::bail!("empty id");
+    }
+    if !email.contains('@') {
+        anyhow::bail!("{email:?} is not an email address");
+    }
+    let status = match cell("status") {
+        "" => UserStatus::Active,
+        s => s.parse()?,
+    };
+    let role_id = match cell("role_id") {
+        "" => "2",
+        r => r,
+    };
+    let role_name = match (cell("role_name"), builtin_role_name(role_id)) {
+        ("", Some(name)) => name,
+        ("", None) => "Custom role",
+        (name, _) => name,
+    };
+    let local = email.split('@').next().unwrap_or(email);
+    Ok(SimUser {
+        id: id.to_string(),
+        email: email.to_string(),
+        first_name: Some(cell("first_name"))
+            .filter(|s| !s.is_empty())
+            .unwrap_or(local)
+            .to_string(),
+        last_name: cell("last_name").to_string(),
+        user_type: 2,
+        status,
+        role_id: role_id.to_string(),
+        role_name: role_name.to_string(),
+        login_types: parse_login_types(cell("login_types"))?,
+        managed_domain: parse_flag("managed_domain", cell("managed_domain"))?,
+        zoom_events: parse_flag("zoom_events", cell("zoom_events"))?,
+        other_account: parse_flag("other_account", cell("other_account"))?,
+        last_login_time: None,
+    })
 }
 
 /// `101`, `100;101`, `1 100`: codes from [`LOGIN_TYPES`]; blank means SSO only.
