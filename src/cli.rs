@@ -110,6 +110,10 @@ pub struct RevokeArgs {
     /// The CSV column that holds the users (default: a column named email, user, user_id, id...).
     #[arg(long, value_name = "NAME")]
     pub column: Option<String>,
+    /// The field delimiter of every input file and the exclude list [default: ',' unless the
+    /// first line has ';' or tabs and no ',', or an Excel `sep=X` first line says otherwise].
+    #[arg(long, value_enum, value_name = "DELIM")]
+    pub delimiter: Option<crate::input::Delimiter>,
     /// Users never to touch (break-glass admins): each gets status `excluded`.
     #[arg(long, value_name = "FILE")]
     pub exclude: Option<PathBuf>,

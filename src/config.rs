@@ -199,6 +199,8 @@ pub struct Settings {
     pub users: Vec<String>,
     /// `--column`.
     pub column: Option<String>,
+    /// `--delimiter`: forced on every input file and the exclude list.
+    pub delimiter: Option<crate::input::Delimiter>,
     /// `--exclude`, from the flag or the config file.
     pub exclude: Option<PathBuf>,
     /// `--dry-run`.
@@ -425,6 +427,7 @@ impl Settings {
             inputs: args.inputs.clone(),
             users: args.users.clone(),
             column: args.column.clone(),
+            delimiter: args.delimiter,
             exclude: args.exclude.clone().or(file.exclude),
             dry_run: args.dry_run,
             lookup: args.lookup,

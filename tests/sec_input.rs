@@ -162,7 +162,7 @@ proptest! {
         let dir = tempfile::tempdir().unwrap();
         let x = dir.path().join("exclude.csv");
         std::fs::write(&x, &bytes).unwrap();
-        let _ = zoom_offboard::input::read_exclude(&x);
+        let _ = zoom_offboard::input::read_exclude(&x, None);
         let _ = load_bytes(b"a@x.com\n", None, Some(&x));
     }
 

@@ -265,6 +265,7 @@ fn load_batch(
     let opts = InputOptions {
         column: settings.column.clone(),
         transfer_column,
+        delimiter: settings.delimiter,
     };
     let mut stdin = std::io::stdin().lock();
     input::load(

@@ -5,13 +5,15 @@
 //! [`InputError`] and exit 2; bad *values* are [`InvalidEntry`]s that become `invalid` report rows
 //! while the rest proceeds, as ripgrep reports a bad file and goes on.
 //!
-//! Layout: [`user`] decides what a user is; [`table`] turns one file into rows with physical line
-//! numbers; [`transfer`] keeps each user's transfer target (`--transfer-column`); this module
+//! Layout: [`user`] decides what a user is; [`dialect`] reads exports as spreadsheets and HR
+//! systems write them (delimiter, `sep=` line, UTF-16); [`table`] turns one file into rows with
+//! physical line numbers; [`transfer`] keeps each user's transfer target (`--transfer-column`); this module
 //! combines sources, the exclude list and de-duplication into a [`Batch`].
 //!
 //! Sources are read in order: the INPUT files (and stdin) as given, then the `--user` values.
 //! With neither, stdin is read, as the contract says. De-duplication keeps the first occurrence.
 
+mod dialect;
 mod keyset;
 mod table;
 mod transfer;
@@ -24,6 +26,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
+pub use dialect::Delimiter;
 pub use table::KNOWN_HEADERS;
 pub use user::{InvalidUser, MAX_LEN, UserId, dedupe_key};
 
@@ -83,6 +86,9 @@ pub struct InputOptions {
     /// a usage error). A blank cell, or a row too short to have one, means no target (the caller
     /// falls back to `--transfer-to`); `--user` values never have one.
     pub transfer_column: Option<String>,
+    /// `--delimiter`: the field delimiter of every file (users and exclude list), instead of
+    /// the `sep=` line or detection (see [`dialect`]).
+    pub delimiter: Option<Delimiter>,
 }
 
 /// A value that is not a user: it gets an `invalid` report row and is never sent.
@@ -208,14 +214,16 @@ pub enum InputError {
         /// The first row's cells.
         columns: Vec<String>,
     },
-    /// `--column NAME` is not in the file's first row.
-    #[error("{file} line {line}: no column \"{column}\" (--column); the first row has {}", quoted_list(.available))]
+    /// `--column NAME` (or `--roster-column NAME`) is not in the file's first row.
+    #[error("{file} line {line}: no column \"{column}\" ({flag}); the first row has {}", quoted_list(.available))]
     ColumnNotFound {
         /// Display name of the file.
         file: String,
         /// Line of the first row.
         line: u64,
-        /// The `--column` value.
+        /// The flag (or config key) that named the column.
+        flag: &'static str,
+        /// The value naming the column.
         column: String,
         /// The first row's cells.
         available: Vec<String>,
@@ -267,6 +275,18 @@ pub enum InputError {
         /// Line where the record starts.
         line: u64,
     },
+    /// An Excel `sep=X` first line names a delimiter the reader does not split at.
+    #[error(
+        "{file} line {line}: \"sep={value}\" names a delimiter this tool does not read (',', ';', tab or '|'); save the file as CSV, or pass --delimiter"
+    )]
+    UnsupportedSep {
+        /// Display name of the file.
+        file: String,
+        /// Physical line.
+        line: u64,
+        /// The delimiter the line names.
+        value: char,
+    },
     /// An exclude-file entry is not a valid user. A protection list must be exact: a typo there
     /// would silently leave a break-glass admin unprotected.
     #[error(
@@ -313,15 +333,20 @@ pub fn load(
     opts: &InputOptions,
     stdin: &mut dyn Read,
 ) -> Result<Batch, InputError> {
-    let exclude = exclude.map(read_exclude).transpose()?;
+    let exclude = exclude
+        .map(|path| read_exclude(path, opts.delimiter))
+        .transpose()?;
     let mut b = Builder {
         exclude: exclude.as_ref(),
         seen: KeySet::new(),
         batch: Batch::default(),
         transfers: opts.transfer_column.as_deref().map(TransferBuilder::new),
     };
-    let column = opts.column.as_deref();
-    let transfer = opts.transfer_column.as_deref();
+    let how = Dialect {
+        delimiter: opts.delimiter,
+        column: opts.column.as_deref(),
+        transfer: opts.transfer_column.as_deref(),
+    };
     let default = [InputSource::Stdin];
     let inputs = if inputs.is_empty() && cli_users.is_empty() {
         &default[..]
@@ -335,12 +360,12 @@ pub fn load(
                 let file = open(path, &name)?;
                 // Only a hint for pre-sizing: a file whose size cannot be told is read all the same.
                 let size = file.metadata().ok().map(|m| m.len());
-                let mut src = BufReader::with_capacity(BUF_SIZE, file);
-                b.read(&name, &mut src, size, column, transfer)?;
+                let mut src = dialect::decoded(BufReader::with_capacity(BUF_SIZE, file));
+                b.read(&name, &mut src, size, &how)?;
             }
             InputSource::Stdin => {
-                let mut src = BufReader::with_capacity(BUF_SIZE, &mut *stdin);
-                b.read(STDIN_NAME, &mut src, None, column, transfer)?;
+                let mut src = dialect::decoded(BufReader::with_capacity(BUF_SIZE, &mut *stdin));
+                b.read(STDIN_NAME, &mut src, None, &how)?;
             }
         }
     }
@@ -351,29 +376,40 @@ pub fn load(
 }
 
 /// Reads an exclude file into a set of [`dedupe_key`]s, with the same file rules as inputs
-/// (header detection, comments, quoting) but no `--column`. Any invalid entry is an error.
-pub fn read_exclude(path: &Path) -> Result<HashSet<String>, InputError> {
+/// (header detection, comments, quoting, dialects) but no `--column`. Any invalid entry is an
+/// error.
+pub fn read_exclude(
+    path: &Path,
+    delimiter: Option<Delimiter>,
+) -> Result<HashSet<String>, InputError> {
     let name = path.display().to_string();
-    let mut src = BufReader::with_capacity(BUF_SIZE, open(path, &name)?);
+    let mut src = dialect::decoded(BufReader::with_capacity(BUF_SIZE, open(path, &name)?));
     let mut keys = HashSet::new();
-    read_table(&name, &mut src, None, None, &mut |line, entry, _| {
-        let (value, reason) = match entry {
-            Entry::Value(raw) => match UserId::parse(raw) {
-                Ok(user) => {
-                    keys.insert(user.key());
-                    return Ok(());
-                }
-                Err(e) => (raw.trim().to_owned(), e.reason),
-            },
-            Entry::Unusable { row, reason } => (row, reason),
-        };
-        Err(InputError::InvalidExclude {
-            file: name.clone(),
-            line,
-            value,
-            reason,
-        })
-    })?;
+    read_table(
+        &name,
+        &mut src,
+        delimiter,
+        None,
+        None,
+        &mut |line, entry, _| {
+            let (value, reason) = match entry {
+                Entry::Value(raw) => match UserId::parse(raw) {
+                    Ok(user) => {
+                        keys.insert(user.key());
+                        return Ok(());
+                    }
+                    Err(e) => (raw.trim().to_owned(), e.reason),
+                },
+                Entry::Unusable { row, reason } => (row, reason),
+            };
+            Err(InputError::InvalidExclude {
+                file: name.clone(),
+                line,
+                value,
+                reason,
+            })
+        },
+    )?;
     Ok(keys)
 }
 
@@ -383,6 +419,16 @@ fn open(path: &Path, name: &str) -> Result<File, InputError> {
         line: None,
         source,
     })
+}
+
+/// How the files of one load are read: the flags that shape [`read_table`].
+struct Dialect<'o> {
+    /// `--delimiter`.
+    delimiter: Option<Delimiter>,
+    /// `--column`.
+    column: Option<&'o str>,
+    /// `--transfer-column`.
+    transfer: Option<&'o str>,
 }
 
 /// Accumulates a [`Batch`], one entry at a time.
@@ -483,8 +529,7 @@ impl Builder<'_> {
         name: &str,
         src: &mut dyn BufRead,
         size: Option<u64>,
-        column: Option<&str>,
-        transfer: Option<&str>,
+        dialect: &Dialect<'_>,
     ) -> Result<(), InputError> {
         if let Some(t) = &mut self.transfers {
             t.start_source(name);
@@ -498,8 +543,9 @@ impl Builder<'_> {
         read_table(
             name,
             &mut src,
-            column,
-            transfer,
+            dialect.delimiter,
+            dialect.column,
+            dialect.transfer,
             &mut |line, entry, target| {
                 rows += 1;
                 if rows == SAMPLE_ROWS

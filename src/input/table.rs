@@ -8,6 +8,9 @@
 //! Only `\n` ends a record: a `\r` before it is dropped, a bare `\r` stays in the value (and makes
 //! it invalid).
 //!
+//! The delimiter (`,`, `;`, tab or `|`) is decided at the first line that is not blank or a
+//! comment ([`super::dialect`]); that line may also be an Excel `sep=X` line, which is skipped.
+//!
 //! Rows are handed to a callback with borrowed cells, so the only per-row allocation is whatever
 //! the caller keeps.
 //!
@@ -17,6 +20,7 @@
 use std::io::BufRead;
 
 use super::InputError;
+use super::dialect::{Delimiter, SepLine, sep_line};
 use super::user::trim;
 
 /// Header names that mark a first row as a header, in order of preference when several are present
@@ -71,11 +75,12 @@ enum Layout {
 pub(crate) fn read_table(
     file: &str,
     src: &mut dyn BufRead,
+    delimiter: Option<Delimiter>,
     column: Option<&str>,
     transfer: Option<&str>,
     sink: &mut dyn FnMut(u64, Entry<'_>, Target<'_>) -> Result<(), InputError>,
 ) -> Result<(), InputError> {
-    let mut rec = Records::new(file, src);
+    let mut rec = Records::new(file, src, delimiter);
     let Some(first) = rec.next_record()? else {
         return Ok(());
     };
@@ -109,6 +114,7 @@ fn detect_layout(rec: &Records<'_>, line: u64, column: Option<&str>) -> Result<L
             None => Err(InputError::ColumnNotFound {
                 file: rec.file.to_owned(),
                 line,
+                flag: "--column",
                 column: wanted.to_owned(),
                 available: cells,
             }),
@@ -197,7 +203,7 @@ fn emit(
             line,
             Entry::Unusable {
                 row: rec.row_text(),
-                reason: "contains ','".to_owned(),
+                reason: format!("contains {}", rec.delimiter),
             },
             Target::Blank,
         ),
@@ -243,10 +249,17 @@ fn emit(
 }
 
 /// A CSV record reader that knows physical line numbers.
-struct Records<'r> {
-    file: &'r str,
+pub(crate) struct Records<'r> {
+    /// Display name of the file, for errors.
+    pub(crate) file: &'r str,
     src: &'r mut dyn BufRead,
     core: csv_core::Reader,
+    /// `--delimiter`, if given: wins over a `sep=` line and detection.
+    forced: Option<Delimiter>,
+    /// What an Excel `sep=X` first line said, once one was read.
+    sep: Option<Delimiter>,
+    /// The file's delimiter: decided at its first non-comment line (see [`super::dialect`]).
+    pub(crate) delimiter: Delimiter,
     /// The current physical line, reused.
     buf: Vec<u8>,
     /// The current record's field bytes, contiguous, and their end offsets.
@@ -266,14 +279,28 @@ struct Records<'r> {
     core_fed: bool,
 }
 
+/// A CSV parser splitting at `delimiter`, with only `\n` ending a record (see the module doc).
+fn parser(delimiter: Delimiter) -> csv_core::Reader {
+    csv_core::ReaderBuilder::new()
+        .delimiter(delimiter.byte())
+        .terminator(csv_core::Terminator::Any(b'\n'))
+        .build()
+}
+
 impl<'r> Records<'r> {
-    fn new(file: &'r str, src: &'r mut dyn BufRead) -> Records<'r> {
+    pub(crate) fn new(
+        file: &'r str,
+        src: &'r mut dyn BufRead,
+        forced: Option<Delimiter>,
+    ) -> Records<'r> {
+        let delimiter = forced.unwrap_or_default();
         Records {
             file,
             src,
-            core: csv_core::ReaderBuilder::new()
-                .terminator(csv_core::Terminator::Any(b'\n'))
-                .build(),
+            core: parser(delimiter),
+            forced,
+            sep: None,
+            delimiter,
             buf: Vec::with_capacity(256),
             out: vec![0; 256],
             ends: vec![0; 16],
@@ -285,7 +312,7 @@ impl<'r> Records<'r> {
     }
 
     /// Reads the next record that is not a blank or comment line; returns the line it starts on.
-    fn next_record(&mut self) -> Result<Option<u64>, InputError> {
+    pub(crate) fn next_record(&mut self) -> Result<Option<u64>, InputError> {
         let mut start = None;
         let (mut olen, mut elen) = (0, 0);
         loop {
@@ -320,13 +347,44 @@ impl<'r> Records<'r> {
                 if content.trim_ascii().is_empty() || content.first() == Some(&b'#') {
                     continue;
                 }
+                if !self.fed {
+                    // The first line that is not blank or a comment: a `sep=` line, or the one
+                    // the delimiter is detected from.
+                    match sep_line(content) {
+                        SepLine::Yes(d) if self.sep.is_none() => {
+                            self.sep = Some(d);
+                            continue;
+                        }
+                        SepLine::Unsupported(byte) => {
+                            return Err(InputError::UnsupportedSep {
+                                file: self.file.to_owned(),
+                                line: self.lineno,
+                                value: char::from(byte),
+                            });
+                        }
+                        _ => {}
+                    }
+                    let d = self
+                        .forced
+                        .or(self.sep)
+                        .unwrap_or_else(|| Delimiter::detect(content));
+                    if d != self.delimiter {
+                        self.delimiter = d;
+                        self.core = parser(d);
+                    }
+                }
                 start = Some(self.lineno);
                 self.fed = true;
-                // A record on one line with no quote is its bytes split at commas, which is what
-                // csv_core makes of it (only `"`, `,` and `\n` are special to it here), at a
-                // fraction of the cost: most lines of a large file.
+                // A record on one line with no quote is its bytes split at the delimiter, which
+                // is what csv_core makes of it (only `"`, the delimiter and `\n` are special to
+                // it here), at a fraction of the cost: most lines of a large file.
                 if self.core_fed && !content.contains(&b'"') {
-                    self.nfields = split_plain(content, &mut self.out, &mut self.ends);
+                    self.nfields = split_plain(
+                        content,
+                        self.delimiter.byte(),
+                        &mut self.out,
+                        &mut self.ends,
+                    );
                     return Ok(start);
                 }
             }
@@ -357,16 +415,16 @@ impl<'r> Records<'r> {
         }
     }
 
-    fn fields(&self) -> impl Iterator<Item = &[u8]> {
+    pub(crate) fn fields(&self) -> impl Iterator<Item = &[u8]> {
         (0..self.nfields).map(|i| self.field(i))
     }
 
-    fn field(&self, i: usize) -> &[u8] {
+    pub(crate) fn field(&self, i: usize) -> &[u8] {
         let start = if i == 0 { 0 } else { self.ends[i - 1] };
         &self.out[start..self.ends[i]]
     }
 
-    fn utf8<'a>(&self, bytes: &'a [u8], line: u64) -> Result<&'a str, InputError> {
+    pub(crate) fn utf8<'a>(&self, bytes: &'a [u8], line: u64) -> Result<&'a str, InputError> {
         std::str::from_utf8(bytes).map_err(|_| InputError::NotUtf8 {
             file: self.file.to_owned(),
             line,
@@ -381,15 +439,15 @@ impl<'r> Records<'r> {
     }
 }
 
-/// Splits a record with no quote at its commas into `out` and `ends`, as [`feed`] would, and
+/// Splits a record with no quote at `delimiter` into `out` and `ends`, as [`feed`] would, and
 /// returns the number of fields.
-fn split_plain(content: &[u8], out: &mut Vec<u8>, ends: &mut Vec<usize>) -> usize {
+fn split_plain(content: &[u8], delimiter: u8, out: &mut Vec<u8>, ends: &mut Vec<usize>) -> usize {
     if out.len() < content.len() {
         out.resize(content.len(), 0);
     }
     let mut olen = 0;
     let mut n = 0;
-    for field in content.split(|b| *b == b',') {
+    for field in content.split(|b| *b == delimiter) {
         let end = olen + field.len();
         out[olen..end].copy_from_slice(field);
         olen = end;
@@ -433,8 +491,9 @@ mod tests {
     use super::{feed, split_plain};
 
     /// What csv_core makes of one line, as [`super::Records`] feeds it.
-    fn by_core(line: &[u8]) -> Vec<Vec<u8>> {
+    fn by_core(line: &[u8], delimiter: u8) -> Vec<Vec<u8>> {
         let mut core = csv_core::ReaderBuilder::new()
+            .delimiter(delimiter)
             .terminator(csv_core::Terminator::Any(b'\n'))
             .build();
         // Fed once before, as the fast path requires: no BOM is dropped any more.
@@ -467,8 +526,9 @@ mod tests {
     proptest! {
         #[test]
         fn split_plain_is_what_csv_core_makes_of_a_line_without_quotes(
+            delimiter in prop_oneof![Just(b','), Just(b';'), Just(b'\t'), Just(b'|')],
             line in proptest::collection::vec(
-                prop_oneof![Just(b','), Just(b'\r'), Just(0xEF), Just(0xBB), Just(0xBF), any::<u8>()]
+                prop_oneof![Just(b','), Just(b';'), Just(b'\t'), Just(b'\r'), Just(0xEF), Just(0xBB), Just(0xBF), any::<u8>()]
                     .prop_filter("no quote or newline", |b| *b != b'"' && *b != b'\n'),
                 0..40,
             )
@@ -476,8 +536,8 @@ mod tests {
             // Blank lines never get this far (skipped like comments).
             prop_assume!(!line.trim_ascii().is_empty());
             let (mut out, mut ends) = (vec![0; 2], vec![0; 1]);
-            let n = split_plain(&line, &mut out, &mut ends);
-            prop_assert_eq!(fields(&out, &ends[..n]), by_core(&line));
+            let n = split_plain(&line, delimiter, &mut out, &mut ends);
+            prop_assert_eq!(fields(&out, &ends[..n]), by_core(&line, delimiter));
         }
     }
 }

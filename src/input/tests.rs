@@ -282,14 +282,14 @@ fn exclude_list() {
     assert_eq!(ex_users, ["root@X.com", "Kd9"]);
     assert_eq!(b.duplicates, 1);
     assert_eq!(b.total_distinct(), 4);
-    let keys = read_exclude(ex.path()).unwrap();
+    let keys = read_exclude(ex.path(), None).unwrap();
     assert!(keys.contains("root@x.com") && keys.contains("Kd9"));
 }
 
 #[test]
 fn invalid_exclude_entry_is_an_error() {
     let ex = file(b"admin@x.com\nroot @x.com\n");
-    let err = read_exclude(ex.path()).unwrap_err();
+    let err = read_exclude(ex.path(), None).unwrap_err();
     let msg = err.to_string();
     assert!(
         matches!(err, InputError::InvalidExclude { line: 2, .. }),
@@ -524,6 +524,7 @@ fn transfer_column_with_a_plain_list_is_an_error_naming_the_file() {
     let opts = InputOptions {
         column: Some("manager".into()),
         transfer_column: Some("MANAGER".into()),
+        ..InputOptions::default()
     };
     let f = file(b"Manager,dept\na@x.com,IT\n");
     let err2 = load(
@@ -716,4 +717,143 @@ fn kept_packs_kind_and_index_and_refuses_what_does_not_fit() {
     }
     assert_eq!(Kept::User(top + 1).pack(), None);
     assert_eq!(Kept::Excluded(usize::MAX).pack(), None);
+}
+
+/// The five work emails every file of `fixtures/dialects` holds (see its README).
+const DIALECT_PEOPLE: [&str; 5] = [
+    "zoe.muller@example.com",
+    "jose.alvarez@example.com",
+    "asa.lindstrom@example.com",
+    "francois.dupre@example.com",
+    "grace.hopper@example.com",
+];
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/dialects")
+        .join(name)
+}
+
+fn load_with(path: PathBuf, opts: &InputOptions) -> Result<Batch, InputError> {
+    load(
+        &[InputSource::Path(path)],
+        &[],
+        None,
+        opts,
+        &mut std::io::empty(),
+    )
+}
+
+#[test]
+fn every_dialect_fixture_reads_the_same_people() {
+    let column = |c: &str| InputOptions {
+        column: Some(c.to_owned()),
+        ..InputOptions::default()
+    };
+    let cases = [
+        ("excel-csv-utf8.csv", InputOptions::default()),
+        ("excel-semicolon-cp1252.csv", InputOptions::default()),
+        ("excel-sep-line.csv", InputOptions::default()),
+        ("excel-unicode-text.txt", InputOptions::default()),
+        ("hr-utf16be.csv", InputOptions::default()),
+        ("workday-workers.csv", column("Work_Email")),
+        ("bamboohr-employees.csv", column("work email")),
+    ];
+    for (name, opts) in cases {
+        let b = load_with(fixture(name), &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(users(&b), DIALECT_PEOPLE, "{name}");
+        assert!(b.invalid.is_empty(), "{name}: {:?}", b.invalid);
+        assert_eq!(b.lines, 5, "{name}: header and sep= lines are not rows");
+    }
+}
+
+#[test]
+fn semicolon_and_tab_are_detected_from_the_first_non_comment_line() {
+    let b = load_one(b"# HR export\n\nEmail;Name\na@x.com;Doe, Jane\n").unwrap();
+    assert_eq!(users(&b), ["a@x.com"]);
+    let b = load_one(b"id\temail\n1\tb@x.com\n").unwrap();
+    assert_eq!(users(&b), ["b@x.com"]);
+    // A comma anywhere on the first line keeps ',': the ';' is then part of a value.
+    let b = load_one(b"email,note\nc@x.com,a;b\n").unwrap();
+    assert_eq!(users(&b), ["c@x.com"]);
+}
+
+#[test]
+fn a_sep_line_sets_the_delimiter_and_is_not_a_row() {
+    let b = load_one(b"\xEF\xBB\xBFsep=|\r\nemail|name\r\na@x.com|A, B\r\n").unwrap();
+    assert_eq!(users(&b), ["a@x.com"]);
+    assert_eq!(b.lines, 1);
+    // In a plain list too: `sep=,` is never taken for a user.
+    let b = load_one(b"sep=,\na@x.com\n").unwrap();
+    assert_eq!((users(&b), b.invalid.len()), (vec!["a@x.com"], 0));
+    let err = load_one(b"sep=#\nemail\n").unwrap_err();
+    assert!(
+        matches!(
+            err,
+            InputError::UnsupportedSep {
+                line: 1,
+                value: '#',
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_delimiter_flag_wins_over_detection_and_sep() {
+    let forced = |d| InputOptions {
+        delimiter: Some(d),
+        ..InputOptions::default()
+    };
+    // Detection would say ';'; forced ',' reads the line as one cell holding a ';'.
+    let f = file(b"email;name\n");
+    let b = load_with(f.path().to_owned(), &forced(Delimiter::Comma)).unwrap();
+    assert_eq!(b.invalid.len(), 1);
+    assert_eq!(b.invalid[0].raw, "email;name");
+    let f = file(b"sep=;\nemail\ta\nx@y.com\t1\n");
+    let b = load_with(f.path().to_owned(), &forced(Delimiter::Tab)).unwrap();
+    assert_eq!(users(&b), ["x@y.com"]);
+    // A plain list read with ';' names the delimiter for a row with two cells.
+    let f = file(b"a@x.com\nb@x.com;c@x.com\n");
+    let b = load_with(f.path().to_owned(), &forced(Delimiter::Semicolon)).unwrap();
+    assert_eq!(invalid(&b), [("b@x.com,c@x.com", 2, "contains ';'")]);
+}
+
+#[test]
+fn latin1_is_tolerated_in_unused_columns_and_an_error_in_the_users() {
+    let b = load_one(b"email;Nachname\nzoe@x.com;M\xFCller\n").unwrap();
+    assert_eq!(users(&b), ["zoe@x.com"]);
+    let err = load_one(b"email;Nachname\nzo\xEB@x.com;M\xFCller\n").unwrap_err();
+    assert!(matches!(err, InputError::NotUtf8 { line: 2, .. }), "{err}");
+    assert!(err.to_string().contains("line 2: not UTF-8"), "{err}");
+}
+
+#[test]
+fn utf16_text_that_is_not_text_is_an_error_in_the_users_column_only() {
+    let utf16 = |units: &[u16]| -> Vec<u8> {
+        let mut out = vec![0xFF, 0xFE];
+        units.iter().for_each(|u| out.extend(u.to_le_bytes()));
+        out
+    };
+    let text = |s: &str| s.encode_utf16().collect::<Vec<_>>();
+    // A lone surrogate in the name column: no error.
+    let mut units = text("email\tname\r\na@x.com\tA");
+    units.push(0xDC00);
+    units.extend(text("\r\n"));
+    let b = load_one(&utf16(&units)).unwrap();
+    assert_eq!(users(&b), ["a@x.com"]);
+    // In the email column: the file and line, not UTF-8.
+    let mut units = text("email\tname\r\na");
+    units.push(0xDC00);
+    units.extend(text("@x.com\tA\r\n"));
+    let err = load_one(&utf16(&units)).unwrap_err();
+    assert!(matches!(err, InputError::NotUtf8 { line: 2, .. }), "{err}");
+}
+
+#[test]
+fn the_exclude_list_reads_dialects_too() {
+    let ex = file(b"\xFF\xFEe\0m\0a\0i\0l\0;\0n\0\n\0b\0@\0x\0.\0c\0o\0m\0;\0B\0\n\0");
+    let keys = read_exclude(ex.path(), None).unwrap();
+    assert!(keys.contains("b@x.com") && keys.len() == 1, "{keys:?}");
 }
