@@ -18,6 +18,7 @@
 //!   rules ([`offboard::safety`]).
 //! - [`dryrun`]: dry-run lookups, per user or by listing the account.
 //! - [`users`]: listing the account's users (incident-wide logout, large dry runs).
+//! - [`reconcile`]: the account's users against the HR roster: leaver candidates and the guard.
 //! - [`report`]: the per-user report (CSV or JSONL), its resume reader and the run summary.
 //! - [`app`]: the commands wired together; [`exit`]: exit codes; [`logging`]: logs and the bar.
 //! - [`plan`]: Zoom plans and rate-limit labels (Light, Medium) with their ceilings.
@@ -37,6 +38,7 @@ pub mod logging;
 pub mod offboard;
 pub mod pacing;
 pub mod plan;
+pub mod reconcile;
 pub mod report;
 pub mod request;
 pub mod run;

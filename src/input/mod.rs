@@ -7,7 +7,7 @@
 //!
 //! Layout: [`user`] decides what a user is; [`dialect`] reads exports as spreadsheets and HR
 //! systems write them (delimiter, `sep=` line, UTF-16); [`table`] turns one file into rows with
-//! physical line numbers; [`transfer`] keeps each user's transfer target (`--transfer-column`); this module
+//! physical line numbers; [`roster`] reads the HR roster `reconcile` compares Zoom with; [`transfer`] keeps each user's transfer target (`--transfer-column`); this module
 //! combines sources, the exclude list and de-duplication into a [`Batch`].
 //!
 //! Sources are read in order: the INPUT files (and stdin) as given, then the `--user` values.
@@ -15,6 +15,7 @@
 
 mod dialect;
 mod keyset;
+mod roster;
 mod table;
 mod transfer;
 mod user;
@@ -27,6 +28,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 pub use dialect::Delimiter;
+pub use roster::{Roster, read_roster};
 pub use table::KNOWN_HEADERS;
 pub use user::{InvalidUser, MAX_LEN, UserId, dedupe_key};
 

@@ -137,6 +137,89 @@ fn detect_layout(rec: &Records<'_>, line: u64, column: Option<&str>) -> Result<L
     })
 }
 
+/// Reads the values of several columns of one file (the roster's `--roster-column`s), calling
+/// `sink(line, value)` for each non-blank cell, trimmed, in file order.
+///
+/// With no `columns`, the user column is detected as for an input file (a known header, or a
+/// plain one-column list). A named column missing from the header is an error naming `flag`; a
+/// short row simply has no value there; a cell that is not UTF-8 is an error only in a column
+/// read here. A row repeating the header is skipped.
+pub(crate) fn read_columns(
+    file: &str,
+    src: &mut dyn BufRead,
+    delimiter: Option<Delimiter>,
+    columns: &[String],
+    flag: &'static str,
+    sink: &mut dyn FnMut(u64, &str),
+) -> Result<(), InputError> {
+    let mut rec = Records::new(file, src, delimiter);
+    let Some(first) = rec.next_record()? else {
+        return Ok(());
+    };
+    let wanted = if columns.is_empty() {
+        match detect_layout(&rec, first, None)? {
+            Layout::Plain => {
+                emit_columns(&rec, first, &[(0, String::new())], sink)?;
+                vec![(0, String::new())]
+            }
+            Layout::Column { index, name, .. } => vec![(index, name)],
+        }
+    } else {
+        named_columns(&rec, first, columns, flag)?
+    };
+    while let Some(line) = rec.next_record()? {
+        emit_columns(&rec, line, &wanted, sink)?;
+    }
+    Ok(())
+}
+
+/// The index and header of each of `columns` in the header row at `line` (trimmed, any case).
+fn named_columns(
+    rec: &Records<'_>,
+    line: u64,
+    columns: &[String],
+    flag: &'static str,
+) -> Result<Vec<(usize, String)>, InputError> {
+    let cells: Vec<String> = rec
+        .fields()
+        .map(|f| String::from_utf8_lossy(f).trim().to_owned())
+        .collect();
+    columns
+        .iter()
+        .map(|wanted| {
+            let norm = wanted.trim().to_lowercase();
+            match cells.iter().position(|c| c.to_lowercase() == norm) {
+                Some(i) => Ok((i, cells[i].clone())),
+                None => Err(InputError::ColumnNotFound {
+                    file: rec.file.to_owned(),
+                    line,
+                    flag,
+                    column: wanted.clone(),
+                    available: cells.clone(),
+                }),
+            }
+        })
+        .collect()
+}
+
+/// Hands each non-blank cell of `wanted` in the current row to `sink` (see [`read_columns`]).
+fn emit_columns(
+    rec: &Records<'_>,
+    line: u64,
+    wanted: &[(usize, String)],
+    sink: &mut dyn FnMut(u64, &str),
+) -> Result<(), InputError> {
+    let n = rec.fields().count();
+    for (index, name) in wanted.iter().filter(|(i, _)| *i < n) {
+        let value = trim(rec.utf8(rec.field(*index), line)?);
+        if value.is_empty() || (!name.is_empty() && value.eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        sink(line, value);
+    }
+    Ok(())
+}
+
 /// Finds `--transfer-column` in the header row the user column came from. Matched like
 /// `--column` (trimmed, any case). It cannot be the user column itself: every user would be
 /// their own target, which the offboard safety rules would refuse one by one.
