@@ -172,6 +172,12 @@ pub struct SimConfig {
     pub token_ttl: Duration,
     /// Lifetime of `next_page_token`s (default 15 minutes, as Zoom documents).
     pub page_token_ttl: Duration,
+    /// The account changes between pages: before each continued page (one asked for with a
+    /// `next_page_token`) is served, the first inactive user becomes active again, as a returning
+    /// employee does mid-listing. Lists are served by position, so every later user moves down
+    /// one place and the last user of the previous page comes again at the top of the next: a
+    /// client must list each user once all the same.
+    pub list_churn: bool,
     /// Scopes granted to every token (default `user:write:admin`, `user:read:admin`).
     pub scopes: Vec<String>,
     /// The account id the token endpoint expects.
@@ -210,6 +216,7 @@ impl Default for SimConfig {
             outages: Vec::new(),
             token_ttl: Duration::from_secs(3600),
             page_token_ttl: Duration::from_secs(15 * 60),
+            list_churn: false,
             scopes: vec!["user:write:admin".into(), "user:read:admin".into()],
             account_id: "sim-account".into(),
             client_id: "sim-client".into(),
@@ -294,6 +301,7 @@ impl fmt::Debug for SimConfig {
             .field("outages", &self.outages)
             .field("token_ttl", &self.token_ttl)
             .field("page_token_ttl", &self.page_token_ttl)
+            .field("list_churn", &self.list_churn)
             .field("scopes", &self.scopes)
             .field("account_id", &self.account_id)
             .field("client_id", &self.client_id)

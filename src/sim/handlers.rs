@@ -24,6 +24,9 @@ pub(crate) fn endpoint(
     let mut dir = lock(&shared.dir);
     if let Endpoint::ListUsers = ep {
         let params = parse_query(query);
+        if shared.cfg.list_churn && params.get("next_page_token").is_some_and(|t| !t.is_empty()) {
+            dir.reactivate_first_inactive();
+        }
         let listed = lock(&shared.pages).list(&dir, &params, shared.now());
         return match listed {
             Ok(v) => json_response(200, &v),

@@ -11,6 +11,7 @@
 //! # Layout
 //! - [`config`]: [`SimConfig`] and friends: what a simulated account looks like.
 //! - [`users`]: generated / CSV users and the live directory.
+//! - [`roster`]: users on several domains and the HR roster that goes with them (reconcile).
 //! - `auth`: the token endpoint, bearer and scope checks.
 //! - `limits`: per-second and daily budgets, per-user concurrency.
 //! - `faults`: seeded latency and fault draws.
@@ -23,6 +24,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod roster;
 pub mod state;
 pub mod users;
 
@@ -48,6 +50,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use cli::{SimArgs, run_cli};
 pub use config::{Faults, LimitModel, SimConfig, SimUsers};
+pub use roster::{Workforce, workforce};
 pub use state::{Removal, RequestRecord, SimState, Transfer, TransferKind, UserTruth};
 pub use users::{SimUser, UserStatus, generate_users, load_users_csv};
 

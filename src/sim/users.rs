@@ -537,6 +537,15 @@ impl Directory {
         *n
     }
 
+    /// Makes the first inactive user on the account active again (`list_churn`); returns it.
+    /// Not an API call: no truth is recorded, as for a change made in Zoom's web portal.
+    pub(crate) fn reactivate_first_inactive(&mut self) -> Option<usize> {
+        let i = (0..self.users.len())
+            .find(|&i| self.users[i].status == UserStatus::Inactive && !self.removed[i])?;
+        self.users[i].status = UserStatus::Active;
+        Some(i)
+    }
+
     /// Indices of listed users (on the account, not of another account) with `status`, in
     /// directory order (the order list pages follow).
     pub(crate) fn with_status(&self, status: UserStatus) -> Vec<usize> {
