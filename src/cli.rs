@@ -27,6 +27,10 @@ pub enum Command {
     /// List the account's users (GET /v2/users) as CSV or JSONL on stdout, e.g. to pipe every
     /// active user into `revoke` after a security incident.
     Users(Box<UsersArgs>),
+    /// List the account's users who are not on the HR roster (leaver candidates), with a reason,
+    /// to pipe into `offboard`. Refuses (exit 2, nothing written) when the roster is empty or
+    /// the candidates are more than --max-share of the users considered.
+    Reconcile(Box<ReconcileArgs>),
     /// Serve the built-in Zoom API simulator on loopback (for trying the tool and for tests).
     Sim(crate::sim::SimArgs),
     /// Run a real revoke of fixtures/users.csv against the built-in simulator: the first run.
@@ -262,6 +266,71 @@ pub struct UsersArgs {
     /// Retries per page for 429, 5xx, timeouts and dropped connections [default: 6].
     #[arg(long, value_name = "N")]
     pub max_retries: Option<u32>,
+    /// Where and how to reach Zoom.
+    #[command(flatten)]
+    pub conn: ConnectionArgs,
+    /// Logging.
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Which of the account's users `reconcile` considers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ReconcileStatus {
+    /// Active users: the ones who can still sign in.
+    #[default]
+    Active,
+    /// Deactivated users (still holding their data and, for some plans, a licence).
+    Inactive,
+    /// Invited users who have not joined yet.
+    Pending,
+    /// All three.
+    All,
+}
+
+/// `zoom-offboard reconcile`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ReconcileArgs {
+    /// The HR roster: people who still work here (CSV or plain list; repeatable; `-` is stdin).
+    #[arg(long, value_name = "FILE", required = true)]
+    pub roster: Vec<PathBuf>,
+    /// A roster column that holds emails (repeatable, e.g. work_email and alias)
+    /// [default: the detected user column, e.g. email].
+    #[arg(long, value_name = "NAME")]
+    pub roster_column: Vec<String>,
+    /// Which of the account's users to consider.
+    #[arg(long, value_enum, default_value_t)]
+    pub status: ReconcileStatus,
+    /// Consider only Zoom users whose email domain is D (repeatable)
+    /// [default: every domain in the roster]. Others are counted, never listed.
+    #[arg(long, value_name = "D")]
+    pub domain: Vec<String>,
+    /// Accounts never listed (break-glass admins), same format as the roster.
+    #[arg(long, value_name = "FILE")]
+    pub exclude: Option<PathBuf>,
+    /// Refuse when the candidates are more than PCT% of the users considered: a truncated HR
+    /// export must never make the company leavers. 100 lifts the guard [default: 10].
+    #[arg(long, value_name = "PCT")]
+    pub max_share: Option<f64>,
+    /// Also write the roster entries that have no Zoom user to FILE (CSV, header `email`).
+    #[arg(long, value_name = "FILE")]
+    pub missing: Option<PathBuf>,
+    /// The field delimiter of the roster and exclude files [default: detected].
+    #[arg(long, value_enum, value_name = "DELIM")]
+    pub delimiter: Option<crate::input::Delimiter>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ListFormat,
+    /// List requests per second [default: 80% of the plan's Medium ceiling].
+    #[arg(long, value_name = "N")]
+    pub rate: Option<f64>,
+    /// Retries per page for 429, 5xx, timeouts and dropped connections [default: 6].
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<u32>,
+    /// How long to wait out an account-wide outage before stopping (exit 3, nothing written)
+    /// [default: 600].
+    #[arg(long, value_name = "SECS")]
+    pub outage_wait: Option<u64>,
     /// Where and how to reach Zoom.
     #[command(flatten)]
     pub conn: ConnectionArgs,

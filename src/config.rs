@@ -89,6 +89,9 @@ pub struct FileConfig {
     /// Credentials.
     #[serde(default)]
     pub auth: FileAuth,
+    /// `[reconcile]`: the reconciliation's choices.
+    #[serde(default)]
+    pub reconcile: crate::reconcile::settings::FileReconcile,
 }
 
 /// `[auth]` in the config file.
@@ -250,7 +253,8 @@ pub struct UsersSettings {
     pub format: ListFormat,
 }
 
-type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+/// Environment lookup, as the resolvers take it.
+pub type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 fn env_nonempty(env: Env<'_>, key: &str) -> Option<String> {
     env(key).filter(|v| !v.trim().is_empty())
@@ -518,6 +522,19 @@ fn check_transfer(
     Ok(())
 }
 
+/// The rate of a listing (`users`, `reconcile`): `--rate`, else 80% of the plan's Medium ceiling,
+/// leaving room for the other apps on the account.
+pub fn listing_rate(flag: Option<f64>, plan: Plan) -> Result<f64, ConfigError> {
+    match flag {
+        Some(r) if !r.is_finite() || r <= 0.0 || r > 10_000.0 => Err(ConfigError::Value {
+            source_name: "--rate".into(),
+            detail: format!("{r} is not a rate: give requests per second above 0"),
+        }),
+        Some(r) => Ok(r),
+        None => Ok(f64::from(plan.per_second(Label::Medium)) * 0.8),
+    }
+}
+
 impl UsersSettings {
     /// Resolves `users`' settings: the connection exactly as the other commands resolve it
     /// (so `ZOOM_OFFBOARD_MAX_RETRIES`, `outage_wait` in the config file and the rest apply),
@@ -528,16 +545,7 @@ impl UsersSettings {
             outage_wait: None,
         };
         let (conn, _file) = Connection::resolve(&args.conn, policy, &args.output, env)?;
-        let rate = match args.rate {
-            Some(r) if !r.is_finite() || r <= 0.0 || r > 10_000.0 => {
-                return Err(ConfigError::Value {
-                    source_name: "--rate".into(),
-                    detail: format!("{r} is not a rate: give requests per second above 0"),
-                });
-            }
-            Some(r) => r,
-            None => f64::from(conn.plan.per_second(Label::Medium)) * 0.8,
-        };
+        let rate = listing_rate(args.rate, conn.plan)?;
         Ok(UsersSettings {
             conn,
             rate,

@@ -6,6 +6,7 @@
 //! and skips every user already emitted, so the output has each user exactly once.
 
 use std::collections::HashSet;
+use std::io::Write as _;
 use std::sync::atomic::Ordering;
 
 use crate::request::{Requester, StopReason, Verdict};
@@ -186,5 +187,96 @@ pub async fn list_all(
             Some(t) => page_token = Some(t),
             None => return Ok(stats),
         }
+    }
+}
+
+/// The columns of a listed user, as `users` writes them and `reconcile` writes its candidates
+/// (which add `reason`): `revoke` and `offboard` read the `email` column of either.
+pub const USER_COLUMNS: [&str; 8] = [
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "type",
+    "status",
+    "role_id",
+    "last_login_time",
+];
+
+/// A listed user as a row of [`USER_COLUMNS`]: Zoom's fields, absent ones empty.
+pub fn user_row(u: &ZoomUser) -> [String; 8] {
+    [
+        u.id.clone().unwrap_or_default(),
+        u.email.clone(),
+        u.first_name.clone().unwrap_or_default(),
+        u.last_name.clone().unwrap_or_default(),
+        u.user_type.map(|t| t.to_string()).unwrap_or_default(),
+        u.status.clone().unwrap_or_default(),
+        u.role_id.clone().unwrap_or_default(),
+        u.last_login_time.clone().unwrap_or_default(),
+    ]
+}
+
+/// Writes listed users as CSV (with a header, written first so that even an empty list is a
+/// well-formed file) or JSONL (one object per user, the same keys), with extra columns after
+/// [`USER_COLUMNS`] (`reconcile`'s `reason`). One writer for every listing command, so their
+/// outputs cannot drift apart.
+pub struct RowWriter<'w> {
+    /// Where the rows go, in the chosen format.
+    sink: RowSink<'w>,
+    /// The names of the extra columns, after [`USER_COLUMNS`].
+    extra: &'static [&'static str],
+}
+
+/// The format a [`RowWriter`] writes in.
+enum RowSink<'w> {
+    Csv(Box<csv::Writer<&'w mut dyn std::io::Write>>),
+    Jsonl(&'w mut dyn std::io::Write),
+}
+
+impl<'w> RowWriter<'w> {
+    /// A writer of `format` on `out`; a CSV gets its header now.
+    pub fn new(
+        format: crate::cli::ListFormat,
+        out: &'w mut dyn std::io::Write,
+        extra: &'static [&'static str],
+    ) -> Result<RowWriter<'w>, String> {
+        let sink = match format {
+            crate::cli::ListFormat::Csv => {
+                let mut w = csv::Writer::from_writer(out);
+                w.write_record(USER_COLUMNS.iter().chain(extra))
+                    .map_err(|e| e.to_string())?;
+                RowSink::Csv(Box::new(w))
+            }
+            crate::cli::ListFormat::Jsonl => RowSink::Jsonl(out),
+        };
+        Ok(RowWriter { sink, extra })
+    }
+
+    /// Writes `u` with the values of the extra columns, in their order.
+    pub fn write(&mut self, u: &ZoomUser, extra: &[&str]) -> Result<(), String> {
+        let row = user_row(u);
+        let values = row.iter().map(String::as_str).chain(extra.iter().copied());
+        match &mut self.sink {
+            RowSink::Csv(w) => w.write_record(values).map_err(|e| e.to_string()),
+            RowSink::Jsonl(w) => {
+                let obj: serde_json::Map<String, serde_json::Value> = USER_COLUMNS
+                    .iter()
+                    .chain(self.extra)
+                    .zip(values)
+                    .map(|(k, v)| (k.to_string(), serde_json::Value::String(v.to_owned())))
+                    .collect();
+                writeln!(w, "{}", serde_json::Value::Object(obj)).map_err(|e| e.to_string())
+            }
+        }
+    }
+
+    /// Flushes what was written (per user, so that a pipe sees users as they arrive).
+    pub fn flush(&mut self) -> Result<(), String> {
+        match &mut self.sink {
+            RowSink::Csv(w) => w.flush(),
+            RowSink::Jsonl(w) => w.flush(),
+        }
+        .map_err(|e| e.to_string())
     }
 }

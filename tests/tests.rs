@@ -32,6 +32,8 @@ mod offboard_kill;
 mod chaos;
 // dry runs (both lookup strategies) and `users` listing.
 mod cli_dryrun_users;
+// reconcile against the HR roster: candidates, the guard, early stops, dialects, config keys.
+mod reconcile;
 // the real binary's surface: report refusal and lock, file mode, usage errors, help output.
 mod cli_binary;
 // Zoom's published OpenAPI spec between the tool and the simulator (Stoplight Prism proxy).

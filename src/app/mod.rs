@@ -25,11 +25,13 @@ mod demo;
 mod ending;
 mod offboard;
 mod pipeline;
+mod reconcile;
 mod revoke;
 mod session;
 mod users;
 
 pub use offboard::offboard;
+pub use reconcile::reconcile;
 pub use revoke::revoke;
 pub use users::{users, users_at};
 
@@ -124,6 +126,11 @@ pub async fn run_command(cli: Cli, ctx: Context) -> Exit {
             logging::init(&LogSettings::from_args(&args.output));
             let mut out = std::io::stdout().lock();
             users(&args, &ctx, &mut out).await
+        }
+        Command::Reconcile(args) => {
+            let mut out = std::io::stdout().lock();
+            let mut stdin = std::io::stdin().lock();
+            reconcile(&args, &ctx, &mut out, &mut stdin).await
         }
         Command::Sim(args) => {
             logging::init(&LogSettings::default());

@@ -20,6 +20,8 @@
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
 
+pub mod settings;
+
 use crate::input::{Roster, dedupe_key};
 use crate::zoom::ZoomUser;
 
