@@ -357,6 +357,11 @@ pub struct DemoArgs {
     /// and what the simulator saw.
     #[arg(long, conflicts_with = "input")]
     pub offboard: bool,
+    /// Instead of the revoke: the nightly reconciliation. The simulator's users sit on three
+    /// domains and an HR roster misses this night's leavers; a real `reconcile` finds them, and
+    /// its candidates go into an `offboard --dry-run --steps revoke,deactivate`.
+    #[arg(long, conflicts_with_all = ["input", "offboard"])]
+    pub reconcile: bool,
     /// Logging and progress.
     #[command(flatten)]
     pub output: OutputArgs,

@@ -880,6 +880,12 @@ mod tests {
         assert_eq!(cfg.plan.as_deref(), Some("business"));
         assert_eq!(cfg.concurrency, Some(16));
         assert_eq!(cfg.outage_wait, Some(600));
+        let roster_column = cfg.reconcile.roster_column.map(|c| c.values());
+        assert_eq!(
+            roster_column,
+            Some(vec!["work_email".into(), "alias".into()])
+        );
+        assert_eq!(cfg.reconcile.max_share, Some(10.0));
     }
 
     #[test]

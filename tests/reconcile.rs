@@ -580,3 +580,22 @@ async fn config_keys_are_used_and_flags_win() {
     assert_eq!(r.code, Some(0), "{}", r.stderr);
     assert!(emails(&r.stdout).len() > uk.len());
 }
+
+#[tokio::test]
+async fn the_demo_shows_a_reconciliation_piped_into_a_dry_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = Bin::new()
+        .args(["demo", "--reconcile", "--no-progress", "--sim-users", "400"])
+        .arg("--report")
+        .arg(dir.path().join("out.csv"))
+        .run()
+        .await;
+    r.assert_clean();
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.stderr.contains("saw 0 write requests"), "{}", r.stderr);
+    let candidates = std::fs::read_to_string(dir.path().join("out-candidates.csv")).unwrap();
+    let found = emails(&candidates);
+    assert_eq!(found, workforce(400, 42).active_leavers());
+    let plan = zoom_offboard::report::read_rows(&dir.path().join("out.csv")).unwrap();
+    assert!(plan.iter().all(|row| found.contains(&row.user)));
+}

@@ -25,6 +25,9 @@ pub(super) async fn demo(args: DemoArgs, ctx: &Context) -> Exit {
     if args.offboard {
         return demo_offboard(&args, ctx).await;
     }
+    if args.reconcile {
+        return super::demo_reconcile::demo_reconcile(&args, ctx).await;
+    }
     let cfg = sim_config(args.sim_users);
     let sim = match Sim::start(cfg.clone()).await {
         Ok(s) => s,
@@ -208,7 +211,7 @@ fn what_the_simulator_saw(
 
 /// The demo's simulator: a Business account under a neighbour's load, with latency and a few
 /// faults, so the run shows pacing and retries; seeded, so every demo meets the same account.
-fn sim_config(users: usize) -> SimConfig {
+pub(super) fn sim_config(users: usize) -> SimConfig {
     SimConfig {
         plan: crate::plan::Plan::Business,
         users: SimUsers::Generated(users),
@@ -223,7 +226,7 @@ fn sim_config(users: usize) -> SimConfig {
 }
 
 /// The simulator's test credentials, as the environment would give them.
-fn sim_env(cfg: &SimConfig) -> impl Fn(&str) -> Option<String> + use<> {
+pub(super) fn sim_env(cfg: &SimConfig) -> impl Fn(&str) -> Option<String> + Send + Sync + use<> {
     let (acc, cid, secret) = (
         cfg.account_id.clone(),
         cfg.client_id.clone(),
@@ -239,7 +242,7 @@ fn sim_env(cfg: &SimConfig) -> impl Fn(&str) -> Option<String> + use<> {
 
 /// Where the demo's runs reach the simulator; `/dev/null` as the config, so that a
 /// `zoom-offboard.toml` in the working directory cannot change the demo.
-fn sim_conn(sim: &Sim) -> ConnectionArgs {
+pub(super) fn sim_conn(sim: &Sim) -> ConnectionArgs {
     ConnectionArgs {
         plan: Some("business".into()),
         base_url: Some(sim.base_url()),
@@ -250,7 +253,7 @@ fn sim_conn(sim: &Sim) -> ConnectionArgs {
 }
 
 /// A fresh report path in the system temp folder.
-fn temp_report(prefix: &str) -> PathBuf {
+pub(super) fn temp_report(prefix: &str) -> PathBuf {
     std::env::temp_dir().join(format!(
         "{prefix}-{}.csv",
         chrono::Utc::now().format("%Y%m%dT%H%M%SZ")

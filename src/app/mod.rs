@@ -22,6 +22,7 @@ use crate::logging;
 use crate::zoom::{self, TokenSource, ZoomClient};
 
 mod demo;
+mod demo_reconcile;
 mod ending;
 mod offboard;
 mod pipeline;

@@ -5,7 +5,7 @@
 //! gives user `i` (1-based) a domain: `example.co.uk` when `i % 5 == 2` (a subsidiary HR also
 //! holds), `agency.example.net` when `i % 9 == 4` (contractors HR does not hold), `example.com`
 //! otherwise. The roster holds every `example.com` and `example.co.uk` user except:
-//! - the leavers: `i % 11 == 6` (HR has let them go; Zoom still has them);
+//! - the leavers: `i % 17 == 6` (HR has let them go; Zoom still has them);
 //! - the owner (user 1), who is on no export here: a reconciliation never lists them anyway.
 //!
 //! Noise, by `i`: upper-case emails when `i % 3 == 0`, spaces around them when `i % 4 == 1`, and
@@ -72,7 +72,7 @@ impl Workforce {
         if domain(i) == DOMAINS[2] || u.is_owner() {
             return;
         }
-        if i % 11 == 6 {
+        if i % 17 == 6 {
             self.leavers.push(u.email.clone());
             return;
         }
@@ -115,8 +115,8 @@ mod tests {
 
     #[test]
     fn the_roster_holds_everyone_but_leavers_contractors_and_the_owner() {
-        let w = workforce(200, 3);
-        assert_eq!(w.users.len(), 200);
+        let w = workforce(600, 3);
+        assert_eq!(w.users.len(), 600);
         for d in DOMAINS {
             assert!(w.users.iter().any(|u| u.email.ends_with(d)), "{d}");
         }
@@ -133,6 +133,6 @@ mod tests {
             w.active_leavers().len() < w.leavers.len(),
             "some leavers are not active"
         );
-        assert_eq!(workforce(200, 3).roster, w.roster, "deterministic");
+        assert_eq!(workforce(600, 3).roster, w.roster, "deterministic");
     }
 }
