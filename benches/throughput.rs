@@ -7,8 +7,8 @@
 //! figures (429s, the busiest one-second window, who was revoked) come from the simulator's
 //! ground truth, not from what the tool says about itself.
 //!
-//! Output: one Markdown table row per scenario, then a check of every target from issues 5
-//! and 11.
+//! Output: one Markdown table row per scenario, then a check of every target from issues 5,
+//! 11, 12 and 19.
 //! `cargo bench --bench throughput -- alone faulty` runs only the named scenarios.
 
 use std::fmt::Write as _;
@@ -28,6 +28,10 @@ const USERS: usize = 3_000;
 const PARSE_ROWS: usize = 1_000_000;
 /// Business plan: Light requests per second.
 const BUSINESS_LIGHT: u32 = 80;
+/// Business plan: Medium requests per second (`GET /users`).
+const BUSINESS_MEDIUM: u32 = 60;
+/// Active users listed by `reconcile-50k` (issue 19): 167 pages of 300.
+const LISTED: usize = 50_000;
 
 /// One network scenario.
 #[derive(Clone, Copy)]
@@ -171,6 +175,11 @@ fn main() {
     if wanted("offboard-3step") {
         eprintln!("running offboard-3step ...");
         rows.push(offboard_3step(&rt, dir.path(), 99));
+        print_partial(rows.last());
+    }
+    if wanted("reconcile-50k") {
+        eprintln!("running reconcile-50k ...");
+        rows.push(reconcile_50k(&rt, dir.path(), 123));
         print_partial(rows.last());
     }
 
@@ -369,6 +378,92 @@ fn offboard_3step(rt: &tokio::runtime::Runtime, dir: &Path, seed: u64) -> Row {
                 .count(),
             peak,
             revoked: deleted,
+        }),
+    }
+}
+
+/// `reconcile-50k` (issue 19): `reconcile` of a 50,000-user account (all active, one in fifty not
+/// on the roster) at the Business Medium ceiling (`--rate 60`): 167 pages, ideally 2.8 s. Its
+/// "users" column counts the pages the listing needs, so that the ideal is pages ÷ rate and the
+/// efficiency is over the listing's calls; "revoked (sim)" counts pages the simulator answered
+/// 200. Nothing is written to Zoom.
+fn reconcile_50k(rt: &tokio::runtime::Runtime, dir: &Path, seed: u64) -> Row {
+    let mut users = zoom_offboard::sim::generate_users(LISTED, seed);
+    let roster = dir.join("reconcile-50k-roster.csv");
+    {
+        let f = std::fs::File::create(&roster).expect("create roster");
+        let mut w = std::io::BufWriter::new(f);
+        writeln!(w, "email").expect("write");
+        for (i, u) in users.iter_mut().enumerate() {
+            u.status = UserStatus::Active;
+            if i % 50 != 7 {
+                writeln!(w, "{}", u.email).expect("write");
+            }
+        }
+        w.flush().expect("flush");
+    }
+    let cfg = SimConfig {
+        plan: Plan::Business,
+        users: SimUsers::List(users),
+        seed,
+        latency_ms: (30, 120),
+        ..SimConfig::default()
+    };
+    let sim = rt
+        .block_on(Sim::start(cfg.clone()))
+        .expect("start simulator");
+    let mut cmd = Command::new(BIN);
+    cmd.arg("reconcile")
+        .arg("--roster")
+        .arg(&roster)
+        .args(["--plan", "business", "--no-progress", "-q"])
+        .args(["--rate", &BUSINESS_MEDIUM.to_string(), "--max-share", "100"])
+        .args(["--config", "/dev/null"])
+        .arg("--base-url")
+        .arg(sim.base_url())
+        .arg("--oauth-url")
+        .arg(sim.oauth_url())
+        .env_clear()
+        .env("ZOOM_ACCOUNT_ID", &cfg.account_id)
+        .env("ZOOM_CLIENT_ID", &cfg.client_id)
+        .env("ZOOM_CLIENT_SECRET", &cfg.client_secret);
+    let m = measure(cmd);
+    let state = sim.state();
+    rt.block_on(sim.shutdown());
+    let list = |status: Option<u16>| {
+        state
+            .requests
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.starts_with("/v2/users?"))
+            .filter(|r| status.is_none_or(|s| r.status == s))
+            .count()
+    };
+    let times: Vec<u64> = state
+        .requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.starts_with("/v2/users?"))
+        .map(|r| r.at_ms)
+        .collect();
+    let peak = (0..times.len())
+        .map(|hi| {
+            times[..=hi]
+                .iter()
+                .filter(|&&t| t + 1000 > times[hi])
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    Row {
+        name: "reconcile-50k",
+        users: LISTED.div_ceil(300),
+        limit: format!("{BUSINESS_MEDIUM}/s Medium, {LISTED} users, 300 a page"),
+        rate: Some(f64::from(BUSINESS_MEDIUM)),
+        m,
+        truth: Some(Truth {
+            calls: list(None),
+            throttled: list(Some(429)),
+            peak,
+            revoked: list(Some(200)),
         }),
     }
 }
@@ -623,6 +718,27 @@ fn targets(rows: &[Row]) -> String {
                 format!("{}: CPU {ms:.3} ms per request ≤ 0.5", r.name),
             );
         }
+    }
+    if let Some(r @ Row { truth: Some(t), .. }) = find("reconcile-50k") {
+        let mib = r.m.peak_rss_kib as f64 / 1024.0;
+        check(
+            t.revoked == r.users && r.m.exit == 0,
+            format!(
+                "reconcile-50k: {} of {} pages listed, exit {}",
+                t.revoked, r.users, r.m.exit
+            ),
+        );
+        check(
+            eff(r) >= 0.95,
+            format!(
+                "reconcile-50k: efficiency {:.3} ≥ 0.95 (pages ÷ rate)",
+                eff(r)
+            ),
+        );
+        check(
+            mib < 80.0,
+            format!("reconcile-50k: peak RSS {mib:.1} MiB < 80 MiB"),
+        );
     }
     if let Some(r) = find("parse-1m") {
         let s = r.m.wall.as_secs_f64();

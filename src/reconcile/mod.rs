@@ -195,6 +195,9 @@ pub struct Reconciliation {
     counts: Counts,
     /// Candidates in listing order, buffered: nothing is written before the listing is complete.
     candidates: Vec<ZoomUser>,
+    /// Every user taken so far, by id (pending users: lower-case email): with `--status all`, a
+    /// user whose status changes between two listings comes twice and counts once.
+    seen: HashSet<String>,
 }
 
 /// What a finished reconciliation gives.
@@ -225,6 +228,7 @@ impl Reconciliation {
             exclude,
             counts: Counts::default(),
             candidates: Vec::new(),
+            seen: HashSet::new(),
         }
     }
 
@@ -262,8 +266,15 @@ impl Reconciliation {
         }
     }
 
-    /// Takes one listed user into account.
+    /// Takes one listed user into account (a user already taken is ignored).
     pub fn add(&mut self, u: &ZoomUser) {
+        let key = match u.id.as_deref().filter(|id| !id.is_empty()) {
+            Some(id) => id.to_owned(),
+            None => Roster::key(&u.email),
+        };
+        if !self.seen.insert(key) {
+            return;
+        }
         self.counts.listed += 1;
         if let Some(i) = self.roster.position(&u.email)
             && let Some(m) = self.matched.get_mut(i)
@@ -364,6 +375,7 @@ mod tests {
             user("", "dave@x.com", "2"),
             user("e1", "eve@agency.io", "2"),
             user("f1", "frank@x.com", "2"),
+            user("b1", "bob@x.com", "2"),
         ];
         let o = run(
             &["ann@x.com ", "CAROL@x.com", "zed@x.com"],
