@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use super::demo::{sim_config, sim_conn, sim_env, temp_report};
 use super::{Context, offboard, reconcile, usage};
 use crate::cli::{DemoArgs, OffboardArgs, ReconcileArgs, RevokeArgs};
-use crate::config::Settings;
+use crate::config::OffboardSettings;
 use crate::exit::Exit;
 use crate::logging;
 use crate::sim::{Sim, SimConfig, SimUsers, workforce};
@@ -105,11 +105,11 @@ async fn plan(
         },
         ..OffboardArgs::default()
     };
-    let settings = match Settings::resolve(&oargs.run, &sim_env(cfg), chrono::Utc::now()) {
+    let settings = match OffboardSettings::resolve(&oargs, &sim_env(cfg), chrono::Utc::now()) {
         Ok(s) => s,
         Err(e) => return usage(&e.to_string()),
     };
-    let exit = offboard(&oargs, settings, ctx).await;
+    let exit = offboard(settings, ctx).await;
     let writes = sim
         .state()
         .requests

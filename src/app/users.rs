@@ -12,26 +12,14 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::{Context, connect, usage};
-use crate::cli::{ListFormat, RoleFilter, UsersArgs};
+use crate::cli::{RoleFilter, UsersArgs};
 use crate::config::UsersSettings;
 use crate::exit::{Ending, Exit};
 use crate::logging;
 use crate::pacing::Pacer;
 use crate::request::{Control, Requester, RetryPolicy, Stats};
-use crate::users::{ListError, ListStats};
+use crate::users::{ListError, ListStats, RowWriter};
 use crate::zoom::ZoomUser;
-
-/// The columns of the listing, in order (the contract's).
-const COLUMNS: [&str; 8] = [
-    "id",
-    "email",
-    "first_name",
-    "last_name",
-    "type",
-    "status",
-    "role_id",
-    "last_login_time",
-];
 
 /// `zoom-offboard users`: every user with a status (and the `--role` and `--inactive-days`
 /// asked for), on `out`, each exactly once.
@@ -57,7 +45,8 @@ pub async fn users_at(
         Ok(r) => r,
         Err(msg) => return usage(&msg),
     };
-    let mut sink = match Sink::open(settings.format, out) {
+    // The one row writer of every listing (`reconcile` writes its candidates with it too).
+    let mut sink = match RowWriter::new(settings.format, out, &[]) {
         Ok(s) => s,
         Err(e) => return usage(&format!("cannot write to stdout: {e}")),
     };
@@ -70,10 +59,12 @@ pub async fn users_at(
                 return Ok(());
             }
             listed.kept += 1;
-            sink.write(u)
+            // Flushed per user: a pipe into `revoke` sees users as they arrive.
+            sink.write(u, &[]).and_then(|()| sink.flush())
         })
         .await;
-    sink.finish();
+    // A closed pipe is no error here: the listing already said so.
+    let _ = sink.flush();
     ending(&result, &listed)
 }
 
@@ -136,62 +127,6 @@ fn ending(result: &Result<ListStats, ListError>, listed: &Listed) -> Exit {
         stopped: result.is_err(),
         final_counts: &BTreeMap::new(),
     })
-}
-
-/// Where listed users go: CSV with a header, or one JSON object a line.
-enum Sink<'a> {
-    Csv(Box<csv::Writer<&'a mut dyn Write>>),
-    Jsonl(&'a mut dyn Write),
-}
-
-impl<'a> Sink<'a> {
-    /// A CSV sink writes its header at once, so even an empty account gives a well-formed CSV.
-    fn open(format: ListFormat, out: &'a mut dyn Write) -> Result<Sink<'a>, csv::Error> {
-        Ok(match format {
-            ListFormat::Csv => {
-                let mut w = csv::Writer::from_writer(out);
-                w.write_record(COLUMNS)?;
-                Sink::Csv(Box::new(w))
-            }
-            ListFormat::Jsonl => Sink::Jsonl(out),
-        })
-    }
-
-    /// Writes one user, flushed: a pipe into `revoke` sees users as they arrive.
-    fn write(&mut self, u: &ZoomUser) -> Result<(), String> {
-        let values = [
-            u.id.clone().unwrap_or_default(),
-            u.email.clone(),
-            u.first_name.clone().unwrap_or_default(),
-            u.last_name.clone().unwrap_or_default(),
-            u.user_type.map(|t| t.to_string()).unwrap_or_default(),
-            u.status.clone().unwrap_or_default(),
-            u.role_id.clone().unwrap_or_default(),
-            u.last_login_time.clone().unwrap_or_default(),
-        ];
-        match self {
-            Sink::Csv(w) => {
-                w.write_record(&values).map_err(|e| e.to_string())?;
-                w.flush().map_err(|e| e.to_string())
-            }
-            Sink::Jsonl(w) => {
-                let obj: serde_json::Map<String, serde_json::Value> = COLUMNS
-                    .iter()
-                    .zip(values)
-                    .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
-                    .collect();
-                writeln!(w, "{}", serde_json::Value::Object(obj)).map_err(|e| e.to_string())
-            }
-        }
-    }
-
-    /// Flushes what is left (a closed pipe is no error here: the listing already said so).
-    fn finish(self) {
-        let _ = match self {
-            Sink::Csv(mut w) => w.flush(),
-            Sink::Jsonl(w) => w.flush(),
-        };
-    }
 }
 
 /// `--role` and `--inactive-days`, applied to each listed user before it is written. Zoom's
