@@ -599,3 +599,43 @@ async fn the_demo_shows_a_reconciliation_piped_into_a_dry_run() {
     let plan = zoom_offboard::report::read_rows(&dir.path().join("out.csv")).unwrap();
     assert!(plan.iter().all(|row| found.contains(&row.user)));
 }
+
+#[tokio::test]
+async fn a_roster_on_stdin_and_jsonl_candidates() {
+    let w = workforce(300, 29);
+    let sim = sim_of(&w, SimConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    // Excel's "Unicode Text": UTF-16 LE with BOM, tab-separated, piped in.
+    let text = w.roster.replace(',', "\t");
+    let mut utf16 = vec![0xFF, 0xFE];
+    text.encode_utf16()
+        .for_each(|u| utf16.extend(u.to_le_bytes()));
+    let r = reconcile_cmd(&sim, dir.path())
+        .args([
+            "--roster",
+            "-",
+            "--roster-column",
+            "work_email",
+            "--roster-column",
+            "alias",
+        ])
+        .args(["--format", "jsonl"])
+        .stdin(utf16)
+        .run()
+        .await;
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let rows: Vec<serde_json::Value> = r
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON object a line"))
+        .collect();
+    let got: Vec<&str> = rows
+        .iter()
+        .map(|v| v["email"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(got, w.active_leavers());
+    assert!(
+        rows.iter()
+            .all(|v| v["reason"] == "not_on_roster" && v["id"].is_string())
+    );
+}

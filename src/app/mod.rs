@@ -1,7 +1,8 @@
 //! The commands, wired together: settings → input → report → credentials → run → summary.
 //!
-//! `revoke` lives in [`revoke`], `users` in [`users`], `demo` in [`demo`]; this module holds
-//! what they share: the [`Context`], the entry point, signals, and connecting to Zoom.
+//! `revoke` lives in [`revoke`], `users` in [`users`], `reconcile` in [`reconcile`], `demo` in
+//! [`demo`]; this module holds what they share: the [`Context`], the entry point, signals, and
+//! connecting to Zoom.
 //!
 //! Errors before the first API call are [`Exit::Usage`] (2) with a message that names the file,
 //! line, flag or variable at fault. After that, per-user problems are report rows and the exit
