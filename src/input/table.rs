@@ -286,7 +286,7 @@ fn emit(
             line,
             Entry::Unusable {
                 row: rec.row_text(),
-                reason: format!("contains {}", rec.delimiter),
+                reason: format!("contains {}", rec.split.delimiter),
             },
             Target::Blank,
         ),
@@ -336,13 +336,8 @@ pub(crate) struct Records<'r> {
     /// Display name of the file, for errors.
     pub(crate) file: &'r str,
     src: &'r mut dyn BufRead,
-    core: csv_core::Reader,
-    /// `--delimiter`, if given: wins over a `sep=` line and detection.
-    forced: Option<Delimiter>,
-    /// What an Excel `sep=X` first line said, once one was read.
-    sep: Option<Delimiter>,
-    /// The file's delimiter: decided at its first non-comment line (see [`super::dialect`]).
-    pub(crate) delimiter: Delimiter,
+    /// How records are split into fields.
+    pub(crate) split: Split,
     /// The current physical line, reused.
     buf: Vec<u8>,
     /// The current record's field bytes, contiguous, and their end offsets.
@@ -370,6 +365,49 @@ fn parser(delimiter: Delimiter) -> csv_core::Reader {
         .build()
 }
 
+/// How a file's records are split: its delimiter (and how it was decided) and the parser.
+pub(crate) struct Split {
+    /// The parser, built for `delimiter`.
+    core: csv_core::Reader,
+    /// `--delimiter`, if given: wins over a `sep=` line and detection.
+    forced: Option<Delimiter>,
+    /// What an Excel `sep=X` first line said, once one was read.
+    sep: Option<Delimiter>,
+    /// The file's delimiter: decided at its first non-comment line (see [`super::dialect`]).
+    pub(crate) delimiter: Delimiter,
+}
+
+impl Split {
+    /// Takes the file's first line that is not blank or a comment (`line`, at `lineno`): an
+    /// Excel `sep=X` line (true: skip it, it is not a row), or the line the delimiter is
+    /// detected from (false), unless `--delimiter` or a `sep=` line decided it.
+    fn first_line(&mut self, line: &[u8], file: &str, lineno: u64) -> Result<bool, InputError> {
+        match sep_line(line) {
+            SepLine::Yes(d) if self.sep.is_none() => {
+                self.sep = Some(d);
+                return Ok(true);
+            }
+            SepLine::Unsupported(byte) => {
+                return Err(InputError::UnsupportedSep {
+                    file: file.to_owned(),
+                    line: lineno,
+                    value: char::from(byte),
+                });
+            }
+            _ => {}
+        }
+        let d = self
+            .forced
+            .or(self.sep)
+            .unwrap_or_else(|| Delimiter::detect(line));
+        if d != self.delimiter {
+            self.delimiter = d;
+            self.core = parser(d);
+        }
+        Ok(false)
+    }
+}
+
 impl<'r> Records<'r> {
     pub(crate) fn new(
         file: &'r str,
@@ -380,10 +418,12 @@ impl<'r> Records<'r> {
         Records {
             file,
             src,
-            core: parser(delimiter),
-            forced,
-            sep: None,
-            delimiter,
+            split: Split {
+                core: parser(delimiter),
+                forced,
+                sep: None,
+                delimiter,
+            },
             buf: Vec::with_capacity(256),
             out: vec![0; 256],
             ends: vec![0; 16],
@@ -430,31 +470,8 @@ impl<'r> Records<'r> {
                 if content.trim_ascii().is_empty() || content.first() == Some(&b'#') {
                     continue;
                 }
-                if !self.fed {
-                    // The first line that is not blank or a comment: a `sep=` line, or the one
-                    // the delimiter is detected from.
-                    match sep_line(content) {
-                        SepLine::Yes(d) if self.sep.is_none() => {
-                            self.sep = Some(d);
-                            continue;
-                        }
-                        SepLine::Unsupported(byte) => {
-                            return Err(InputError::UnsupportedSep {
-                                file: self.file.to_owned(),
-                                line: self.lineno,
-                                value: char::from(byte),
-                            });
-                        }
-                        _ => {}
-                    }
-                    let d = self
-                        .forced
-                        .or(self.sep)
-                        .unwrap_or_else(|| Delimiter::detect(content));
-                    if d != self.delimiter {
-                        self.delimiter = d;
-                        self.core = parser(d);
-                    }
+                if !self.fed && self.split.first_line(content, self.file, self.lineno)? {
+                    continue;
                 }
                 start = Some(self.lineno);
                 self.fed = true;
@@ -462,12 +479,8 @@ impl<'r> Records<'r> {
                 // is what csv_core makes of it (only `"`, the delimiter and `\n` are special to
                 // it here), at a fraction of the cost: most lines of a large file.
                 if self.core_fed && !content.contains(&b'"') {
-                    self.nfields = split_plain(
-                        content,
-                        self.delimiter.byte(),
-                        &mut self.out,
-                        &mut self.ends,
-                    );
+                    let d = self.split.delimiter.byte();
+                    self.nfields = split_plain(content, d, &mut self.out, &mut self.ends);
                     return Ok(start);
                 }
             }
@@ -476,7 +489,7 @@ impl<'r> Records<'r> {
             // only contributes its newline.
             if !content.is_empty() {
                 feed(
-                    &mut self.core,
+                    &mut self.split.core,
                     &mut self.out,
                     &mut self.ends,
                     &mut olen,
@@ -485,7 +498,7 @@ impl<'r> Records<'r> {
                 );
             }
             if feed(
-                &mut self.core,
+                &mut self.split.core,
                 &mut self.out,
                 &mut self.ends,
                 &mut olen,
