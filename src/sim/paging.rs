@@ -2,7 +2,8 @@
 //!
 //! A page token remembers the status filter and where the next page starts; it expires
 //! `page_token_ttl` after issue (15 minutes at Zoom). The filter is re-evaluated on every page,
-//! so users whose status changes mid-listing may shift between pages, as on a live account.
+//! so users whose status changes mid-listing may shift between pages, as on a live account;
+//! `SimConfig::list_churn` makes that happen before every continued page (see the handler).
 //! `page_size` defaults to 30; anything over 300 is served as 300 (older docs' maximum, what
 //! clients are told to ask for) rather than rejected; 0 or a non-number is a 400 code 300.
 
