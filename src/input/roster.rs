@@ -169,9 +169,18 @@ mod tests {
             b"email\n",
             b"# nothing\n\n  \n",
             b"email,alias\n,\n",
+            b"Work Email\n",
         ] {
             assert!(read(content, &[]).unwrap().is_empty(), "{content:?}");
         }
+    }
+
+    #[test]
+    fn a_plain_list_keeps_its_first_email_and_drops_a_header_name() {
+        let r = read(b"a@x.com\nb@x.com\n", &[]).unwrap();
+        assert_eq!(r.values(), ["a@x.com", "b@x.com"]);
+        let r = read(b"work_email\nb@x.com\n", &[]).unwrap();
+        assert_eq!(r.values(), ["b@x.com"]);
     }
 
     #[test]

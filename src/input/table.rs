@@ -141,7 +141,7 @@ fn detect_layout(rec: &Records<'_>, line: u64, column: Option<&str>) -> Result<L
 /// `sink(line, value)` for each non-blank cell, trimmed, in file order.
 ///
 /// With no `columns`, the user column is detected as for an input file (a known header, or a
-/// plain one-column list). A named column missing from the header is an error naming `flag`; a
+/// plain one-column list, whose first row is a header when it holds no `@`). A named column missing from the header is an error naming `flag`; a
 /// short row simply has no value there; a cell that is not UTF-8 is an error only in a column
 /// read here. A row repeating the header is skipped.
 pub(crate) fn read_columns(
@@ -158,6 +158,9 @@ pub(crate) fn read_columns(
     };
     let wanted = if columns.is_empty() {
         match detect_layout(&rec, first, None)? {
+            // A roster's values are emails: a one-column first row without an `@` names the
+            // column (`work_email`), so that a header alone is an empty roster, not one value.
+            Layout::Plain if !rec.field(0).contains(&b'@') => vec![(0, String::new())],
             Layout::Plain => {
                 emit_columns(&rec, first, &[(0, String::new())], sink)?;
                 vec![(0, String::new())]
