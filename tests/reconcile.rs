@@ -639,3 +639,30 @@ async fn a_roster_on_stdin_and_jsonl_candidates() {
             .all(|v| v["reason"] == "not_on_roster" && v["id"].is_string())
     );
 }
+
+#[tokio::test]
+async fn refused_credentials_or_scopes_are_exit_2_with_nothing_written() {
+    let w = workforce(300, 31);
+    let sim = sim_of(&w, SimConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let roster = write_input(dir.path(), "hr.csv", std::slice::from_ref(&w.roster));
+    // A token that cannot list users.
+    sim.set_scopes(vec!["user:read:user:admin".into()]);
+    let (exit, out) = run(&sim, &wf_args(&sim, &roster)).await;
+    assert_eq!((exit, out.as_str()), (Exit::Usage, ""));
+    // Credentials the token endpoint refuses.
+    sim.set_scopes(vec!["user:read:admin".into()]);
+    let r = reconcile_cmd(&sim, dir.path())
+        .args(["--roster", "hr.csv", "--roster-column", "work_email"])
+        .env("ZOOM_CLIENT_SECRET", "wrong")
+        .run()
+        .await;
+    assert_eq!((r.code, r.stdout.as_str()), (Some(2), ""), "{}", r.stderr);
+    let listed = sim
+        .state()
+        .requests
+        .iter()
+        .filter(|r| r.path.starts_with("/v2/"))
+        .count();
+    assert_eq!(listed, 0, "nothing was listed");
+}
