@@ -386,7 +386,9 @@ fn offboard_3step(rt: &tokio::runtime::Runtime, dir: &Path, seed: u64) -> Row {
 /// on the roster) at the Business Medium ceiling (`--rate 60`): 167 pages, ideally 2.8 s. Its
 /// "users" column counts the pages the listing needs, so that the ideal is pages ÷ rate and the
 /// efficiency is over the listing's calls; "revoked (sim)" counts pages the simulator answered
-/// 200. Nothing is written to Zoom.
+/// 200. Nothing is written to Zoom. Pages are fetched one after the other (each page's token
+/// comes with the page before it), so with the simulator's 30–120 ms latency this row also
+/// shows whether the listing is bound by the rate or by round trips.
 fn reconcile_50k(rt: &tokio::runtime::Runtime, dir: &Path, seed: u64) -> Row {
     let mut users = zoom_offboard::sim::generate_users(LISTED, seed);
     let roster = dir.join("reconcile-50k-roster.csv");
