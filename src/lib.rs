@@ -19,6 +19,7 @@
 //! - [`dryrun`]: dry-run lookups, per user or by listing the account.
 //! - [`users`]: listing the account's users (incident-wide logout, large dry runs).
 //! - [`report`]: the per-user report (CSV or JSONL), its resume reader and the run summary.
+//! - [`evidence`]: the report's chain, the run log, `verify` and the HTML summary.
 //! - [`app`]: the commands wired together; [`exit`]: exit codes; [`logging`]: logs and the bar.
 //! - [`plan`]: Zoom plans and rate-limit labels (Light, Medium) with their ceilings.
 //! - [`step`]: the offboarding steps (revoke, deactivate, disassociate, delete) and `--steps`.
@@ -31,6 +32,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod dryrun;
+pub mod evidence;
 pub mod exit;
 pub mod input;
 pub mod logging;
