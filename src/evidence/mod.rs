@@ -12,6 +12,8 @@
 //! checker would, without the report's row parser.
 
 pub mod chain;
+pub mod runlog;
+pub mod timeline;
 
 use std::path::{Path, PathBuf};
 

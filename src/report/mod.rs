@@ -28,6 +28,7 @@ pub use cell::{escape_cell, unescape_cell};
 pub use resume::{Existence, ResumeState, RowState, read_report, read_rows};
 pub use summary::Summary;
 pub use writer::{CHAIN, Opening, ReportWriter};
+pub(crate) use writer::{check_planted, create as create_no_follow};
 
 /// A user's state in the report. Every status but `Pending` is final for the run that wrote it.
 #[derive(

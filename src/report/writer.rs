@@ -567,7 +567,7 @@ impl Stamp {
 
 /// Opens for reading and appending, creating with mode 0600 (the report names people), and never
 /// through a symbolic link.
-fn create(path: &Path) -> Result<File, ReportError> {
+pub(crate) fn create(path: &Path) -> Result<File, ReportError> {
     let mut opts = OpenOptions::new();
     opts.read(true).append(true).create(true);
     #[cfg(unix)]
@@ -592,7 +592,7 @@ fn create(path: &Path) -> Result<File, ReportError> {
 
 /// Refuses an opened report that is not a regular file, or that another user owns. Checked on
 /// the open file, so the path cannot be swapped between the check and the writes.
-fn check_planted(file: &File, path: &Path) -> Result<(), ReportError> {
+pub(crate) fn check_planted(file: &File, path: &Path) -> Result<(), ReportError> {
     let meta = file.metadata().map_err(|source| ReportError::Read {
         path: path.to_owned(),
         source,
