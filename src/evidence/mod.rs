@@ -12,8 +12,11 @@
 //! checker would, without the report's row parser.
 
 pub mod chain;
+pub mod html;
 pub mod runlog;
+pub mod svg;
 pub mod timeline;
+pub mod verify;
 
 use std::path::{Path, PathBuf};
 

@@ -95,6 +95,13 @@ pub struct End {
     /// Why the run stopped early, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
+    /// `offboard`: `counts` by step (`{"delete":{"deleted":3}}`); whole-user rows (`invalid`,
+    /// `excluded`) under `"user"`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_step: BTreeMap<String, BTreeMap<String, u64>>,
+    /// `offboard`: where the removed users' data went, target (or "nowhere: deleted") → users.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub destinations: BTreeMap<String, u64>,
 }
 
 /// The run log, open for appending.

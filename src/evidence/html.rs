@@ -1,0 +1,702 @@
+//! The one-page HTML summary, `REPORT.html`: what ran, how it went, who needs attention, where
+//! data went, and whether the report is the one the runs wrote, for a change ticket or a manager.
+//!
+//! Drawn from the report and its run log only, so `zoom-offboard summary` rebuilds the same page
+//! at any time and the page written after a resumed run covers every run. The page is one file:
+//! inline style, an inline SVG chart ([`super::svg`]), no script, and a Content-Security-Policy
+//! (`default-src 'none'`) so that a browser loads nothing else even if a value got through.
+//! Every value from the input or from Zoom goes through maud's escaping: a name like
+//! `<script>…` is text.
+//!
+//! Reading a large report for the attention list costs one pass over its bytes: a row's status
+//! is read from the bytes (its second CSV cell, its JSONL `status` key) and only rows that need
+//! attention, or that may settle one, are parsed whole.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::fs::OpenOptions;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use maud::{DOCTYPE, Markup, PreEscaped, html};
+
+use super::chain::Link;
+use super::runlog::{self, End, Entry, Start};
+use super::svg::Svg;
+use super::verify::{self, Outcome};
+use crate::input::dedupe_key;
+use crate::report::{Format, ReportError, Row, Status, check_planted, unescape_cell};
+
+/// Users listed per attention group before "and N more".
+const LISTED: usize = 50;
+
+/// The statuses the page lists under "needs attention", in this order.
+const ATTENTION: [Status; 6] = [
+    Status::Failed,
+    Status::Refused,
+    Status::NotFound,
+    Status::Skipped,
+    Status::Pending,
+    Status::Invalid,
+];
+
+/// One run of the report, from its start and (unless it was killed) end entries.
+#[derive(Clone, Debug)]
+pub struct RunView {
+    /// The start entry.
+    pub start: Start,
+    /// The end entry; `None` for a killed run.
+    pub end: Option<End>,
+    /// Rows the run wrote.
+    pub rows_written: u64,
+}
+
+/// One reason a group of users needs attention.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Group {
+    /// Their status.
+    pub status: Status,
+    /// The step (`offboard`), if the rows are about one.
+    pub step: Option<String>,
+    /// Why (the report's message; per row for `invalid`, whose messages name their line).
+    pub reason: String,
+    /// The users (with their own message when the group's reason is per row).
+    pub users: Vec<(String, String)>,
+}
+
+/// Everything on the page.
+#[derive(Debug)]
+pub struct Page {
+    /// The report's path as given.
+    pub report: String,
+    /// Every run, oldest first.
+    pub runs: Vec<RunView>,
+    /// Who needs attention: the last row of each user (and step) whose status is one of
+    /// [`ATTENTION`], grouped by reason.
+    pub attention: Vec<Group>,
+    /// What `verify` found (or why it could not check).
+    pub verified: Result<Outcome, String>,
+}
+
+/// A page problem: the report or run log cannot be read, or the page cannot be written.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    /// Reading the report.
+    #[error("cannot read report {}: {source}", .path.display())]
+    Read {
+        /// The report.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The report's extension.
+    #[error(transparent)]
+    Report(#[from] ReportError),
+    /// The run log.
+    #[error(transparent)]
+    Log(#[from] runlog::RunLogError),
+}
+
+/// Reads the report and its run log into a [`Page`].
+pub fn gather(report: &Path) -> Result<Page, PageError> {
+    let format = Format::from_path(report)?;
+    let entries = runlog::read(report)?;
+    let bytes = std::fs::read(report).map_err(|source| PageError::Read {
+        path: report.to_owned(),
+        source,
+    })?;
+    let attention = attention(&bytes, format);
+    let verified = verify::verify(report, None).map_err(|e| e.to_string());
+    let rows_now = verified.as_ref().map_or(0, |o| o.rows);
+    Ok(Page {
+        report: report.display().to_string(),
+        runs: runs(entries, rows_now),
+        attention,
+        verified,
+    })
+}
+
+/// Pairs start and end entries by run id, and counts the rows each run wrote (a killed run's
+/// from the next run's start, or from the report's rows now).
+fn runs(entries: Vec<(u64, Entry)>, rows_now: u64) -> Vec<RunView> {
+    let mut runs: Vec<RunView> = Vec::new();
+    for (_, entry) in entries {
+        match entry {
+            Entry::Start(start) => runs.push(RunView {
+                start,
+                end: None,
+                rows_written: 0,
+            }),
+            Entry::End(end) => {
+                if let Some(run) = runs.iter_mut().rev().find(|r| r.start.run_id == end.run_id) {
+                    run.end = Some(end);
+                }
+            }
+        }
+    }
+    let starts: Vec<u64> = runs.iter().map(|r| r.start.report_rows_before).collect();
+    for (i, run) in runs.iter_mut().enumerate() {
+        let after = match &run.end {
+            Some(end) => end.report_rows,
+            None => starts.get(i + 1).copied().unwrap_or(rows_now),
+        };
+        run.rows_written = after.saturating_sub(run.start.report_rows_before);
+    }
+    runs
+}
+
+/// The rows a row of the page needs: who, which step, status, message.
+struct Seen {
+    user: String,
+    step: Option<String>,
+    status: Status,
+    message: String,
+}
+
+/// The last row of each (user, step) whose status needs attention, grouped (see the module
+/// header for why most rows are never parsed whole).
+fn attention(bytes: &[u8], format: Format) -> Vec<Group> {
+    let csv = format == Format::Csv;
+    let layout = verify::scan_records(bytes, csv);
+    let mut records = layout.records.iter();
+    let header: Vec<String> = if csv {
+        records
+            .next()
+            .map(|r| csv_cells(&bytes[r.start..r.end]))
+            .unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let mut open: BTreeMap<(String, Option<String>), (usize, Seen)> = BTreeMap::new();
+    for (n, r) in records.enumerate() {
+        let rec = &bytes[r.start..r.end];
+        let quick = if csv {
+            csv_status(rec)
+        } else {
+            json_status(rec)
+        };
+        let needs = quick.is_none_or(|s| ATTENTION.contains(&s));
+        if !needs && open.is_empty() {
+            continue;
+        }
+        let Some(seen) = (if csv {
+            csv_row(rec, &header)
+        } else {
+            json_row(rec)
+        }) else {
+            continue;
+        };
+        let key = (dedupe_key(&seen.user), seen.step.clone());
+        if ATTENTION.contains(&seen.status) {
+            open.insert(key, (n, seen));
+        } else {
+            open.remove(&key);
+        }
+    }
+    let mut rows: Vec<(usize, Seen)> = open.into_values().collect();
+    rows.sort_by_key(|(n, _)| *n);
+    group(rows.into_iter().map(|(_, s)| s))
+}
+
+/// Groups rows by (status, step, reason), statuses in [`ATTENTION`] order, reasons by size.
+fn group(rows: impl Iterator<Item = Seen>) -> Vec<Group> {
+    let mut groups: Vec<Group> = Vec::new();
+    for s in rows {
+        let per_row = s.status == Status::Invalid;
+        let reason = if per_row {
+            "not an email address or Zoom user ID: never sent".to_owned()
+        } else {
+            s.message.clone()
+        };
+        let at = groups
+            .iter()
+            .position(|g| g.status == s.status && g.step == s.step && g.reason == reason);
+        let user = (s.user, if per_row { s.message } else { String::new() });
+        match at {
+            Some(i) => groups[i].users.push(user),
+            None => groups.push(Group {
+                status: s.status,
+                step: s.step,
+                reason,
+                users: vec![user],
+            }),
+        }
+    }
+    let rank = |st: Status| {
+        ATTENTION
+            .iter()
+            .position(|a| *a == st)
+            .unwrap_or(usize::MAX)
+    };
+    groups.sort_by(|a, b| {
+        (rank(a.status), std::cmp::Reverse(a.users.len()))
+            .cmp(&(rank(b.status), std::cmp::Reverse(b.users.len())))
+    });
+    groups
+}
+
+fn csv_cells(record: &[u8]) -> Vec<String> {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(record)
+        .records()
+        .next()
+        .and_then(Result::ok)
+        .map(|r| r.iter().map(str::to_owned).collect())
+        .unwrap_or_default()
+}
+
+/// A CSV row's status from its bytes, when its first cell is not quoted (`None`: parse it).
+fn csv_status(record: &[u8]) -> Option<Status> {
+    if record.first() == Some(&b'"') {
+        return None;
+    }
+    let mut cells = record.splitn(3, |b| *b == b',');
+    cells.next();
+    std::str::from_utf8(cells.next()?).ok()?.parse().ok()
+}
+
+/// A JSONL row's status from its bytes: the first `,"status":"` is the key (a quote inside a
+/// string value is escaped, so the pattern cannot start inside one).
+fn json_status(line: &[u8]) -> Option<Status> {
+    const KEY: &[u8] = b",\"status\":\"";
+    let at = line.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
+    let len = line[at..].iter().position(|b| *b == b'"')?;
+    std::str::from_utf8(&line[at..at + len]).ok()?.parse().ok()
+}
+
+fn csv_row(record: &[u8], header: &[String]) -> Option<Seen> {
+    let cells = csv_cells(record);
+    let cell = |name: &str| {
+        header
+            .iter()
+            .position(|h| h == name)
+            .and_then(|i| cells.get(i))
+            .map(|c| unescape_cell(c).to_owned())
+    };
+    Some(Seen {
+        user: cell("user")?,
+        step: cell("step").filter(|s| !s.is_empty()),
+        status: cell("status")?.parse().ok()?,
+        message: cell("message").unwrap_or_default(),
+    })
+}
+
+fn json_row(line: &[u8]) -> Option<Seen> {
+    let row: Row = serde_json::from_slice(line).ok()?;
+    Some(Seen {
+        user: row.user,
+        step: row.step.map(|s| s.as_str().to_owned()),
+        status: row.status,
+        message: row.message.into_owned(),
+    })
+}
+
+/// Writes the page for `report` to `out`, with the report's care: never through a symbolic
+/// link nor into another user's file, created 0600 (it names people).
+pub fn write(report: &Path, out: &Path) -> Result<(), PageError> {
+    let page = gather(report)?;
+    let text = render(&page).into_string();
+    let mut opts = OpenOptions::new();
+    opts.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    let io = |source| {
+        PageError::Report(ReportError::Write {
+            path: out.to_owned(),
+            source,
+        })
+    };
+    let mut file = opts.open(out).map_err(|source| {
+        let link = std::fs::symlink_metadata(out).is_ok_and(|m| m.file_type().is_symlink());
+        if link {
+            PageError::Report(ReportError::Symlink {
+                path: out.to_owned(),
+            })
+        } else {
+            io(source)
+        }
+    })?;
+    check_planted(&file, out)?;
+    file.set_len(0)
+        .and_then(|()| file.write_all(text.as_bytes()))
+        .and_then(|()| file.sync_data())
+        .map_err(io)
+}
+
+/// `zoom-offboard summary REPORT [--html PATH]`: rebuilds the page; exit 0, or 2 if the report
+/// cannot be read or the page written.
+pub fn command(report: &Path, html: Option<&Path>) -> crate::exit::Exit {
+    let out = html.map_or_else(|| super::html_path(report), Path::to_owned);
+    if !report.is_file() {
+        crate::logging::eprint_line(&format!(
+            "zoom-offboard: error: no such report: {}",
+            report.display()
+        ));
+        return crate::exit::Exit::Usage;
+    }
+    match write(report, &out) {
+        Ok(()) => {
+            println!("summary: {}", out.display());
+            crate::exit::Exit::Success
+        }
+        Err(e) => {
+            crate::logging::eprint_line(&format!("zoom-offboard: error: {e}"));
+            crate::exit::Exit::Usage
+        }
+    }
+}
+
+const STYLE: &str = include_str!("page.css");
+
+/// The page's markup.
+pub fn render(p: &Page) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
+                meta name="referrer" content="no-referrer";
+                title { "zoom-offboard: " (p.report) }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                (heading(p))
+                (outcome(p))
+                (chart_section(p))
+                (attention_section(p))
+                (destinations(p))
+                (runs_section(p))
+                (chain_section(p))
+            }
+        }
+    }
+}
+
+fn last_end(p: &Page) -> Option<&End> {
+    p.runs.iter().rev().find_map(|r| r.end.as_ref())
+}
+
+fn heading(p: &Page) -> Markup {
+    let first = p.runs.first();
+    let command = first.map(|r| r.start.command.join(" ")).unwrap_or_default();
+    let dry = p.runs.iter().any(|r| r.start.dry_run);
+    let killed = p.runs.iter().filter(|r| r.end.is_none()).count();
+    html! {
+        header {
+            h1 { "Zoom offboarding report" }
+            p.lede {
+                @if dry { strong { "Dry run: nothing was changed in Zoom. " } }
+                (p.runs.len()) " run" @if p.runs.len() != 1 { "s" }
+                @if killed > 0 { " (" (killed) " killed)" }
+                " wrote " code { (p.report) } "."
+            }
+            dl.facts {
+                dt { "Command" } dd { code { (command) } }
+                dt { "Steps" } dd { (first.map(|r| r.start.steps.join(" → ")).unwrap_or_default()) }
+                dt { "Zoom account" } dd { (first.and_then(|r| r.start.account_id.clone()).unwrap_or_else(|| "— (static token or dry run)".into())) }
+                dt { "Operator" } dd { (first.map(|r| format!("{} on {}", r.start.operator, r.start.host)).unwrap_or_default()) }
+                dt { "Tool version" } dd { (first.map(|r| r.start.tool_version.clone()).unwrap_or_default()) }
+                dt { "Started" } dd { (first.map(|r| r.start.started_at.clone()).unwrap_or_default()) }
+                dt { "Ended" } dd { (last_end(p).map(|e| e.ended_at.clone()).unwrap_or_else(|| "— (the last run was killed)".into())) }
+            }
+        }
+    }
+}
+
+fn outcome(p: &Page) -> Markup {
+    let end = last_end(p);
+    let total: u64 = end.map_or(0, |e| e.counts.values().sum());
+    let ordered: Vec<(&str, u64)> = Status::ALL
+        .iter()
+        .filter_map(|s| {
+            end.and_then(|e| e.counts.get(s.as_str()))
+                .filter(|n| **n > 0)
+                .map(|n| (s.as_str(), *n))
+        })
+        .collect();
+    html! {
+        section {
+            h2 { "Outcome" }
+            @if end.is_none() {
+                p.warn { "No run of this report ended normally: the counts below are unknown. Resume it with --resume." }
+            }
+            table.counts {
+                thead { tr { th { "status" } th.num { "count" } } }
+                tbody {
+                    @for (status, n) in &ordered {
+                        tr class=(status_class(status)) { td { (status) } td.num { (n) } }
+                    }
+                    tr.total { td { "total" } td.num { (total) } }
+                }
+            }
+            @if let Some(e) = end.filter(|e| !e.by_step.is_empty()) {
+                h3 { "Per step" }
+                table.counts {
+                    thead { tr { th { "step" } th { "status" } th.num { "count" } } }
+                    tbody {
+                        @for (step, counts) in &e.by_step {
+                            @for (status, n) in counts {
+                                tr class=(status_class(status)) { td { (step) } td { (status) } td.num { (n) } }
+                            }
+                        }
+                    }
+                }
+            }
+            p.note { "As of the end of the last run that finished: each user (for offboarding, each user and step) counted once, in its latest status. These are the numbers of the terminal summary." }
+        }
+    }
+}
+
+fn status_class(status: &str) -> &'static str {
+    match status {
+        "failed" | "refused" | "not_found" | "invalid" | "pending" | "skipped" => "bad",
+        _ => "ok",
+    }
+}
+
+fn chart_section(p: &Page) -> Markup {
+    html! {
+        section {
+            h2 { "Requests over time" }
+            (PreEscaped(chart(&p.runs)))
+            p.legend {
+                span.key.k-req {} " requests per second  "
+                span.key.k-429 {} " 429 (rate limited)  "
+                span.key.k-fail {} " failed answers (5xx, timeouts, dropped)  "
+                span.key.k-killed {} " killed run (no timeline)"
+            }
+        }
+    }
+}
+
+/// Width and height of the chart's drawing area, and its margins.
+const W: f64 = 900.0;
+const H: f64 = 220.0;
+const LEFT: f64 = 48.0;
+const BOTTOM: f64 = 36.0;
+
+/// The chart: every run on one time axis (seconds since the first run's start), requests per
+/// second as a line, 429s and failed answers as bars below it, killed runs as hatched bands.
+fn chart(runs: &[RunView]) -> String {
+    let t0 = runs.first().and_then(|r| time(&r.start.started_at));
+    let spans: Vec<(f64, f64)> = runs
+        .iter()
+        .map(|r| {
+            let start = offset(t0, &r.start.started_at);
+            let len = r
+                .end
+                .as_ref()
+                .map_or(1.0, |e| e.timeline.len().max(1) as f64);
+            (start, start + len)
+        })
+        .collect();
+    let span = spans.iter().map(|s| s.1).fold(1.0f64, f64::max);
+    let peak = runs
+        .iter()
+        .filter_map(|r| r.end.as_ref())
+        .flat_map(|e| e.timeline.iter().map(|t| t[1].max(t[2]).max(t[3])))
+        .max()
+        .unwrap_or(0)
+        .max(1) as f64;
+    let mut svg = Svg::new(
+        W as u32,
+        H as u32,
+        "requests, 429s and failed answers per second",
+    );
+    let plot_w = W - LEFT - 10.0;
+    let plot_h = H - BOTTOM - 14.0;
+    let x = |s: f64| LEFT + s / span * plot_w;
+    let y = |v: f64| 14.0 + plot_h - v / peak * plot_h;
+    let bar = (plot_w / span).max(1.0);
+    for (r, (from, to)) in runs.iter().zip(&spans) {
+        match &r.end {
+            None => {
+                svg.rect(
+                    x(*from),
+                    14.0,
+                    (x(*to) - x(*from)).max(6.0),
+                    plot_h,
+                    "killed",
+                );
+                svg.text(x(*from) + 2.0, 26.0, "start", "label", "killed");
+            }
+            Some(e) => {
+                svg.rect(x(*from), 14.0, (x(*to) - x(*from)).max(1.0), plot_h, "run");
+                for t in &e.timeline {
+                    let at = x(*from + t[0] as f64);
+                    svg.rect(
+                        at,
+                        y(t[2] as f64),
+                        bar,
+                        y(0.0) - y(t[2] as f64),
+                        "throttled",
+                    );
+                    svg.rect(at, y(t[3] as f64), bar, y(0.0) - y(t[3] as f64), "failed");
+                }
+                let points: Vec<(f64, f64)> = e
+                    .timeline
+                    .iter()
+                    .map(|t| (x(*from + t[0] as f64 + 0.5), y(t[1] as f64)))
+                    .collect();
+                svg.polyline(&points, "requests");
+            }
+        }
+    }
+    axes(&mut svg, span, peak, plot_h);
+    svg.finish()
+}
+
+fn axes(svg: &mut Svg, span: f64, peak: f64, plot_h: f64) {
+    let base = 14.0 + plot_h;
+    svg.line((LEFT, 14.0), (LEFT, base), "axis");
+    svg.line((LEFT, base), (W - 10.0, base), "axis");
+    svg.text(LEFT - 4.0, 20.0, "end", "label", &format!("{peak:.0}/s"));
+    svg.text(LEFT - 4.0, base, "end", "label", "0");
+    for i in 0..=4 {
+        let s = span * f64::from(i) / 4.0;
+        let at = LEFT + (W - LEFT - 10.0) * f64::from(i) / 4.0;
+        svg.text(at, base + 16.0, "middle", "label", &duration(s));
+    }
+    svg.text(
+        W / 2.0,
+        H - 2.0,
+        "middle",
+        "label",
+        "time since the first run started",
+    );
+}
+
+fn duration(secs: f64) -> String {
+    let s = secs.round() as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+    }
+}
+
+fn time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    crate::report::parse_time(text).ok()
+}
+
+/// Seconds from `t0` to `at` (0 if either is unreadable or `at` is earlier).
+fn offset(t0: Option<chrono::DateTime<chrono::Utc>>, at: &str) -> f64 {
+    match (t0, time(at)) {
+        (Some(t0), Some(at)) => ((at - t0).num_milliseconds().max(0) as f64) / 1000.0,
+        _ => 0.0,
+    }
+}
+
+fn attention_section(p: &Page) -> Markup {
+    let total: usize = p.attention.iter().map(|g| g.users.len()).sum();
+    html! {
+        section {
+            h2 { "Needs attention (" (total) ")" }
+            @if p.attention.is_empty() {
+                p { "Nobody: every user ended in a final, successful status." }
+            }
+            @for g in &p.attention {
+                div.group {
+                    h3 {
+                        span class=(status_class(g.status.as_str())) { (g.status.as_str()) }
+                        @if let Some(step) = &g.step { " at " (step) }
+                        " · " (g.users.len()) " user" @if g.users.len() != 1 { "s" }
+                    }
+                    p.reason { (g.reason) }
+                    ul {
+                        @for (user, own) in g.users.iter().take(LISTED) {
+                            li { code { (user) } @if !own.is_empty() { " — " (own) } }
+                        }
+                        @if g.users.len() > LISTED {
+                            li.more { "and " (g.users.len() - LISTED) " more: see the report" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn destinations(p: &Page) -> Markup {
+    let mut went: BTreeMap<&str, u64> = BTreeMap::new();
+    for e in p.runs.iter().filter_map(|r| r.end.as_ref()) {
+        for (target, n) in &e.destinations {
+            *went.entry(target.as_str()).or_default() += n;
+        }
+    }
+    html! {
+        section {
+            h2 { "Where data went" }
+            @if went.is_empty() {
+                p { "No user was removed, so no data was moved." }
+            } @else {
+                table.counts {
+                    thead { tr { th { "target" } th.num { "users" } } }
+                    tbody { @for (t, n) in &went { tr { td { (t) } td.num { (n) } } } }
+                }
+            }
+        }
+    }
+}
+
+fn runs_section(p: &Page) -> Markup {
+    html! {
+        section {
+            h2 { "Runs" }
+            table.runs {
+                thead { tr { th { "#" } th { "started" } th { "ended" } th { "exit" } th.num { "rows written" } th { "inputs" } } }
+                tbody {
+                    @for (i, r) in p.runs.iter().enumerate() {
+                        tr {
+                            td { (i + 1) }
+                            td { (r.start.started_at) }
+                            @match &r.end {
+                                Some(e) => {
+                                    td { (e.ended_at) }
+                                    td { (e.exit_code) @if let Some(s) = &e.stopped { " (stopped: " (s) ")" } }
+                                }
+                                None => { td.bad { "killed (no end entry)" } td { "—" } }
+                            }
+                            td.num { (r.rows_written) }
+                            td {
+                                @for inp in &r.start.inputs {
+                                    div { code { (inp.path) } " · " (inp.rows) " rows · sha256 " code.hash { (inp.sha256) } }
+                                }
+                                @if r.start.torn_bytes_cut > 0 {
+                                    div.warn { "cut a torn last row of " (r.start.torn_bytes_cut) " bytes before resuming" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn chain_section(p: &Page) -> Markup {
+    let mut check = String::new();
+    let _ = write!(check, "zoom-offboard verify {} --head ", p.report);
+    html! {
+        section {
+            h2 { "Is this the report the runs wrote?" }
+            @match &p.verified {
+                Ok(o) => {
+                    @match &o.problem {
+                        None => p.ok { "Yes: the chain over all " (o.rows) " rows holds, and every run log entry agrees with the report." }
+                        Some(f) => p.bad { "No: line " (f.line) ": " (f.kind.to_string()) }
+                    }
+                    p { "Chain head: " code.hash { (o.head.map_or_else(|| "none (no rows)".to_owned(), |h: Link| h.to_string())) } }
+                    p.note { "Paste the chain head into the ticket. Anyone can later check the report against it: " code { (check) "HEAD" } }
+                }
+                Err(e) => p.bad { "Cannot be checked: " (e) }
+            }
+        }
+    }
+}
