@@ -396,6 +396,7 @@ fn heading(p: &Page) -> Markup {
                 @if killed > 0 { " (" (killed) " killed)" }
                 " wrote " code { (p.report) } "."
             }
+            (verdict(p))
             dl.facts {
                 dt { "Command" } dd { code { (command) } }
                 dt { "Steps" } dd { (first.map(|r| r.start.steps.join(" → ")).unwrap_or_default()) }
@@ -405,6 +406,22 @@ fn heading(p: &Page) -> Markup {
                 dt { "Started" } dd { (first.map(|r| r.start.started_at.clone()).unwrap_or_default()) }
                 dt { "Ended" } dd { (last_end(p).map(|e| e.ended_at.clone()).unwrap_or_else(|| "— (the last run was killed)".into())) }
             }
+        }
+    }
+}
+
+/// The page's answer in one line: how many need attention, and whether the report verifies.
+fn verdict(p: &Page) -> Markup {
+    let attention: usize = p.attention.iter().map(|g| g.users.len()).sum();
+    let total: u64 = last_end(p).map_or(0, |e| e.counts.values().sum());
+    let intact = matches!(&p.verified, Ok(o) if o.problem.is_none());
+    html! {
+        p.verdict {
+            @if attention == 0 { span.ok { "Done: " (total) " counted, none needs attention." } }
+            @else { span.bad { (attention) " need attention" } " (of " (total) " counted): see below." }
+            " "
+            @if intact { span.ok { "The report verifies." } }
+            @else { span.bad { "The report does NOT verify." } }
         }
     }
 }
@@ -524,7 +541,8 @@ fn chart(runs: &[RunView]) -> String {
                     plot_h,
                     "killed",
                 );
-                svg.text(x(*from) + 2.0, 26.0, "start", "label", "killed");
+                let label = format!("killed · {} rows", r.rows_written);
+                svg.text(x(*from) + 3.0, 26.0, "start", "label", &label);
             }
             Some(e) => {
                 svg.rect(x(*from), 14.0, (x(*to) - x(*from)).max(1.0), plot_h, "run");
@@ -655,10 +673,10 @@ fn runs_section(p: &Page) -> Markup {
                     @for (i, r) in p.runs.iter().enumerate() {
                         tr {
                             td { (i + 1) }
-                            td { (r.start.started_at) }
+                            td.time { (r.start.started_at) }
                             @match &r.end {
                                 Some(e) => {
-                                    td { (e.ended_at) }
+                                    td.time { (e.ended_at) }
                                     td { (e.exit_code) @if let Some(s) = &e.stopped { " (stopped: " (s) ")" } }
                                 }
                                 None => { td.bad { "killed (no end entry)" } td { "—" } }
@@ -697,6 +715,157 @@ fn chain_section(p: &Page) -> Markup {
                 }
                 Err(e) => p.bad { "Cannot be checked: " (e) }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::runlog::{InputDigest, RunLog};
+    use crate::report::{ReportKind, ReportWriter};
+    use crate::step::Step;
+
+    fn row(user: &str, status: Status, step: Option<Step>, message: &str) -> Row {
+        let mut r = Row::new(user, status);
+        r.step = step;
+        r.message = message.to_owned().into();
+        r
+    }
+
+    /// An offboard report of two runs (the first killed) with refusals, a failure fixed by the
+    /// second run, a hostile name, and a timeline with an outage.
+    pub(crate) fn sample(dir: &Path, name: &str) -> PathBuf {
+        let path = dir.join(name);
+        let evil = "<script>alert(1)</script>@x.com";
+        let (mut w, _) = ReportWriter::open(&path, false, ReportKind::Offboard).unwrap();
+        let mut log = RunLog::open(&path).unwrap();
+        let start = Start {
+            run_id: "r1".into(),
+            started_at: "2026-12-04T10:00:00.000Z".into(),
+            command: vec![
+                "zoom-offboard".into(),
+                "offboard".into(),
+                "leavers.csv".into(),
+            ],
+            operator: "ops".into(),
+            host: "box".into(),
+            steps: vec!["revoke".into(), "delete".into()],
+            inputs: vec![InputDigest {
+                path: "leavers.csv".into(),
+                sha256: "ab".repeat(32),
+                rows: 4,
+            }],
+            ..Start::default()
+        };
+        log.append(&Entry::Start(start.clone())).unwrap();
+        w.write_rows(&[
+            row("a@x.com", Status::Revoked, Some(Step::Revoke), ""),
+            row(
+                "b@x.com",
+                Status::Failed,
+                Some(Step::Revoke),
+                "HTTP 503 after 5 attempts",
+            ),
+        ])
+        .unwrap();
+        // Killed here; the second run resumes.
+        log.append(&Entry::Start(Start {
+            run_id: "r2".into(),
+            started_at: "2026-12-04T10:00:30.000Z".into(),
+            report_rows_before: w.rows(),
+            chain_before: w.chain_head(),
+            ..start
+        }))
+        .unwrap();
+        w.write_rows(&[
+            row("b@x.com", Status::Revoked, Some(Step::Revoke), ""),
+            row(
+                evil,
+                Status::Refused,
+                Some(Step::Delete),
+                "refused, never sent: <b>admin</b>",
+            ),
+            row(
+                "c@x.com",
+                Status::Refused,
+                Some(Step::Delete),
+                "refused, never sent: <b>admin</b>",
+            ),
+            row(
+                "bad/one",
+                Status::Invalid,
+                None,
+                "leavers.csv line 5: contains '/'",
+            ),
+            row("a@x.com", Status::Deleted, Some(Step::Delete), "deleted"),
+        ])
+        .unwrap();
+        log.append(&Entry::End(End {
+            run_id: "r2".into(),
+            ended_at: "2026-12-04T10:00:36.000Z".into(),
+            exit_code: 1,
+            counts: [
+                ("revoked", 2),
+                ("deleted", 1),
+                ("refused", 2),
+                ("invalid", 1),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v))
+            .collect(),
+            report_rows: w.rows(),
+            chain_head: w.chain_head(),
+            timeline: vec![
+                [0, 3, 0, 0],
+                [1, 0, 0, 2],
+                [2, 0, 0, 3],
+                [3, 2, 1, 0],
+                [4, 1, 0, 0],
+                [5, 0, 0, 0],
+            ],
+            destinations: [("boss@x.com".to_owned(), 1)].into(),
+            ..End::default()
+        }))
+        .unwrap();
+        path
+    }
+
+    #[test]
+    fn the_page_escapes_loads_nothing_and_carries_the_counts() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["r.csv", "r.jsonl"] {
+            let report = sample(dir.path(), name);
+            let out = dir.path().join(format!("{name}.html"));
+            write(&report, &out).unwrap();
+            let page = std::fs::read_to_string(&out).unwrap();
+            assert!(!page.contains("<script"), "escaped");
+            assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;@x.com"));
+            assert!(page.contains("refused, never sent: &lt;b&gt;admin&lt;/b&gt;"));
+            for external in ["http:", "https:", "src=", "href=", "url(", "@import", "//"] {
+                assert!(!page.contains(external), "{name}: {external}");
+            }
+            assert!(page.contains("default-src 'none'"));
+            let gathered = gather(&report).unwrap();
+            assert_eq!(gathered.runs.len(), 2);
+            assert!(gathered.runs[0].end.is_none(), "the killed run");
+            assert_eq!(gathered.runs[0].rows_written, 2);
+            assert_eq!(gathered.runs[1].rows_written, 5);
+            assert_eq!(gathered.verified.as_ref().unwrap().problem, None);
+            // b@x.com failed in the first run and was revoked in the second: not listed.
+            let listed: Vec<&str> = gathered
+                .attention
+                .iter()
+                .flat_map(|g| g.users.iter().map(|u| u.0.as_str()))
+                .collect();
+            assert_eq!(
+                listed,
+                vec!["<script>alert(1)</script>@x.com", "c@x.com", "bad/one"]
+            );
+            assert_eq!(gathered.attention[0].users.len(), 2, "one refusal group");
+            assert!(page.contains("Needs attention (3)"));
+            assert!(page.contains("boss@x.com"));
+            assert!(page.contains("killed (no end entry)"));
         }
     }
 }

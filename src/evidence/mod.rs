@@ -13,6 +13,7 @@
 
 pub mod chain;
 pub mod html;
+pub mod record;
 pub mod runlog;
 pub mod svg;
 pub mod timeline;
