@@ -60,8 +60,19 @@ pub struct Group {
     pub step: Option<String>,
     /// Why (the report's message; per row for `invalid`, whose messages name their line).
     pub reason: String,
-    /// The users (with their own message when the group's reason is per row).
-    pub users: Vec<(String, String)>,
+    /// The users, in report order.
+    pub users: Vec<Listed>,
+}
+
+/// One user under a reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed {
+    /// The user as the report has it.
+    pub user: String,
+    /// Zoom's display name, when the row has one.
+    pub name: Option<String>,
+    /// The row's own message, when the group's reason is not it (`invalid` rows).
+    pub note: String,
 }
 
 /// Everything on the page.
@@ -149,6 +160,7 @@ fn runs(entries: Vec<(u64, Entry)>, rows_now: u64) -> Vec<RunView> {
 /// The rows a row of the page needs: who, which step, status, message.
 struct Seen {
     user: String,
+    name: Option<String>,
     step: Option<String>,
     status: Status,
     message: String,
@@ -212,7 +224,11 @@ fn group(rows: impl Iterator<Item = Seen>) -> Vec<Group> {
         let at = groups
             .iter()
             .position(|g| g.status == s.status && g.step == s.step && g.reason == reason);
-        let user = (s.user, if per_row { s.message } else { String::new() });
+        let user = Listed {
+            user: s.user,
+            name: s.name,
+            note: if per_row { s.message } else { String::new() },
+        };
         match at {
             Some(i) => groups[i].users.push(user),
             None => groups.push(Group {
@@ -277,6 +293,7 @@ fn csv_row(record: &[u8], header: &[String]) -> Option<Seen> {
     };
     Some(Seen {
         user: cell("user")?,
+        name: cell("name").filter(|n| !n.is_empty()),
         step: cell("step").filter(|s| !s.is_empty()),
         status: cell("status")?.parse().ok()?,
         message: cell("message").unwrap_or_default(),
@@ -287,6 +304,7 @@ fn json_row(line: &[u8]) -> Option<Seen> {
     let row: Row = serde_json::from_slice(line).ok()?;
     Some(Seen {
         user: row.user,
+        name: row.name,
         step: row.step.map(|s| s.as_str().to_owned()),
         status: row.status,
         message: row.message.into_owned(),
@@ -413,12 +431,12 @@ fn heading(p: &Page) -> Markup {
 /// The page's answer in one line: how many need attention, and whether the report verifies.
 fn verdict(p: &Page) -> Markup {
     let attention: usize = p.attention.iter().map(|g| g.users.len()).sum();
-    let total: u64 = last_end(p).map_or(0, |e| e.counts.values().sum());
+    let total: u64 = last_end(p).map_or(0, |e| e.report_rows);
     let intact = matches!(&p.verified, Ok(o) if o.problem.is_none());
     html! {
         p.verdict {
-            @if attention == 0 { span.ok { "Done: " (total) " counted, none needs attention." } }
-            @else { span.bad { (attention) " need attention" } " (of " (total) " counted): see below." }
+            @if attention == 0 { span.ok { "Nobody needs attention" } " (" (total) " report rows)." }
+            @else { span.bad { (attention) " need" @if attention == 1 { "s" } " attention" } " (" (total) " report rows): see below." }
             " "
             @if intact { span.ok { "The report verifies." } }
             @else { span.bad { "The report does NOT verify." } }
@@ -426,34 +444,53 @@ fn verdict(p: &Page) -> Markup {
     }
 }
 
+/// The outcome: for each run that ended, its terminal summary's counts (users, or user steps,
+/// per status), one column per run, and per step for `offboard`.
 fn outcome(p: &Page) -> Markup {
-    let end = last_end(p);
-    let total: u64 = end.map_or(0, |e| e.counts.values().sum());
-    let ordered: Vec<(&str, u64)> = Status::ALL
+    let ended: Vec<(usize, &End)> = p
+        .runs
         .iter()
-        .filter_map(|s| {
-            end.and_then(|e| e.counts.get(s.as_str()))
-                .filter(|n| **n > 0)
-                .map(|n| (s.as_str(), *n))
+        .enumerate()
+        .filter_map(|(i, r)| r.end.as_ref().map(|e| (i + 1, e)))
+        .collect();
+    let statuses: Vec<&str> = Status::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .filter(|s| {
+            ended
+                .iter()
+                .any(|(_, e)| e.counts.get(*s).is_some_and(|n| *n > 0))
         })
         .collect();
+    let count = |e: &End, s: &str| e.counts.get(s).copied().unwrap_or(0);
     html! {
         section {
             h2 { "Outcome" }
-            @if end.is_none() {
-                p.warn { "No run of this report ended normally: the counts below are unknown. Resume it with --resume." }
-            }
-            table.counts {
-                thead { tr { th { "status" } th.num { "count" } } }
-                tbody {
-                    @for (status, n) in &ordered {
-                        tr class=(status_class(status)) { td { (status) } td.num { (n) } }
+            @if ended.is_empty() {
+                p.warn { "No run of this report ended: every run was killed, so there are no counts. Resume it with --resume." }
+            } @else {
+                table.counts {
+                    thead { tr {
+                        th { "status" }
+                        @for (n, _) in &ended { th.num { "run " (n) } }
+                    } }
+                    tbody {
+                        @for s in &statuses {
+                            tr class=(status_class(s)) {
+                                td { (s) }
+                                @for (_, e) in &ended { td.num { (count(e, s)) } }
+                            }
+                        }
+                        tr.total {
+                            td { "total" }
+                            @for (_, e) in &ended { td.num { (e.counts.values().sum::<u64>()) } }
+                        }
                     }
-                    tr.total { td { "total" } td.num { (total) } }
                 }
+                p.note { "Each column is one run's terminal summary: the users (for offboarding, each user and step) that run finished, by status. A resumed run counts what it did itself." }
             }
-            @if let Some(e) = end.filter(|e| !e.by_step.is_empty()) {
-                h3 { "Per step" }
+            @if let Some(e) = last_end(p).filter(|e| !e.by_step.is_empty()) {
+                h3 { "Per step (the last run)" }
                 table.counts {
                     thead { tr { th { "step" } th { "status" } th.num { "count" } } }
                     tbody {
@@ -465,7 +502,6 @@ fn outcome(p: &Page) -> Markup {
                     }
                 }
             }
-            p.note { "As of the end of the last run that finished: each user (for offboarding, each user and step) counted once, in its latest status. These are the numbers of the terminal summary." }
         }
     }
 }
@@ -628,8 +664,12 @@ fn attention_section(p: &Page) -> Markup {
                     }
                     p.reason { (g.reason) }
                     ul {
-                        @for (user, own) in g.users.iter().take(LISTED) {
-                            li { code { (user) } @if !own.is_empty() { " — " (own) } }
+                        @for u in g.users.iter().take(LISTED) {
+                            li {
+                                code { (u.user) }
+                                @if let Some(name) = &u.name { " (" (name) ")" }
+                                @if !u.note.is_empty() { " — " (u.note) }
+                            }
                         }
                         @if g.users.len() > LISTED {
                             li.more { "and " (g.users.len() - LISTED) " more: see the report" }
@@ -856,7 +896,7 @@ mod tests {
             let listed: Vec<&str> = gathered
                 .attention
                 .iter()
-                .flat_map(|g| g.users.iter().map(|u| u.0.as_str()))
+                .flat_map(|g| g.users.iter().map(|u| u.user.as_str()))
                 .collect();
             assert_eq!(
                 listed,
