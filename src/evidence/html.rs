@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
 use super::chain::Link;
+use super::records::RecordReader;
 use super::runlog::{self, End, Entry, Start};
 use super::svg::Svg;
 use super::verify::{self, Outcome};
@@ -113,11 +114,10 @@ pub enum PageError {
 pub fn gather(report: &Path) -> Result<Page, PageError> {
     let format = Format::from_path(report)?;
     let entries = runlog::read(report)?;
-    let bytes = std::fs::read(report).map_err(|source| PageError::Read {
+    let attention = attention(report, format).map_err(|source| PageError::Read {
         path: report.to_owned(),
         source,
     })?;
-    let attention = attention(&bytes, format);
     let verified = verify::verify(report, None).map_err(|e| e.to_string());
     let rows_now = verified.as_ref().map_or(0, |o| o.rows);
     Ok(Page {
@@ -167,35 +167,57 @@ struct Seen {
 }
 
 /// The last row of each (user, step) whose status needs attention, grouped (see the module
-/// header for why most rows are never parsed whole).
-fn attention(bytes: &[u8], format: Format) -> Vec<Group> {
+/// header for why most rows are never parsed whole). Streams the report: memory grows with the
+/// rows that need attention, not with the report.
+fn attention(report: &Path, format: Format) -> Result<Vec<Group>, std::io::Error> {
     let csv = format == Format::Csv;
-    let layout = verify::scan_records(bytes, csv);
-    let mut records = layout.records.iter();
-    let header: Vec<String> = if csv {
-        records
-            .next()
-            .map(|r| csv_cells(&bytes[r.start..r.end]))
-            .unwrap_or_default()
-    } else {
-        Vec::new()
+    let file = std::fs::File::open(report)?;
+    let mut records = RecordReader::new(std::io::BufReader::with_capacity(1 << 20, file), csv);
+    let mut buf = Vec::new();
+    let header: Vec<String> = match (csv, records.next(&mut buf)?) {
+        (true, Some(_)) => csv_cells(&buf),
+        _ => Vec::new(),
     };
+    if !csv && !buf.is_empty() {
+        // The first JSONL line was read as the "header": it is a row.
+        return attention_rows(std::iter::once(Ok(buf)).chain(rest(records)), csv, &header);
+    }
+    attention_rows(rest(records), csv, &header)
+}
+
+/// The complete records left in `records`.
+fn rest<R: std::io::BufRead>(
+    mut records: RecordReader<R>,
+) -> impl Iterator<Item = Result<Vec<u8>, std::io::Error>> {
+    let mut buf = Vec::new();
+    std::iter::from_fn(move || match records.next(&mut buf) {
+        Ok(Some(at)) if at.complete => Some(Ok(std::mem::take(&mut buf))),
+        Ok(_) => None,
+        Err(e) => Some(Err(e)),
+    })
+}
+
+fn attention_rows(
+    records: impl Iterator<Item = Result<Vec<u8>, std::io::Error>>,
+    csv: bool,
+    header: &[String],
+) -> Result<Vec<Group>, std::io::Error> {
     let mut open: BTreeMap<(String, Option<String>), (usize, Seen)> = BTreeMap::new();
-    for (n, r) in records.enumerate() {
-        let rec = &bytes[r.start..r.end];
+    for (n, rec) in records.enumerate() {
+        let rec = rec?;
         let quick = if csv {
-            csv_status(rec)
+            csv_status(&rec)
         } else {
-            json_status(rec)
+            json_status(&rec)
         };
         let needs = quick.is_none_or(|s| ATTENTION.contains(&s));
         if !needs && open.is_empty() {
             continue;
         }
         let Some(seen) = (if csv {
-            csv_row(rec, &header)
+            csv_row(&rec, header)
         } else {
-            json_row(rec)
+            json_row(&rec)
         }) else {
             continue;
         };
@@ -208,7 +230,7 @@ fn attention(bytes: &[u8], format: Format) -> Vec<Group> {
     }
     let mut rows: Vec<(usize, Seen)> = open.into_values().collect();
     rows.sort_by_key(|(n, _)| *n);
-    group(rows.into_iter().map(|(_, s)| s))
+    Ok(group(rows.into_iter().map(|(_, s)| s)))
 }
 
 /// Groups rows by (status, step, reason), statuses in [`ATTENTION`] order, reasons by size.

@@ -14,6 +14,7 @@
 pub mod chain;
 pub mod html;
 pub mod record;
+pub mod records;
 pub mod runlog;
 pub mod svg;
 pub mod timeline;

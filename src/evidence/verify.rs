@@ -14,14 +14,16 @@
 //! an end entry recorded (rows cut from the end), rows after the last recorded head with no later
 //! run that could have written them (rows added), a head that is not where it was recorded.
 //!
-//! The whole file is read at once and each record found by a quote-aware scan (a CSV cell may
-//! hold a newline); a million-row report is a few hundred megabytes of memory and well under two
-//! seconds, most of it SHA-256.
+//! An intact report is settled in one streaming pass (records found by a quote-aware reader, a
+//! CSV cell may hold a newline), in memory that does not grow with the report; a million rows
+//! take well under two seconds, most of it SHA-256. Only a report that fails is read whole, to
+//! look around the failing row.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use super::chain::{Link, split_csv, split_jsonl};
+use super::records::RecordReader;
 use super::runlog::{self, Entry, RunLogError};
 use crate::report::{CHAIN, Format};
 
@@ -235,10 +237,165 @@ impl Report {
 }
 
 /// Verifies `report` (and its run log), and with `head`, that its last row has that chain.
+///
+/// A first pass streams the report, keeping only the chain values the run log and `--head` refer
+/// to, and settles an intact report in memory that does not grow with it. Anything else is
+/// looked at again with the whole file in memory, to name the break ([`first_break`] and the
+/// rest).
 pub fn verify(report: &Path, head: Option<&Link>) -> Result<Outcome, VerifyError> {
     let format = Format::from_path(report).map_err(|_| VerifyError::Format {
         path: report.to_owned(),
     })?;
+    let entries = runlog::read(report)?;
+    let runs = entries
+        .iter()
+        .filter(|(_, e)| matches!(e, Entry::Start(_)))
+        .count() as u64;
+    let pass = stream_pass(report, format, &entries)?;
+    if pass.intact(&entries, head) {
+        return Ok(Outcome {
+            rows: pass.rows,
+            runs,
+            head: pass.last,
+            torn_bytes: pass.torn,
+            problem: None,
+        });
+    }
+    let rep = load(report, format, &entries)?;
+    let problem = first_break(&rep)
+        .or_else(|| log_break(&rep, &entries))
+        .or_else(|| head.and_then(|h| head_break(&rep, h)));
+    Ok(Outcome {
+        rows: rep.rows() as u64,
+        runs,
+        head: rep.rows().checked_sub(1).and_then(|i| rep.stored(i)),
+        torn_bytes: rep.layout.torn_bytes,
+        problem,
+    })
+}
+
+/// What the streaming pass found.
+struct Pass {
+    /// Rows that verified, in order from the first.
+    rows: u64,
+    /// The last of them's chain.
+    last: Option<Link>,
+    /// The chain of each row (1 is the first) that a run log entry names.
+    at: std::collections::HashMap<u64, Link>,
+    /// Bytes of a torn last line.
+    torn: u64,
+    /// A row did not verify: the slow pass names it.
+    broken: bool,
+}
+
+impl Pass {
+    /// Intact: every row verified, every entry matches, and `head` (if given) is the last chain.
+    fn intact(&self, entries: &[(u64, Entry)], head: Option<&Link>) -> bool {
+        let entry_holds = |(_, e): &(u64, Entry)| {
+            let (rows, chain) = match e {
+                Entry::Start(s) => (s.report_rows_before, s.chain_before),
+                Entry::End(e) => (e.report_rows, e.chain_head),
+            };
+            rows <= self.rows && self.at.get(&rows).copied() == chain
+        };
+        let after_head =
+            matches!(entries.last(), Some((_, Entry::End(e))) if e.report_rows < self.rows);
+        !self.broken
+            && entries.iter().all(entry_holds)
+            && !after_head
+            && head.is_none_or(|h| self.last == Some(*h))
+    }
+}
+
+/// Streams the report once: the header (CSV), then each row's chain against the one before.
+fn stream_pass(
+    report: &Path,
+    format: Format,
+    entries: &[(u64, Entry)],
+) -> Result<Pass, VerifyError> {
+    let read_err = |source| VerifyError::Read {
+        path: report.to_owned(),
+        source,
+    };
+    let no_chain = || VerifyError::NoChain {
+        path: report.to_owned(),
+    };
+    let file = std::fs::File::open(report).map_err(read_err)?;
+    let csv = format == Format::Csv;
+    let mut records = RecordReader::new(std::io::BufReader::with_capacity(1 << 20, file), csv);
+    let mut buf = Vec::new();
+    let mut prev = Link::ZERO;
+    if csv {
+        match records.next(&mut buf).map_err(read_err)? {
+            Some(at) if at.complete && header_is_chained(&buf) => {
+                buf.push(b'\n');
+                prev = Link::genesis_csv(&buf);
+            }
+            _ => return Err(no_chain()),
+        }
+    }
+    let needed: std::collections::HashSet<u64> = entries
+        .iter()
+        .map(|(_, e)| match e {
+            Entry::Start(s) => s.report_rows_before,
+            Entry::End(e) => e.report_rows,
+        })
+        .collect();
+    let mut pass = Pass {
+        rows: 0,
+        last: None,
+        at: std::collections::HashMap::new(),
+        torn: 0,
+        broken: false,
+    };
+    while let Some(at) = records.next(&mut buf).map_err(read_err)? {
+        if !at.complete {
+            pass.torn = buf.len() as u64;
+            break;
+        }
+        let split = if csv {
+            split_csv(&buf)
+        } else {
+            split_jsonl(&buf)
+        };
+        match split {
+            Some((hashed, chain)) if prev.next(hashed) == chain => {
+                prev = chain;
+                pass.rows += 1;
+                pass.last = Some(chain);
+                if needed.contains(&pass.rows) {
+                    pass.at.insert(pass.rows, chain);
+                }
+            }
+            None if !csv && pass.rows == 0 && !contains(&buf, b"\"chain\":") => {
+                return Err(no_chain());
+            }
+            _ => {
+                pass.broken = true;
+                break;
+            }
+        }
+    }
+    Ok(pass)
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+/// True when a CSV header's last cell is `chain`.
+fn header_is_chained(header: &[u8]) -> bool {
+    csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(header)
+        .records()
+        .next()
+        .and_then(Result::ok)
+        .is_some_and(|cells| cells.iter().next_back() == Some(CHAIN))
+}
+
+/// The whole report in memory, for naming a break.
+fn load(report: &Path, format: Format, entries: &[(u64, Entry)]) -> Result<Report, VerifyError> {
     let bytes = std::fs::read(report).map_err(|source| VerifyError::Read {
         path: report.to_owned(),
         source,
@@ -250,46 +407,16 @@ pub fn verify(report: &Path, head: Option<&Link>) -> Result<Outcome, VerifyError
     .ok_or_else(|| VerifyError::NoChain {
         path: report.to_owned(),
     })?;
-    let entries = runlog::read(report)?;
     let recorded = entries.iter().rev().find_map(|(_, e)| match e {
         Entry::End(end) => end.chain_head.map(|h| (end.report_rows, h)),
         Entry::Start(_) => None,
     });
-    let rep = Report {
+    Ok(Report {
         bytes,
         format,
         layout,
         recorded,
-    };
-    if format == Format::Jsonl && rep.rows() > 0 && rep.stored(0).is_none() && !has_chain_key(&rep)
-    {
-        return Err(VerifyError::NoChain {
-            path: report.to_owned(),
-        });
-    }
-    let problem = first_break(&rep)
-        .or_else(|| log_break(&rep, &entries))
-        .or_else(|| head.and_then(|h| head_break(&rep, h)));
-    Ok(Outcome {
-        rows: rep.rows() as u64,
-        runs: entries
-            .iter()
-            .filter(|(_, e)| matches!(e, Entry::Start(_)))
-            .count() as u64,
-        head: rep.rows().checked_sub(1).and_then(|i| rep.stored(i)),
-        torn_bytes: rep.layout.torn_bytes,
-        problem,
     })
-}
-
-fn has_chain_key(rep: &Report) -> bool {
-    let Some(r) = rep.layout.records.first() else {
-        return false;
-    };
-    let needle = b"\"chain\":";
-    rep.bytes[r.start..r.end]
-        .windows(needle.len())
-        .any(|w| w == needle)
 }
 
 /// A CSV report: the header (whose last cell must be `chain`) and its records; `None` without
@@ -297,13 +424,7 @@ fn has_chain_key(rep: &Report) -> bool {
 fn csv_layout(bytes: &[u8]) -> Option<Layout> {
     let mut records = scan_records(bytes, true);
     let header = records.records.first().copied()?;
-    let cells = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(&bytes[header.start..header.end])
-        .into_records()
-        .next()?
-        .ok()?;
-    (cells.iter().next_back() == Some(CHAIN)).then_some(())?;
+    header_is_chained(&bytes[header.start..header.end]).then_some(())?;
     records.records.remove(0);
     records.genesis = Link::genesis_csv(&bytes[header.start..=header.end]);
     Some(records)
