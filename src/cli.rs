@@ -171,6 +171,12 @@ pub struct RevokeArgs {
     /// Run without asking for confirmation.
     #[arg(long)]
     pub yes: bool,
+    /// Write the HTML summary here instead of beside the report (REPORT.html).
+    #[arg(long, value_name = "PATH", conflicts_with = "no_html")]
+    pub html: Option<PathBuf>,
+    /// Write no HTML summary (the run log and the chained report are written all the same).
+    #[arg(long)]
+    pub no_html: bool,
     /// Where and how to reach Zoom.
     #[command(flatten)]
     pub conn: ConnectionArgs,

@@ -487,8 +487,23 @@ async fn the_page_escapes_names_and_loads_nothing() {
     assert!(!page.contains("<script"), "no script, and the name is text");
     assert!(!page.contains("<img"), "the input value is text");
     assert!(page.contains("&lt;img src=x onerror=alert(1)&gt;"));
-    for external in ["http:", "https:", " src=", "href=", "url(", "@import"] {
-        assert!(!page.contains(external), "{external} in the page");
+    assert!(!page.contains("://"), "no URL, not even as text");
+    // Every tag of the page (escaped text holds no `<`): none refers to anything.
+    for tag in page
+        .split('<')
+        .skip(1)
+        .map(|t| t.split('>').next().unwrap())
+    {
+        for attr in [
+            " src=", " href=", " srcset=", " action=", " data=", "url(", "@import",
+        ] {
+            assert!(!tag.contains(attr), "<{tag}>");
+        }
+        let name = tag.split_whitespace().next().unwrap_or("");
+        assert!(
+            !["script", "link", "iframe", "img", "object", "embed", "base"].contains(&name),
+            "<{tag}>"
+        );
     }
     assert!(page.contains("Content-Security-Policy") && page.contains("default-src 'none'"));
     let text = visible_text(&page);

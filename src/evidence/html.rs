@@ -6,7 +6,8 @@
 //! inline style, an inline SVG chart ([`super::svg`]), no script, and a Content-Security-Policy
 //! (`default-src 'none'`) so that a browser loads nothing else even if a value got through.
 //! Every value from the input or from Zoom goes through maud's escaping: a name like
-//! `<script>…` is text.
+//! `<script>…` is text; and a URL in a value is written so that nothing takes it for a link
+//! ([`unlinked`]).
 //!
 //! Reading a large report for the attention list costs one pass over its bytes: a row's status
 //! is read from the bytes (its second CSV cell, its JSONL `status` key) and only rows that need
@@ -337,7 +338,7 @@ fn json_row(line: &[u8]) -> Option<Seen> {
 /// link nor into another user's file, created 0600 (it names people).
 pub fn write(report: &Path, out: &Path) -> Result<(), PageError> {
     let page = gather(report)?;
-    let text = render(&page).into_string();
+    let text = unlinked(&render(&page).into_string());
     let mut opts = OpenOptions::new();
     opts.write(true).create(true).truncate(false);
     #[cfg(unix)]
@@ -389,6 +390,14 @@ pub fn command(report: &Path, html: Option<&Path>) -> crate::exit::Exit {
             crate::exit::Exit::Usage
         }
     }
+}
+
+/// The page with every `://` written as `:&#47;&#47;`: the template has no URL of its own, so
+/// these come from values (the command's `--base-url`, a message), and a browser shows them
+/// as they were, while a mail client or a ticket system that turns URLs in pasted text into
+/// links, or a scanner looking for references, finds none.
+fn unlinked(page: &str) -> String {
+    page.replace("://", ":&#47;&#47;")
 }
 
 const STYLE: &str = include_str!("page.css");

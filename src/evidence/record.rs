@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::chain::Link;
 use super::runlog::{End, Entry, InputDigest, RunLog, Start};
 use super::timeline::Timeline;
 use crate::report::{ReportError, ReportWriter, Status, format_time, now};
@@ -75,10 +76,20 @@ impl HtmlTarget {
     }
 }
 
-/// A run being recorded: its log, id and clock.
+/// Where the report stands at the end of the run, from its writer.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReportEnd {
+    /// Complete rows in the report, earlier runs' included.
+    pub rows: u64,
+    /// The last row's chain.
+    pub head: Option<Link>,
+}
+
+/// A run being recorded: its log, id, and where its page goes.
 pub struct Record {
     log: RunLog,
     run_id: String,
+    report: PathBuf,
     html: HtmlTarget,
 }
 
@@ -111,6 +122,7 @@ impl Record {
         Ok(Record {
             log,
             run_id: info.run_id,
+            report: writer.path().to_owned(),
             html,
         })
     }
@@ -120,7 +132,7 @@ impl Record {
     /// not a failed run: the report and the log are the evidence, the page is their reading.
     pub fn finish(
         mut self,
-        writer: &ReportWriter,
+        report: ReportEnd,
         ending: RunEnding,
         timeline: &Timeline,
     ) -> Result<Option<PathBuf>, ReportError> {
@@ -134,8 +146,8 @@ impl Record {
             ended_at: format_time(now()),
             exit_code: ending.exit_code,
             counts: names(ending.counts),
-            report_rows: writer.rows(),
-            chain_head: writer.chain_head(),
+            report_rows: report.rows,
+            chain_head: report.head,
             timeline: timeline.entries(Instant::now()),
             stopped: ending.stopped,
             by_step: ending
@@ -146,10 +158,10 @@ impl Record {
             destinations: ending.destinations,
         };
         self.log.append(&Entry::End(end))?;
-        let Some(page) = self.html.path(writer.path()) else {
+        let Some(page) = self.html.path(&self.report) else {
             return Ok(None);
         };
-        match super::html::write(writer.path(), &page) {
+        match super::html::write(&self.report, &page) {
             Ok(()) => Ok(Some(page)),
             Err(e) => {
                 tracing::warn!("the HTML summary was not written: {e}");
