@@ -239,10 +239,14 @@ fn group(rows: impl Iterator<Item = Seen>) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
     for s in rows {
         let per_row = s.status == Status::Invalid;
+        // Zoom's messages often name the user ("User does not exist: a@x.com."): without
+        // the name, one reason gathers everyone it happened to.
         let reason = if per_row {
             "not an email address or Zoom user ID: never sent".to_owned()
-        } else {
+        } else if s.user.is_empty() {
             s.message.clone()
+        } else {
+            s.message.replace(&s.user, "(the user)")
         };
         let at = groups
             .iter()
@@ -553,7 +557,9 @@ fn chart_section(p: &Page) -> Markup {
                 span.key.k-req {} " requests per second  "
                 span.key.k-429 {} " 429 (rate limited)  "
                 span.key.k-fail {} " failed answers (5xx, timeouts, dropped)  "
-                span.key.k-killed {} " killed run (no timeline)"
+                @if p.runs.iter().any(|r| r.end.is_none()) {
+                    span.key.k-killed {} " killed run (no timeline)"
+                }
             }
         }
     }
