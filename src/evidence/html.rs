@@ -529,7 +529,7 @@ fn outcome(p: &Page) -> Markup {
                 table.counts {
                     thead { tr { th { "step" } th { "status" } th.num { "count" } } }
                     tbody {
-                        @for (step, counts) in &e.by_step {
+                        @for (step, counts) in in_run_order(&e.by_step) {
                             @for (status, n) in counts {
                                 tr class=(status_class(status)) { td { (step) } td { (status) } td.num { (n) } }
                             }
@@ -539,6 +539,22 @@ fn outcome(p: &Page) -> Markup {
             }
         }
     }
+}
+
+/// The run log's counts by step, in the order a run takes the steps (rows about the user as a
+/// whole, `invalid` and `excluded`, first).
+fn in_run_order(
+    by_step: &BTreeMap<String, BTreeMap<String, u64>>,
+) -> Vec<(&String, &BTreeMap<String, u64>)> {
+    let rank = |name: &str| {
+        crate::step::Step::ALL
+            .iter()
+            .position(|s| s.as_str() == name)
+            .map_or(0, |i| i + 1)
+    };
+    let mut steps: Vec<_> = by_step.iter().collect();
+    steps.sort_by_key(|(name, _)| rank(name));
+    steps
 }
 
 fn status_class(status: &str) -> &'static str {
