@@ -44,6 +44,35 @@ pub enum Command {
     },
     /// Print the man page (roff): `zoom-offboard man > zoom-offboard.1`.
     Man,
+    /// Check a report's chain and its run log: is it the file the runs wrote? Exit 0 intact, 1
+    /// not intact (naming the first line that fails and how), 2 no such report or no chain.
+    Verify(VerifyArgs),
+    /// Rebuild a report's HTML summary from the report and its run log (every run of a resumed
+    /// report).
+    Summary(SummaryArgs),
+}
+
+/// `zoom-offboard verify`.
+#[derive(Debug, Args, Clone)]
+pub struct VerifyArgs {
+    /// The report (.csv, .jsonl or .ndjson); its run log is REPORT.runs.jsonl.
+    #[arg(value_name = "REPORT")]
+    pub report: PathBuf,
+    /// The chain head recorded elsewhere (the ticket, the summary's `chain head` line): the
+    /// report's last row must have it.
+    #[arg(long, value_name = "HEX")]
+    pub head: Option<String>,
+}
+
+/// `zoom-offboard summary`.
+#[derive(Debug, Args, Clone)]
+pub struct SummaryArgs {
+    /// The report (.csv, .jsonl or .ndjson); its run log is REPORT.runs.jsonl.
+    #[arg(value_name = "REPORT")]
+    pub report: PathBuf,
+    /// Where to write the page (default: REPORT.html).
+    #[arg(long, value_name = "PATH")]
+    pub html: Option<PathBuf>,
 }
 
 /// Logging and progress options shared by the subcommands that talk to Zoom.
@@ -150,6 +179,12 @@ pub struct RevokeArgs {
     /// Run without asking for confirmation.
     #[arg(long)]
     pub yes: bool,
+    /// Write the HTML summary here instead of beside the report (REPORT.html).
+    #[arg(long, value_name = "PATH", conflicts_with = "no_html")]
+    pub html: Option<PathBuf>,
+    /// Write no HTML summary (the run log and the chained report are written all the same).
+    #[arg(long)]
+    pub no_html: bool,
     /// Where and how to reach Zoom.
     #[command(flatten)]
     pub conn: ConnectionArgs,

@@ -18,6 +18,7 @@ use crate::cli::{
     ConnectionArgs, ListFormat, LogFormat, OffboardArgs, OutputArgs, RevokeArgs, RoleFilter,
     UserStatusFilter, UsersArgs,
 };
+use crate::evidence::record::HtmlTarget;
 use crate::input::UserId;
 use crate::plan::Label;
 use crate::plan::Plan;
@@ -196,6 +197,8 @@ pub struct PolicyFlags {
 /// ([`OffboardSettings::run`]): the input, the report, the pace and the connection.
 #[derive(Debug)]
 pub struct Settings {
+    /// Where the HTML summary goes (`--html`, `--no-html`).
+    pub html: HtmlTarget,
     /// Input files (`-` = stdin). Empty with no `users` means stdin.
     pub inputs: Vec<PathBuf>,
     /// `--user` values.
@@ -443,6 +446,7 @@ impl Settings {
             rate,
             concurrency,
             yes: args.yes,
+            html: HtmlTarget::from_flags(args.html.clone(), args.no_html),
             conn,
         })
     }

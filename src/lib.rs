@@ -20,6 +20,7 @@
 //! - [`users`]: listing the account's users (incident-wide logout, large dry runs).
 //! - [`reconcile`]: the account's users against the HR roster: leaver candidates and the guard.
 //! - [`report`]: the per-user report (CSV or JSONL), its resume reader and the run summary.
+//! - [`evidence`]: the report's chain, the run log, `verify` and the HTML summary.
 //! - [`app`]: the commands wired together; [`exit`]: exit codes; [`logging`]: logs and the bar.
 //! - [`plan`]: Zoom plans and rate-limit labels (Light, Medium) with their ceilings.
 //! - [`step`]: the offboarding steps (revoke, deactivate, disassociate, delete) and `--steps`.
@@ -32,6 +33,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod dryrun;
+pub mod evidence;
 pub mod exit;
 pub mod input;
 pub mod logging;

@@ -48,6 +48,8 @@ mod sec_secrets;
 mod sec_hostile;
 // Security: TLS verification and versions, plain http refused, no unwrap outside tests.
 mod sec_tls;
+// Evidence: the chain recomputed independently, verify on tampered reports, the run log, the page.
+mod evidence;
 // The report: formula cells read back, planted paths refused, a write error mid-run (exit 3).
 mod report_safety;
 // The seven bugs of issue 17, each with the test that failed before its fix.

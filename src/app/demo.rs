@@ -61,7 +61,8 @@ pub(super) async fn demo(args: DemoArgs, ctx: &Context) -> Exit {
     let state = sim.state();
     logging::eprint_line(&format!(
         "demo: the simulator saw {} requests, {} tokens revoked, {} answered 429.\n\
-         demo: revoke's exit code would be {} ({}). Open the report: {}",
+         demo: revoke's exit code would be {} ({}). Open the report: {}\n\
+         demo: the one-page summary for a ticket (open it in a browser): {}",
         state.requests.len(),
         state.total_revocations(),
         throttled(&state),
@@ -72,7 +73,8 @@ pub(super) async fn demo(args: DemoArgs, ctx: &Context) -> Exit {
             Exit::Usage => "nothing done",
             Exit::Stopped => "stopped early",
         },
-        report.display()
+        report.display(),
+        crate::evidence::html_path(&report).display()
     ));
     sim.shutdown().await;
     Exit::for_demo(exit)
@@ -186,7 +188,8 @@ fn what_the_simulator_saw(
         "demo: the simulator saw {} requests in all: {} tokens revoked, {} users deactivated, \
          {} removed (disassociated), {} data transfers to {}; Zoom refused {} calls (400), \
          {} answered 429.\n\
-         demo: offboard's exit code would be {} ({}). Open the reports: {} (dry run), {}",
+         demo: offboard's exit code would be {} ({}). Open the reports: {} (dry run), {}\n\
+         demo: the one-page summaries (open them in a browser): {} (dry run), {}",
         state.requests.len(),
         state.total_revocations(),
         state.total_deactivations(),
@@ -205,7 +208,9 @@ fn what_the_simulator_saw(
             Exit::Stopped => "stopped early",
         },
         plan.display(),
-        report.display()
+        report.display(),
+        crate::evidence::html_path(plan).display(),
+        crate::evidence::html_path(report).display()
     )
 }
 

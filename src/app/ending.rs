@@ -3,6 +3,7 @@
 //! the exit code come.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -11,11 +12,13 @@ use super::Context;
 use super::pipeline::Running;
 use super::session::FreshReport;
 use crate::config::Settings;
+use crate::evidence::record::{Record, ReportEnd, RunEnding};
 use crate::exit::{Ending, Exit};
 use crate::input::{Batch, InvalidEntry, UserId};
 use crate::logging;
 use crate::report::{ReportKind, ReportWriter, ResumeState, Row, Status, Summary};
 use crate::request::{Stats, StopReason};
+use crate::step::Step;
 
 /// What a run has once it may start: the validated input, the report opened (and the state of
 /// the report it resumes), and the guard that removes a fresh report if nothing gets done.
@@ -92,6 +95,12 @@ pub(super) struct RunRecord {
     pub stop: Option<StopReason>,
     /// The first call stopped the run for a configuration reason: nothing was done.
     pub nothing_done: bool,
+    /// This run's final rows by step, for the run log.
+    pub by_step: BTreeMap<Option<Step>, BTreeMap<Status, u64>>,
+    /// Where the report stands at the end (rows, chain head).
+    pub report_end: ReportEnd,
+    /// The HTML summary's path, once written.
+    pub page: Option<PathBuf>,
 }
 
 impl RunRecord {
@@ -123,6 +132,40 @@ impl RunRecord {
             duplicates,
             stop: control.reason(),
             nothing_done,
+            by_step: collected.by_step,
+            report_end: ReportEnd {
+                rows: collected.report_rows,
+                head: collected.chain_head,
+            },
+            page: None,
+        }
+    }
+
+    /// Leaves the evidence of a run that did something: the run log's end entry (this run's
+    /// counts as the summary prints them, the chain head, the timeline) and the HTML page.
+    /// Errors are warnings: the rows are written, and the exit code is the run's.
+    pub fn record_evidence(&mut self, record: Record, destinations: BTreeMap<String, u64>) {
+        let by_step = match self.kind {
+            ReportKind::Revoke => BTreeMap::new(),
+            ReportKind::Offboard => self
+                .by_step
+                .iter()
+                .map(|(step, counts)| {
+                    let name = step.map_or("user", |s| s.as_str());
+                    (name.to_owned(), counts.clone())
+                })
+                .collect(),
+        };
+        let ending = RunEnding {
+            exit_code: self.exit().code(),
+            counts: self.counts.clone(),
+            by_step,
+            destinations,
+            stopped: self.stop.as_ref().map(|s| s.to_string()),
+        };
+        match record.finish(self.report_end, ending, &self.stats.timeline) {
+            Ok(page) => self.page = page,
+            Err(e) => tracing::warn!("the run log's end entry was not written: {e}"),
         }
     }
 
@@ -172,6 +215,8 @@ impl RunRecord {
                 ReportKind::Revoke => "users",
                 ReportKind::Offboard => "user steps",
             },
+            chain_head: self.report_end.head.map(|h| h.to_string()),
+            page: self.page.clone(),
         }
     }
 

@@ -159,6 +159,14 @@ pub async fn run_command(cli: Cli, ctx: Context) -> Exit {
                 Err(e) => usage(&format!("cannot write the man page: {e}")),
             }
         }
+        Command::Verify(args) => {
+            logging::init(&LogSettings::default());
+            crate::evidence::verify::command(&args.report, args.head.as_deref())
+        }
+        Command::Summary(args) => {
+            logging::init(&LogSettings::default());
+            crate::evidence::html::command(&args.report, args.html.as_deref())
+        }
         Command::Demo(args) => {
             logging::init(&LogSettings::from_args(&args.output));
             demo::demo(args, &ctx).await

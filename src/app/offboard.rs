@@ -7,6 +7,7 @@
 //! (and its report keeps no `step` column), while both share the input, report, session,
 //! request policy and pool.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::Context;
@@ -108,6 +109,15 @@ impl UserCommand for Offboard {
             offboard::execute(leavers, opts.clone(), light, run.session.rows()).await;
         self.tally = tally;
         Ok(ending.stopped_on_first_call)
+    }
+
+    fn steps(&self) -> Vec<String> {
+        let steps = self.settings.options.steps.iter();
+        steps.map(|s| s.as_str().to_owned()).collect()
+    }
+
+    fn destinations(&self) -> BTreeMap<String, u64> {
+        self.tally.destinations.clone()
     }
 
     fn extra(&self, work: &WorkDone) -> String {

@@ -28,6 +28,7 @@ use super::ending::{Opened, RunRecord, excluded_row, invalid_row, open_run};
 use super::session::Session;
 use super::{Context, run_id, usage};
 use crate::config::{Credentials, Settings};
+use crate::evidence::record::{Record, RunInfo};
 use crate::exit::Exit;
 use crate::input::{self, Batch};
 use crate::pacing::Pacer;
@@ -74,6 +75,14 @@ pub(super) trait UserCommand {
 
     /// Lines after the summary: the plan, the estimate, the resume note.
     fn extra(&self, work: &WorkDone) -> String;
+    /// The steps the command takes, in order, for the run log.
+    fn steps(&self) -> Vec<String> {
+        vec![Step::Revoke.as_str().to_owned()]
+    }
+    /// Where removed users' data went (target → users), for the run log and the page.
+    fn destinations(&self) -> BTreeMap<String, u64> {
+        BTreeMap::new()
+    }
 }
 
 /// What the report already had done, for a resumed run.
@@ -166,18 +175,24 @@ pub(super) async fn run<C: UserCommand>(mut cmd: C, ctx: &Context) -> Exit {
         Err(exit) => return exit,
     };
     let Opened {
-        batch,
+        mut batch,
         writer,
         resume,
         mut fresh,
     } = opened;
+    let inputs = std::mem::take(&mut batch.sources);
     let work = plan(&cmd, batch, resume.as_ref());
     drop(resume);
     if let Err(exit) = confirm(&cmd, &work, ctx) {
         return exit;
     }
     let total = work.items.len() as u64 * cmd.rows_per_item() + work.prewritten.len() as u64;
-    let (running, span) = start(cmd.settings(), ctx, writer, total);
+    let id = run_id();
+    let evidence = match begin_evidence(&cmd, &writer, &id, inputs) {
+        Ok(r) => r,
+        Err(exit) => return exit,
+    };
+    let (running, span) = start(cmd.settings(), ctx, writer, total, &id);
     let Work {
         items,
         prewritten,
@@ -200,11 +215,37 @@ pub(super) async fn run<C: UserCommand>(mut cmd: C, ctx: &Context) -> Exit {
         nothing_done,
     )
     .await;
+    let mut record = record;
     if !record.nothing_done {
         fresh.keep();
+        record.record_evidence(evidence, cmd.destinations());
     }
     let extra = cmd.extra(&WorkDone { items: to_do, done });
     record.finish(cmd.settings(), &extra)
+}
+
+/// The run log's start entry, on disk before the first request: what runs, by whom, on which
+/// input, and how the report stood. A run log that cannot be written is a usage error (exit 2):
+/// nothing has been sent.
+fn begin_evidence<C: UserCommand>(
+    cmd: &C,
+    writer: &crate::report::ReportWriter,
+    id: &str,
+    inputs: Vec<crate::evidence::runlog::InputDigest>,
+) -> Result<Record, Exit> {
+    let s = cmd.settings();
+    let info = RunInfo {
+        run_id: id.to_owned(),
+        command: std::env::args().collect(),
+        account_id: match &s.conn.credentials {
+            Some(Credentials::S2s(c)) => Some(c.account_id.clone()),
+            _ => None,
+        },
+        inputs,
+        steps: cmd.steps(),
+        dry_run: s.dry_run,
+    };
+    Record::begin(writer, info, s.html.clone()).map_err(|e| usage(&e.to_string()))
 }
 
 /// The resume filter: the rows known without a call, and the command's items, each left out
@@ -273,10 +314,11 @@ fn start(
     ctx: &Context,
     writer: crate::report::ReportWriter,
     total: u64,
+    id: &str,
 ) -> (Running, tracing::Span) {
     let stats = Arc::new(Stats::default());
     let control = Control::with_outage_wait(&ctx.cancel, settings.conn.outage_wait);
-    let span = tracing::info_span!("run", run_id = %run_id());
+    let span = tracing::info_span!("run", run_id = %id);
     let session = Session::start(
         writer,
         &settings.conn.log,

@@ -19,10 +19,12 @@ use tracing::Instrument;
 
 use crate::cli::LogFormat;
 use crate::config::LogSettings;
+use crate::evidence::chain::Link;
 use crate::logging;
 use crate::report::{ReportWriter, Row, Status};
 use crate::request::Stats;
 use crate::run::{Entry, Rows};
+use crate::step::Step;
 
 /// Rows the collector writes with one flush at most (the row channel's capacity).
 const COLLECT_BATCH: usize = 1024;
@@ -53,6 +55,8 @@ impl FreshReport {
 impl Drop for FreshReport {
     fn drop(&mut self) {
         if let Some(p) = self.path.take() {
+            // The run log was started with the report: a run that did nothing leaves neither.
+            let _ = std::fs::remove_file(crate::evidence::runs_path(&p));
             let _ = std::fs::remove_file(p);
         }
     }
@@ -63,6 +67,12 @@ impl Drop for FreshReport {
 pub struct Collected {
     /// Final rows written per status, in this run (write-ahead rows are not final).
     pub counts: BTreeMap<Status, u64>,
+    /// The same by step (`None`: rows about the user as a whole), for the run log.
+    pub by_step: BTreeMap<Option<Step>, BTreeMap<Status, u64>>,
+    /// Complete rows in the report at the end, earlier runs' included.
+    pub report_rows: u64,
+    /// The chain of the report's last row.
+    pub chain_head: Option<Link>,
     /// Why writing stopped, if it failed.
     pub error: Option<String>,
 }
@@ -189,7 +199,7 @@ async fn collect(
     stats: Arc<Stats>,
     json_logs: bool,
 ) -> Collected {
-    let mut counts = BTreeMap::new();
+    let mut counts = Counts::default();
     let mut error = None;
     let mut entries = Vec::with_capacity(COLLECT_BATCH);
     let mut batch = Vec::with_capacity(COLLECT_BATCH);
@@ -241,13 +251,32 @@ async fn collect(
     if let Err(e) = writer.sync() {
         error.get_or_insert(e.to_string());
     }
-    Collected { counts, error }
+    Collected {
+        by_step: counts.by_step,
+        counts: counts.by_status,
+        error,
+        report_rows: writer.rows(),
+        chain_head: writer.chain_head(),
+    }
+}
+
+/// Final rows counted by status, and by step and status.
+#[derive(Default)]
+struct Counts {
+    by_status: BTreeMap<Status, u64>,
+    by_step: BTreeMap<Option<Step>, BTreeMap<Status, u64>>,
 }
 
 /// Counts a final row; a write-ahead row announces a call, and the step's final row is what
 /// counts.
-fn count(counts: &mut BTreeMap<Status, u64>, row: &Row) {
+fn count(counts: &mut Counts, row: &Row) {
     if !row.is_write_ahead() {
-        *counts.entry(row.status).or_insert(0) += 1;
+        *counts.by_status.entry(row.status).or_insert(0) += 1;
+        *counts
+            .by_step
+            .entry(row.step)
+            .or_default()
+            .entry(row.status)
+            .or_insert(0) += 1;
     }
 }

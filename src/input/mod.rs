@@ -32,6 +32,8 @@ pub use roster::{Roster, read_roster};
 pub use table::KNOWN_HEADERS;
 pub use user::{InvalidUser, MAX_LEN, UserId, dedupe_key};
 
+use crate::evidence::chain::StreamDigest;
+use crate::evidence::runlog::InputDigest;
 use keyset::{KeySet, Packed};
 use table::{Entry, Target, read_table};
 use transfer::{TransferBuilder, Transfers};
@@ -147,6 +149,8 @@ pub struct Batch {
     pub duplicates: u64,
     /// Non-blank, non-comment user lines read (header rows not counted), `--user` values included.
     pub lines: u64,
+    /// Each input file as read: its name, SHA-256 and user rows, for the run log.
+    pub sources: Vec<crate::evidence::runlog::InputDigest>,
     /// Each user's transfer target from `--transfer-column` (empty without one). Private so that
     /// it always stays aligned with `users`.
     transfers: Transfers,
@@ -362,12 +366,10 @@ pub fn load(
                 let file = open(path, &name)?;
                 // Only a hint for pre-sizing: a file whose size cannot be told is read all the same.
                 let size = file.metadata().ok().map(|m| m.len());
-                let mut src = dialect::decoded(BufReader::with_capacity(BUF_SIZE, file));
-                b.read(&name, &mut src, size, &how)?;
+                b.read_digested(&name, file, size, &how)?;
             }
             InputSource::Stdin => {
-                let mut src = dialect::decoded(BufReader::with_capacity(BUF_SIZE, &mut *stdin));
-                b.read(STDIN_NAME, &mut src, None, &how)?;
+                b.read_digested(STDIN_NAME, &mut *stdin, None, &how)?;
             }
         }
     }
@@ -476,6 +478,20 @@ impl Read for Counted<'_, '_> {
     }
 }
 
+/// A reader that hashes what passes through it, for an input's digest in the run log.
+struct Digested<R> {
+    inner: R,
+    digest: StreamDigest,
+}
+
+impl<R: Read> Read for Digested<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.digest.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
 impl BufRead for Counted<'_, '_> {
     fn fill_buf(&mut self) -> std::io::Result<&[u8]> {
         self.inner.fill_buf()
@@ -526,6 +542,37 @@ impl Builder<'_> {
     /// users and the key table are sized for the rest of the file at once. Growing by doubling
     /// instead rehashes every key read so far at each step (a million random reads of the users
     /// the keys are recomputed from) and holds the old and the new table together.
+    /// Reads one source through a SHA-256 of its bytes (each byte hashed once, as the reader
+    /// takes it), and records its digest and user rows in the batch.
+    fn read_digested(
+        &mut self,
+        name: &str,
+        source: impl Read,
+        size: Option<u64>,
+        how: &Dialect<'_>,
+    ) -> Result<(), InputError> {
+        let lines_before = self.batch.lines;
+        let mut digested = Digested {
+            inner: source,
+            digest: StreamDigest::default(),
+        };
+        let mut src = dialect::decoded(BufReader::with_capacity(BUF_SIZE, &mut digested));
+        self.read(name, &mut src, size, how)?;
+        // Whatever the table reader left unread (nothing, normally) is part of the file too.
+        std::io::copy(&mut src, &mut std::io::sink()).map_err(|source| InputError::Unreadable {
+            file: name.to_owned(),
+            line: None,
+            source,
+        })?;
+        drop(src);
+        self.batch.sources.push(InputDigest {
+            path: name.to_owned(),
+            sha256: digested.digest.finish(),
+            rows: self.batch.lines - lines_before,
+        });
+        Ok(())
+    }
+
     fn read(
         &mut self,
         name: &str,

@@ -356,9 +356,28 @@ fn unreadable_file_names_the_path() {
 #[test]
 fn empty_input_is_an_empty_batch() {
     let b = load_one(b"").unwrap();
-    assert_eq!(b, Batch::default());
+    assert_eq!(b.total_distinct(), 0);
+    assert_eq!(b.lines, 0);
     let b = load_one(b"email\n").unwrap();
     assert_eq!(b.total_distinct(), 0);
+}
+
+#[test]
+fn each_source_is_digested_with_its_user_rows() {
+    // Two header lines are not rows; a comment and a blank line neither; a duplicate is.
+    let b = load_one(b"email\na@x.com\n# note\n\nb@x.com\na@x.com\n").unwrap();
+    assert_eq!(b.sources.len(), 1);
+    assert_eq!(b.sources[0].rows, 3);
+    // printf 'email\na@x.com\n# note\n\nb@x.com\na@x.com\n' | sha256sum
+    assert_eq!(
+        b.sources[0].sha256,
+        "59089ad21b8c1892a786edb715a5449111e8b67643e34bab96de529677d47c24"
+    );
+    let empty = load_one(b"").unwrap();
+    assert_eq!(
+        empty.sources[0].sha256,
+        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    );
 }
 
 /// Scale check: `cargo test --release --lib input::tests::million_rows -- --ignored --nocapture`.

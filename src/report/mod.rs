@@ -27,7 +27,8 @@ use crate::step::Step;
 pub use cell::{escape_cell, unescape_cell};
 pub use resume::{Existence, ResumeState, RowState, read_report, read_rows};
 pub use summary::Summary;
-pub use writer::ReportWriter;
+pub use writer::{CHAIN, Opening, ReportWriter};
+pub(crate) use writer::{check_planted, create as create_no_follow};
 
 /// A user's state in the report. Every status but `Pending` is final for the run that wrote it.
 #[derive(
@@ -331,6 +332,11 @@ pub struct Row {
     /// When the row was written; RFC 3339 UTC with milliseconds in both formats.
     #[serde(with = "rfc3339")]
     pub finished_at: DateTime<Utc>,
+    /// `offboard`: the step this row is about; `None` for `revoke` reports and for rows about
+    /// the user as a whole (`invalid`, `excluded`). Right after `finished_at`, as in the CSV
+    /// header, so that JSONL keys come in the report's column order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<Step>,
     /// Zoom's `x-zm-trackingid` for failures: support asks for it.
     pub tracking_id: Option<String>,
     /// Dry-run lookup: the user's display name.
@@ -339,10 +345,6 @@ pub struct Row {
     pub zoom_status: Option<String>,
     /// Dry-run lookup: last login time as Zoom reports it.
     pub last_login: Option<String>,
-    /// `offboard`: the step this row is about; `None` for `revoke` reports and for rows about
-    /// the user as a whole (`invalid`, `excluded`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub step: Option<Step>,
     /// A write-ahead row's Zoom id ([`Row::write_ahead`]); `None` on every other row.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub zoom_id: Option<String>,

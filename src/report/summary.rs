@@ -38,6 +38,10 @@ pub struct Summary {
     /// What one count is, for the total's label: `users` (the default, for `revoke`), or
     /// `user steps` for `offboard`, whose rows are one per user per step.
     pub unit: &'static str,
+    /// The chain of the report's last row: the `chain head` line, to paste into the ticket.
+    pub chain_head: Option<String>,
+    /// Where the HTML summary was written.
+    pub page: Option<PathBuf>,
 }
 
 impl Summary {
@@ -93,6 +97,12 @@ impl Summary {
             format!("{} (HTTP 429), {} retries", self.throttled, self.retries),
         );
         add("report", self.report_path.display().to_string());
+        if let Some(head) = &self.chain_head {
+            add("chain head", head.clone());
+        }
+        if let Some(page) = &self.page {
+            add("summary page", page.display().to_string());
+        }
         if let Some(reason) = &self.stop_reason {
             add("stopped", reason.clone());
             add(

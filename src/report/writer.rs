@@ -20,7 +20,7 @@
 //! torn row, which a resume cuts off.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::Write;
+use std::io::{BufRead, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -30,6 +30,7 @@ use super::resume::scan;
 use super::{
     Format, OFFBOARD_COLUMNS, ReportError, ReportKind, ResumeState, Row, col, format_time,
 };
+use crate::evidence::chain::{JSONL_KEY, Link, split_csv, split_jsonl};
 
 /// Appends rows to the report, one write per batch of rows, holding its lock.
 pub struct ReportWriter {
@@ -39,17 +40,37 @@ pub struct ReportWriter {
     file: File,
     /// The encoder: what a batch of rows becomes before it is written.
     out: Out,
+    /// The chain so far: the chain value the next row hashes after (the genesis value before the
+    /// first row); `None` for a CSV report whose header has no `chain` column (written by an
+    /// older version: its rows are appended without one).
+    chain: Option<Link>,
+    /// What the report held when it was opened, for the run log's start entry.
+    opening: Opening,
+    /// Complete rows in the report: those it had when opened plus those encoded since.
+    rows: u64,
     /// Set when a write failed: the file may end in part of a row, and appending after it would
     /// bury that torn row in the middle of the file, where a resume refuses it.
     failed: bool,
+}
+
+/// What the report held when it was opened: the run log's start entry says it, so that a
+/// checker knows where this run's rows begin and what they chain on to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Opening {
+    /// Complete rows already in the report.
+    pub rows_before: u64,
+    /// The chain of the report's last complete row; `None` for a report without rows.
+    pub chain_before: Option<Link>,
+    /// Bytes of a torn last line cut off before this run appended anything.
+    pub torn_bytes_cut: u64,
 }
 
 enum Out {
     Csv {
         /// A batch's encoded rows, written to the file and cleared after each batch.
         buf: Vec<u8>,
-        /// For each column of the file's header, which of [`OFFBOARD_COLUMNS`] goes there (None:
-        /// a column this version does not know, left empty).
+        /// For each column of the file's header but `chain`, which of [`OFFBOARD_COLUMNS`] goes
+        /// there (None: a column this version does not know, left empty).
         layout: Vec<Option<usize>>,
     },
     Jsonl(Vec<u8>),
@@ -70,10 +91,12 @@ impl ReportWriter {
     /// - `resume == false` and the file is not empty: [`ReportError::Exists`].
     /// - `resume == true`: reads what is there (a missing or empty file is a fresh start), refuses
     ///   a report of the other kind ([`ReportError::Kind`]), cuts off a torn last row left by a
-    ///   killed run, and returns the state; rows are then appended.
-    /// - CSV: writes `kind`'s header into an empty file; appends to a CSV whose header starts with
-    ///   the contract's seven columns, writing each row in that header's column order; refuses
-    ///   any other header ([`ReportError::Header`]).
+    ///   killed run, and returns the state; rows are then appended, their chain going on from the
+    ///   last complete row's.
+    /// - CSV: writes `kind`'s header and `chain` into an empty file; appends to a CSV whose header
+    ///   starts with the contract's seven columns, writing each row in that header's column
+    ///   order; refuses any other header ([`ReportError::Header`]), and one with a `chain` column
+    ///   anywhere but last.
     ///
     /// The state is `Some` exactly when `resume` is true.
     pub fn open(
@@ -85,74 +108,33 @@ impl ReportWriter {
         let mut file = create(path)?;
         check_planted(&file, path)?;
         lock(&file, path)?;
-        let write_err = |source| ReportError::Write {
-            path: path.to_owned(),
-            source,
-        };
-        let len = file
-            .metadata()
-            .map_err(|source| ReportError::Read {
-                path: path.to_owned(),
-                source,
-            })?
-            .len();
+        let len = file_len(&file, path)?;
         if len > 0 && !resume {
             return Err(ReportError::Exists {
                 path: path.to_owned(),
             });
         }
-        let (state, header) = if len > 0 {
-            let found = scan(path, &file, format)?;
-            if let Some(found_kind) = found.state.kind()
-                && found_kind != kind
-            {
-                return Err(ReportError::Kind {
-                    path: path.to_owned(),
-                    found: found_kind,
-                    wanted: kind,
-                });
-            }
-            if found.valid_len < len {
-                file.set_len(found.valid_len).map_err(write_err)?;
-                tracing::warn!(
-                    report = %path.display(),
-                    bytes = len - found.valid_len,
-                    "cut off a torn last row left by an interrupted run"
-                );
-            }
-            (found.state, found.header)
+        let (state, header, opening) = if len > 0 {
+            read_existing(path, &file, format, kind, len)?
         } else {
-            (ResumeState::default(), None)
+            (ResumeState::default(), None, Opening::default())
         };
-        let out = match format {
-            Format::Jsonl => Out::Jsonl(Vec::new()),
-            Format::Csv => {
-                let columns: Vec<&str> = match &header {
-                    Some(h) => h.iter().map(String::as_str).collect(),
-                    None => kind.columns().to_vec(),
-                };
-                let layout = columns
-                    .iter()
-                    .map(|name| OFFBOARD_COLUMNS.iter().position(|c| c == name))
-                    .collect();
-                let mut buf = Vec::new();
-                if header.is_none() {
-                    let mut w = csv_encoder(&mut buf);
-                    w.write_record(&columns)
-                        .and_then(|()| w.flush().map_err(Into::into))
-                        .map_err(|e| write_err(e.into()))?;
-                    drop(w);
-                    file.write_all(&buf).map_err(write_err)?;
-                    buf.clear();
-                }
-                Out::Csv { buf, layout }
-            }
+        let (out, chain) = match format {
+            // A JSONL report's chain goes on from its last row's, or from the zero chain.
+            Format::Jsonl => (
+                Out::Jsonl(Vec::new()),
+                Some(opening.chain_before.unwrap_or(Link::ZERO)),
+            ),
+            Format::Csv => csv_out(path, &mut file, kind, header.as_deref(), &opening)?,
         };
         let writer = ReportWriter {
             path: path.to_owned(),
             format,
             file,
             out,
+            chain,
+            rows: opening.rows_before,
+            opening,
             failed: false,
         };
         Ok((writer, resume.then_some(state)))
@@ -169,6 +151,9 @@ impl ReportWriter {
     /// not on disk either while they waited; one write per row instead costs a `write(2)` per
     /// user, which dominates a million-row dry run.
     ///
+    /// Each row's chain is hashed from the bytes just encoded into the batch buffer, so the
+    /// chain costs one SHA-256 per row and no second encoding.
+    ///
     /// After a failed write (disk full, the file size limit, an I/O error) every later call fails
     /// too, without writing: the run must stop, and the report keeps every row written before.
     pub fn write_rows(&mut self, rows: &[Row]) -> Result<(), ReportError> {
@@ -177,23 +162,28 @@ impl ReportWriter {
                 "an earlier write to the report failed: nothing more is appended",
             )));
         }
+        let chain = &mut self.chain;
         let encoded = match &mut self.out {
             Out::Csv { buf, layout } => {
                 let mut stamp = Stamp::default();
                 for row in rows {
+                    let start = buf.len();
                     push_row(buf, row, layout, stamp.format(row.finished_at));
+                    end_csv_row(buf, start, chain);
                 }
                 Ok(buf)
             }
             Out::Jsonl(buf) => rows
                 .iter()
                 .try_for_each(|row| {
-                    serde_json::to_writer(&mut *buf, row)
-                        .map_err(std::io::Error::from)
-                        .map(|()| buf.push(b'\n'))
+                    let start = buf.len();
+                    serde_json::to_writer(&mut *buf, row).map_err(std::io::Error::from)?;
+                    end_jsonl_row(buf, start, chain);
+                    Ok(())
                 })
                 .map(|()| buf),
         };
+        self.rows += rows.len() as u64;
         let result = encoded.and_then(|buf| {
             let written = self.file.write_all(buf);
             buf.clear();
@@ -222,12 +212,248 @@ impl ReportWriter {
         self.format
     }
 
+    /// What the report held when it was opened (rows, last chain, torn bytes cut).
+    pub fn opening(&self) -> &Opening {
+        &self.opening
+    }
+
+    /// Complete rows in the report now, earlier runs' included: the run log's `report_rows`.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// The chain of the last row written (or, before any, of the report's last row): the
+    /// summary's `chain head`. `None` while the report has no rows, and for an old CSV report
+    /// without a `chain` column.
+    pub fn chain_head(&self) -> Option<Link> {
+        (self.rows > 0).then_some(self.chain).flatten()
+    }
+
     fn write_err(&self, source: std::io::Error) -> ReportError {
         ReportError::Write {
             path: self.path.clone(),
             source,
         }
     }
+}
+
+fn file_len(file: &File, path: &Path) -> Result<u64, ReportError> {
+    file.metadata()
+        .map(|m| m.len())
+        .map_err(|source| ReportError::Read {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+/// Reads an existing report for a resume: its state, refusing a report of the other kind,
+/// cutting a torn last row off, and what it held ([`Opening`], the last chain read from its
+/// last complete row).
+fn read_existing(
+    path: &Path,
+    file: &File,
+    format: Format,
+    kind: ReportKind,
+    len: u64,
+) -> Result<(ResumeState, Option<Vec<String>>, Opening), ReportError> {
+    let found = scan(path, file, format)?;
+    if let Some(found_kind) = found.state.kind()
+        && found_kind != kind
+    {
+        return Err(ReportError::Kind {
+            path: path.to_owned(),
+            found: found_kind,
+            wanted: kind,
+        });
+    }
+    if found.valid_len < len {
+        file.set_len(found.valid_len)
+            .map_err(|source| ReportError::Write {
+                path: path.to_owned(),
+                source,
+            })?;
+        tracing::warn!(
+            report = %path.display(),
+            bytes = len - found.valid_len,
+            "cut off a torn last row left by an interrupted run"
+        );
+    }
+    let rows_before = found.state.rows_read() as u64;
+    let chained = format == Format::Jsonl
+        || found
+            .header
+            .as_ref()
+            .is_some_and(|h| h.last().is_some_and(|c| c == CHAIN));
+    let chain_before = if rows_before > 0 && chained {
+        Some(last_chain(
+            path,
+            file,
+            format,
+            found.valid_len,
+            rows_before,
+        )?)
+    } else {
+        None
+    };
+    let opening = Opening {
+        rows_before,
+        chain_before,
+        torn_bytes_cut: len - found.valid_len,
+    };
+    Ok((found.state, found.header, opening))
+}
+
+/// The name of the chain's column (CSV) and key (JSONL).
+pub const CHAIN: &str = "chain";
+
+/// The chain value of the report's last complete row, read from the end of its bytes (a chain
+/// value is never quoted, so it is the line's last 64 characters). A last row without one (a
+/// hand-edited report, or an old JSONL report, whose rows never had one): JSONL goes on from
+/// the zero chain with a warning, CSV with a `chain` column is refused.
+fn last_chain(
+    path: &Path,
+    file: &File,
+    format: Format,
+    valid_len: u64,
+    rows: u64,
+) -> Result<Link, ReportError> {
+    let want = (Link::LEN + JSONL_KEY.len() + 3) as u64;
+    let from = valid_len.saturating_sub(want);
+    let mut tail = vec![0u8; (valid_len - from) as usize];
+    let read = (|| {
+        let mut f = file;
+        f.seek(SeekFrom::Start(from))?;
+        f.read_exact(&mut tail)
+    })();
+    read.map_err(|source| ReportError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let line = tail.strip_suffix(b"\n").unwrap_or(&tail);
+    let found = match format {
+        Format::Csv => split_csv(line).map(|(_, c)| c),
+        Format::Jsonl => split_jsonl(line).map(|(_, c)| c),
+    };
+    match (found, format) {
+        (Some(c), _) => Ok(c),
+        (None, Format::Jsonl) => {
+            tracing::warn!(report = %path.display(), "the report's last row has no chain value (an older report?): new rows chain on from 64 zeros, and `verify` will not pass the earlier rows");
+            Ok(Link::ZERO)
+        }
+        (None, Format::Csv) => Err(ReportError::Parse {
+            path: path.to_owned(),
+            line: rows + 1,
+            message: format!(
+                "the last row (row {rows}) has no chain value: the report was edited; check it \
+                 with `zoom-offboard verify`"
+            ),
+        }),
+    }
+}
+
+/// A CSV report's encoder and chain so far: writes the header (with `chain` last) into a new
+/// report; for an existing one, lays rows out in its header's order, its chain going on from the
+/// last row's (the header's digest if it has none). An old header without `chain` gets rows
+/// without one.
+fn csv_out(
+    path: &Path,
+    file: &mut File,
+    kind: ReportKind,
+    header: Option<&[String]>,
+    opening: &Opening,
+) -> Result<(Out, Option<Link>), ReportError> {
+    let write_err = |source| ReportError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let mut columns: Vec<&str> = match header {
+        Some(h) => h.iter().map(String::as_str).collect(),
+        None => kind.columns().iter().copied().chain([CHAIN]).collect(),
+    };
+    let chained = columns.last() == Some(&CHAIN);
+    if chained {
+        columns.pop();
+    }
+    if columns.contains(&CHAIN) {
+        return Err(ReportError::Header {
+            path: path.to_owned(),
+            found: header.map(|h| h.join(",")).unwrap_or_default(),
+        });
+    }
+    let layout = columns
+        .iter()
+        .map(|name| OFFBOARD_COLUMNS.iter().position(|c| c == name))
+        .collect();
+    let mut buf = Vec::new();
+    let header_line = match header {
+        None => {
+            let mut w = csv_encoder(&mut buf);
+            w.write_record(columns.iter().chain([&CHAIN]))
+                .and_then(|()| w.flush().map_err(Into::into))
+                .map_err(|e| write_err(e.into()))?;
+            drop(w);
+            file.write_all(&buf).map_err(write_err)?;
+            std::mem::take(&mut buf)
+        }
+        Some(_) if chained && opening.chain_before.is_none() => read_header_line(path, file)?,
+        Some(_) => Vec::new(),
+    };
+    let chain = chained.then(|| {
+        opening
+            .chain_before
+            .unwrap_or_else(|| Link::genesis_csv(&header_line))
+    });
+    if !chained {
+        tracing::warn!(report = %path.display(), "the report has no chain column (written by an older version): rows are appended without one");
+    }
+    Ok((Out::Csv { buf, layout }, chain))
+}
+
+/// The first line of the report, its newline included: the bytes of the header, which the
+/// first row's chain starts from.
+fn read_header_line(path: &Path, file: &File) -> Result<Vec<u8>, ReportError> {
+    let mut f = file;
+    let mut first = Vec::new();
+    f.seek(SeekFrom::Start(0))
+        .and_then(|_| {
+            std::io::BufReader::new(f)
+                .take(64 * 1024)
+                .read_until(b'\n', &mut first)
+        })
+        .map_err(|source| ReportError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+    Ok(first)
+}
+
+/// Ends the CSV record that starts at `start` in `buf`: with a chain, the comma before it, the
+/// chain of the record's bytes up to that comma, and the line end.
+fn end_csv_row(buf: &mut Vec<u8>, start: usize, chain: &mut Option<Link>) {
+    if let Some(prev) = chain {
+        buf.push(b',');
+        let next = prev.next(&buf[start..]);
+        buf.extend_from_slice(next.as_bytes());
+        *prev = next;
+    }
+    buf.push(b'\n');
+}
+
+/// Ends the JSON object that starts at `start` in `buf` with its chain, the last key: the
+/// object's closing brace is taken off, the chain of the bytes so far computed, and
+/// `,"chain":"<chain>"}` and the newline written.
+fn end_jsonl_row(buf: &mut Vec<u8>, start: usize, chain: &mut Option<Link>) {
+    if let Some(prev) = chain
+        && buf.last() == Some(&b'}')
+    {
+        buf.pop();
+        let next = prev.next(&buf[start..]);
+        buf.extend_from_slice(JSONL_KEY);
+        buf.extend_from_slice(next.as_bytes());
+        buf.extend_from_slice(b"\"}");
+        *prev = next;
+    }
+    buf.push(b'\n');
 }
 
 /// The CSV encoding of the report: `\n` line ends (as `csv::Writer` writes them everywhere),
@@ -290,7 +516,6 @@ fn push_row(buf: &mut Vec<u8>, row: &Row, layout: &[Option<usize>], finished_at:
     if layout.len() == 1 && buf.len() == start {
         buf.extend_from_slice(b"\"\"");
     }
-    buf.push(b'\n');
 }
 
 /// Appends one cell: `escape_cell`'s formula quote, then CSV quoting as [`csv_encoder`] does it:
@@ -342,7 +567,7 @@ impl Stamp {
 
 /// Opens for reading and appending, creating with mode 0600 (the report names people), and never
 /// through a symbolic link.
-fn create(path: &Path) -> Result<File, ReportError> {
+pub(crate) fn create(path: &Path) -> Result<File, ReportError> {
     let mut opts = OpenOptions::new();
     opts.read(true).append(true).create(true);
     #[cfg(unix)]
@@ -367,7 +592,7 @@ fn create(path: &Path) -> Result<File, ReportError> {
 
 /// Refuses an opened report that is not a regular file, or that another user owns. Checked on
 /// the open file, so the path cannot be swapped between the check and the writes.
-fn check_planted(file: &File, path: &Path) -> Result<(), ReportError> {
+pub(crate) fn check_planted(file: &File, path: &Path) -> Result<(), ReportError> {
     let meta = file.metadata().map_err(|source| ReportError::Read {
         path: path.to_owned(),
         source,
@@ -451,6 +676,17 @@ mod tests {
         w.sync().unwrap();
     }
 
+    /// SHA-256 of the parts one after the other, in hex: the chain's rule written out again
+    /// with `sha2` alone, so the tests do not check the writer against itself.
+    fn sha_hex(parts: &[&str]) -> String {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for p in parts {
+            h.update(p.as_bytes());
+        }
+        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    }
+
     fn round_trip(name: &str) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(name);
@@ -494,6 +730,7 @@ mod tests {
             };
             let mut ours = Vec::new();
             push_row(&mut ours, &row, &layout, finished_at);
+            ours.push(b'\n');
             let cells = csv_cells(&row, finished_at);
             let record: Vec<&str> = layout.iter().map(|at| at.map_or("", |i| cells[i].as_ref())).collect();
             let mut theirs = Vec::new();
@@ -543,13 +780,10 @@ mod tests {
         let path = dir.path().join("r.csv");
         write_all(&path, &rows()[1..]);
         let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(
-            text,
-            format!(
-                "{}\nbad/one,invalid,,,contains '/',0,2026-11-28T12:00:01.000Z,,,,\n",
-                COLUMNS.join(",")
-            )
-        );
+        let header = format!("{},chain\n", COLUMNS.join(","));
+        let row = "bad/one,invalid,,,contains '/',0,2026-11-28T12:00:01.000Z,,,,,";
+        let chain = sha_hex(&[sha_hex(&[header.as_str()]).as_str(), row]);
+        assert_eq!(text, format!("{header}{row}{chain}\n"));
     }
 
     #[test]
@@ -559,12 +793,11 @@ mod tests {
         let path = dir.path().join("r.ndjson");
         write_all(&path, &rows()[1..]);
         let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(
-            text,
-            "{\"user\":\"bad/one\",\"status\":\"invalid\",\"http_status\":null,\"error_code\":null,\
+        let row = "{\"user\":\"bad/one\",\"status\":\"invalid\",\"http_status\":null,\"error_code\":null,\
              \"message\":\"contains '/'\",\"attempts\":0,\"finished_at\":\"2026-11-28T12:00:01.000Z\",\
-             \"tracking_id\":null,\"name\":null,\"zoom_status\":null,\"last_login\":null}\n"
-        );
+             \"tracking_id\":null,\"name\":null,\"zoom_status\":null,\"last_login\":null";
+        let chain = sha_hex(&[&"0".repeat(64), row]);
+        assert_eq!(text, format!("{row},\"chain\":\"{chain}\"}}\n"));
     }
 
     /// Appends `tail` (a torn write) to a report of `rows()`, checks `read_report` ignores it and
@@ -599,6 +832,91 @@ mod tests {
         let state = read_report(&path).unwrap();
         assert_eq!(state.rows_read(), 3, "{name}");
         assert_eq!(read_rows(&path).unwrap().last(), Some(&again));
+    }
+
+    /// Every line's chain, recomputed with [`sha_hex`] from the file's lines (rows without a
+    /// newline in a cell): CSV from the header's digest, JSONL from 64 zeros.
+    fn recomputed_chain_holds(path: &Path) -> String {
+        let text = std::fs::read_to_string(path).unwrap();
+        let csv = path.extension().unwrap() == "csv";
+        let mut lines = text.split_inclusive('\n');
+        let mut prev = if csv {
+            sha_hex(&[lines.next().unwrap()])
+        } else {
+            "0".repeat(64)
+        };
+        for line in lines {
+            let line = line.strip_suffix('\n').unwrap();
+            let (hashed, chain) = if csv {
+                (&line[..line.len() - 64], &line[line.len() - 64..])
+            } else {
+                let at = line.rfind(",\"chain\":\"").unwrap();
+                (&line[..at], &line[at + 10..at + 74])
+            };
+            assert_eq!(sha_hex(&[&prev, hashed]), chain, "{line}");
+            prev = chain.to_owned();
+        }
+        prev
+    }
+
+    #[test]
+    fn a_resume_continues_the_chain_after_cutting_a_torn_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let simple = vec![rows()[1].clone(), Row::new("c@x.com", Status::Revoked)];
+        for name in ["r.csv", "r.jsonl"] {
+            let path = dir.path().join(name);
+            write_all(&path, &simple);
+            let head = recomputed_chain_holds(&path);
+            let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+            f.write_all(b"{\"user\":\"c@x").unwrap();
+            drop(f);
+            let (mut w, _) = ReportWriter::open(&path, true, R).unwrap();
+            let opened = w.opening().clone();
+            assert_eq!(opened.rows_before, 2, "{name}");
+            assert_eq!(opened.torn_bytes_cut, 12, "{name}");
+            assert_eq!(
+                opened.chain_before.map(|c| c.to_string()),
+                Some(head.clone())
+            );
+            assert_eq!(w.chain_head().map(|c| c.to_string()), Some(head));
+            w.write_rows(&simple).unwrap();
+            assert_eq!(w.rows(), 4);
+            let after = w.chain_head().unwrap().to_string();
+            drop(w);
+            assert_eq!(recomputed_chain_holds(&path), after, "{name}");
+            assert_eq!(read_rows(&path).unwrap().len(), 4, "{name}");
+        }
+        // A fresh report has no head; an empty CSV's first row chains on from its header.
+        let path = dir.path().join("e.csv");
+        let (w, _) = ReportWriter::open(&path, false, O).unwrap();
+        assert_eq!(w.chain_head(), None);
+        drop(w);
+        let (mut w, _) = ReportWriter::open(&path, true, O).unwrap();
+        assert_eq!(w.opening(), &Opening::default());
+        w.write_rows(&offboard_rows()).unwrap();
+        drop(w);
+        recomputed_chain_holds(&path);
+    }
+
+    #[test]
+    fn an_old_csv_without_a_chain_column_gets_rows_without_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.csv");
+        std::fs::write(&path, format!("{}\n", COLUMNS.join(","))).unwrap();
+        let (mut w, _) = ReportWriter::open(&path, true, R).unwrap();
+        w.write(&rows()[1]).unwrap();
+        assert_eq!(w.chain_head(), None);
+        drop(w);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.ends_with("2026-11-28T12:00:01.000Z,,,,\n"), "{text}");
+        // `chain` anywhere but last is not a header this version writes into.
+        std::fs::write(
+            &path,
+            "user,status,http_status,error_code,message,attempts,finished_at,chain,name\n",
+        )
+        .unwrap();
+        let err = ReportWriter::open(&path, true, R).err().unwrap();
+        assert!(matches!(err, ReportError::Header { .. }), "{err}");
     }
 
     #[test]
@@ -637,7 +955,7 @@ mod tests {
         let mut text = std::fs::read_to_string(&path).unwrap();
         text.insert_str(
             text.find("bad/one").unwrap(),
-            "z@x.com,done,,,,0,2026-11-28T12:00:00Z,,,,\n",
+            "z@x.com,done,,,,0,2026-11-28T12:00:00Z,,,,,\n",
         );
         std::fs::write(&path, &text).unwrap();
         let err = read_report(&path).unwrap_err().to_string();
@@ -799,11 +1117,11 @@ mod tests {
         w.write_rows(&rows[..1]).unwrap();
         drop(w);
         let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(
-            text,
-            "user,status,http_status,error_code,message,attempts,finished_at,step,tracking_id,name,zoom_status,last_login,zoom_id\n\
-             a@x.com,revoked,,,,0,2026-11-28T12:00:00.000Z,revoke,,,,,\n"
-        );
+        let header = "user,status,http_status,error_code,message,attempts,finished_at,step,\
+                      tracking_id,name,zoom_status,last_login,zoom_id,chain\n";
+        let row = "a@x.com,revoked,,,,0,2026-11-28T12:00:00.000Z,revoke,,,,,,";
+        let chain = sha_hex(&[&sha_hex(&[header]), row]);
+        assert_eq!(text, format!("{header}{row}{chain}\n"));
         // Resumed: appended in the file's layout, steps read back.
         let (mut w, state) = ReportWriter::open(&path, true, O).unwrap();
         assert_eq!(state.unwrap().kind(), Some(O));

@@ -36,6 +36,7 @@ use chrono::{DateTime, Utc};
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 
+use crate::evidence::timeline::{Event, Timeline};
 use crate::pacing::{Pacer, backoff};
 use crate::zoom::{
     AuthError, ErrorInfo, FatalKind, Outcome, RetryKind, TokenSource, ZoomCall, ZoomClient,
@@ -83,6 +84,9 @@ pub struct Stats {
     pub throttled: AtomicU64,
     /// Retries made.
     pub retries: AtomicU64,
+    /// Requests, 429s and failed answers per second since the run started, for the run log and
+    /// the HTML chart (second 0 begins when the counters are made, at the run's start).
+    pub timeline: Timeline,
 }
 
 impl Stats {
@@ -365,6 +369,32 @@ impl<'a> Context<'a> {
             Stats::bump(pick(s));
         }
     }
+
+    /// Puts a request sent, or what its answer was, in the run's timeline: a 429 (per-second,
+    /// concurrent or daily) is throttled; a 5xx, a timeout, a dropped or refused connection
+    /// (the token endpoint down included) is a failed answer; anything else is neither.
+    fn chart(&self, sent: Option<&Outcome>) {
+        let Some(s) = self.stats else { return };
+        let event = match sent {
+            None => Some(Event::Sent),
+            Some(
+                Outcome::Retry {
+                    kind: RetryKind::Throttled | RetryKind::Concurrent,
+                    ..
+                }
+                | Outcome::DailyLimit { .. },
+            ) => Some(Event::Throttled),
+            Some(Outcome::Retry {
+                kind:
+                    RetryKind::Server | RetryKind::Timeout | RetryKind::Connection | RetryKind::Connect,
+                ..
+            }) => Some(Event::FailedAnswer),
+            Some(_) => None,
+        };
+        if let Some(e) = event {
+            s.timeline.record(e);
+        }
+    }
 }
 
 /// One call across its attempts: what the loop carries from one attempt to the next.
@@ -422,6 +452,7 @@ where
         };
         call.attempts += 1;
         cx.count(|s| &s.requests);
+        cx.chart(None);
         let answer = match token_outage(attempt().await) {
             Ok(a) => a,
             Err(e) => {
@@ -430,6 +461,7 @@ where
                 return call.settled(cx.halt(StopReason::Credentials(e.to_string()), None));
             }
         };
+        cx.chart(Some(&answer.outcome));
         let generation = answer.token_generation;
         let explained = match feedback(&cx, admission, &answer) {
             Ok(explained) => explained,
