@@ -12,6 +12,9 @@ mod sim_limits;
 mod sim_faults;
 // Simulator offboarding: status, delete/disassociate with transfers, roles, refusals, ground truth.
 mod sim_offboard;
+// Simulator licences: PATCH /users/{id} (type, Zoom Rooms, Zoom Events, the Basic cap) and
+// what a transfer target's licence can receive.
+mod sim_licences;
 // revoke in-process against the simulator: helpers shared by the revoke_* and resume_* modules.
 mod revoke_support;
 // revoke end to end: happy path, not found, invalid, duplicates, odd input.
