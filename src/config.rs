@@ -22,6 +22,7 @@ use crate::input::UserId;
 use crate::plan::Label;
 use crate::plan::Plan;
 use crate::step::Steps;
+use crate::transfer::{KindsError, TransferKinds};
 use crate::zoom::auth::S2sCredentials;
 
 /// The default API base.
@@ -473,10 +474,17 @@ impl OffboardSettings {
             None => None,
         };
         check_transfer(args, &steps, transfer_to.is_some(), &mut run.conn.warnings)?;
+        let transfer_kinds: TransferKinds = match &args.transfer_kinds {
+            Some(k) => k
+                .parse()
+                .map_err(|e: KindsError| ConfigError::Usage(e.to_string()))?,
+            None => TransferKinds::all(),
+        };
         let options = crate::offboard::Options {
             steps,
             transfer_to,
             no_transfer: args.no_transfer,
+            transfer_kinds,
             include_admins: args.include_admins,
             dry_run: run.dry_run,
             concurrency: run.concurrency,
@@ -503,8 +511,9 @@ fn check_transfer(
     {
         return Err(ConfigError::Usage(format!(
             "--steps {steps} includes {removal}: say where each leaver's meetings, webinars, \
-             recordings and whiteboards go with --transfer-to EMAIL or --transfer-column NAME, \
-             or pass --no-transfer to let the data go with the user"
+             recordings, whiteboards, clips, notes, visitors and docs go with --transfer-to \
+             EMAIL or --transfer-column NAME, or pass --no-transfer to let the data go with the \
+             user"
         )));
     }
     if steps.removal().is_none() && (has_target || args.no_transfer) {

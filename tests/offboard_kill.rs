@@ -155,12 +155,7 @@ impl Calls {
 
 /// The success status of `step`.
 pub fn success(step: Step) -> Status {
-    match step {
-        Step::Revoke => Status::Revoked,
-        Step::Deactivate => Status::Deactivated,
-        Step::Disassociate => Status::Disassociated,
-        Step::Delete => Status::Deleted,
-    }
+    Status::success(step)
 }
 
 /// True when `state` has `step` of `user` at its success status.

@@ -61,6 +61,10 @@ pub enum Status {
     WouldDisassociate,
     /// Dry run: would be deleted.
     WouldDelete,
+    /// `offboard`: the user was made Basic (or already was): the paid licence is free.
+    Downgraded,
+    /// Dry run: would be downgraded to Basic.
+    WouldDowngrade,
     /// `offboard`: an earlier step of this user did not succeed, so this one was not sent.
     Skipped,
     /// `offboard`: a safety rule or Zoom itself refused this step (never retried by the run).
@@ -69,9 +73,10 @@ pub enum Status {
 
 impl Status {
     /// Every status, in the order the summary lists them.
-    pub const ALL: [Status; 15] = [
+    pub const ALL: [Status; 17] = [
         Status::Revoked,
         Status::Deactivated,
+        Status::Downgraded,
         Status::Disassociated,
         Status::Deleted,
         Status::NotFound,
@@ -82,6 +87,7 @@ impl Status {
         Status::Excluded,
         Status::WouldRevoke,
         Status::WouldDeactivate,
+        Status::WouldDowngrade,
         Status::WouldDisassociate,
         Status::WouldDelete,
         Status::Pending,
@@ -109,6 +115,8 @@ impl Status {
             Status::WouldDeactivate => "would_deactivate",
             Status::WouldDisassociate => "would_disassociate",
             Status::WouldDelete => "would_delete",
+            Status::Downgraded => "downgraded",
+            Status::WouldDowngrade => "would_downgrade",
             Status::Skipped => "skipped",
             Status::Refused => "refused",
         }
@@ -128,6 +136,7 @@ impl Status {
         match self {
             Status::Revoked
             | Status::Deactivated
+            | Status::Downgraded
             | Status::Disassociated
             | Status::Deleted
             | Status::NotFound
@@ -135,6 +144,7 @@ impl Status {
             | Status::Excluded => true,
             Status::WouldRevoke
             | Status::WouldDeactivate
+            | Status::WouldDowngrade
             | Status::WouldDisassociate
             | Status::WouldDelete => dry_run,
             Status::Pending | Status::Failed | Status::Skipped | Status::Refused => false,
@@ -148,11 +158,13 @@ impl Status {
             self,
             Status::Revoked
                 | Status::Deactivated
+                | Status::Downgraded
                 | Status::Disassociated
                 | Status::Deleted
                 | Status::Excluded
                 | Status::WouldRevoke
                 | Status::WouldDeactivate
+                | Status::WouldDowngrade
                 | Status::WouldDisassociate
                 | Status::WouldDelete
         )
@@ -162,11 +174,13 @@ impl Status {
 /// The step → status mapping, in one place: what each step's success is, and what a dry run
 /// writes instead.
 impl Status {
-    /// The status of `step` done: `revoked`, `deactivated`, `disassociated`, `deleted`.
+    /// The status of `step` done: `revoked`, `deactivated`, `downgraded`, `disassociated`,
+    /// `deleted`.
     pub fn success(step: Step) -> Status {
         match step {
             Step::Revoke => Status::Revoked,
             Step::Deactivate => Status::Deactivated,
+            Step::Downgrade => Status::Downgraded,
             Step::Disassociate => Status::Disassociated,
             Step::Delete => Status::Deleted,
         }
@@ -177,6 +191,7 @@ impl Status {
         match step {
             Step::Revoke => Status::WouldRevoke,
             Step::Deactivate => Status::WouldDeactivate,
+            Step::Downgrade => Status::WouldDowngrade,
             Step::Disassociate => Status::WouldDisassociate,
             Step::Delete => Status::WouldDelete,
         }
@@ -202,7 +217,7 @@ impl fmt::Display for Status {
 /// A `status` cell that is not one of [`Status::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown status \"{0}\" (expected one of revoked, deactivated, disassociated, deleted, not_found, refused, skipped, failed, invalid, excluded, would_revoke, would_deactivate, would_disassociate, would_delete, pending)"
+    "unknown status \"{0}\" (expected one of revoked, deactivated, downgraded, disassociated, deleted, not_found, refused, skipped, failed, invalid, excluded, would_revoke, would_deactivate, would_downgrade, would_disassociate, would_delete, pending)"
 )]
 pub struct UnknownStatus(pub String);
 

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::plan::Label;
 use crate::sim::users::UserStatus;
+pub use crate::transfer::TransferKind;
 
 /// A snapshot of the simulator's ground truth (see [`crate::sim::Sim::state`]).
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -93,56 +94,6 @@ impl UserTruth {
             downgrades: 0,
             type_changes: 0,
             repeated_type_calls: 0,
-        }
-    }
-}
-
-/// Which of a leaver's data a delete or disassociate moved (its `transfer_*=true` flags).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TransferKind {
-    /// `transfer_meeting`
-    Meeting,
-    /// `transfer_webinar`
-    Webinar,
-    /// `transfer_recording`
-    Recording,
-    /// `transfer_whiteboard`
-    Whiteboard,
-    /// `transfer_clipfiles`
-    Clipfiles,
-    /// `transfer_notes`
-    Notes,
-    /// `transfer_visitors`
-    Visitors,
-    /// `transfer_docs`
-    Docs,
-}
-
-impl TransferKind {
-    /// Every kind, in the spec's parameter order.
-    pub const ALL: [TransferKind; 8] = [
-        TransferKind::Meeting,
-        TransferKind::Webinar,
-        TransferKind::Recording,
-        TransferKind::Whiteboard,
-        TransferKind::Clipfiles,
-        TransferKind::Notes,
-        TransferKind::Visitors,
-        TransferKind::Docs,
-    ];
-
-    /// The query parameter that asks for this kind, e.g. `transfer_meeting`.
-    pub fn param(self) -> &'static str {
-        match self {
-            TransferKind::Meeting => "transfer_meeting",
-            TransferKind::Webinar => "transfer_webinar",
-            TransferKind::Recording => "transfer_recording",
-            TransferKind::Whiteboard => "transfer_whiteboard",
-            TransferKind::Clipfiles => "transfer_clipfiles",
-            TransferKind::Notes => "transfer_notes",
-            TransferKind::Visitors => "transfer_visitors",
-            TransferKind::Docs => "transfer_docs",
         }
     }
 }
