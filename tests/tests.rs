@@ -25,6 +25,8 @@ mod revoke_faults;
 mod revoke_outage;
 // offboard: waves, transfers, every safety rule and Zoom refusal, lost deletes, dry run, resume.
 mod offboard;
+// offboard's data and licences: every transfer kind, --transfer-kinds, a Basic target, downgrade.
+mod offboard_licences;
 // revoke's pacing against the simulator's rate limits.
 mod revoke_pacing;
 // the real binary stopped (SIGKILL, SIGINT, daily limit) and resumed.

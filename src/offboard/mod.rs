@@ -686,3 +686,50 @@ fn already_gone(user: &str, done: Status, attempts: u32) -> Row {
         .into();
     row
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_basic_targets_refusals_group_under_one_reason() {
+        let groups: HashSet<RefusalGroup> = ["mgr.a@x.com", "mgr.b@x.com"]
+            .into_iter()
+            .map(|t| {
+                Refusal::TargetCannotHoldRecordings {
+                    target: t.to_owned(),
+                }
+                .group()
+            })
+            .collect();
+        assert_eq!(groups.len(), 1);
+        let why = Refusal::TargetCannotHoldRecordings {
+            target: "mgr.a@x.com".into(),
+        };
+        assert_eq!(
+            why.group().to_string(),
+            "transfer target has no licence for recordings"
+        );
+        assert!(
+            why.to_string()
+                .starts_with("refused, never sent: transfer target has no licence for recordings")
+        );
+    }
+
+    #[test]
+    fn the_basic_cap_is_a_refusal_of_downgrade_only() {
+        let info = |code| ErrorInfo {
+            http_status: Some(400),
+            code: Some(code),
+            ..ErrorInfo::default()
+        };
+        for code in BASIC_CAP_REFUSALS {
+            assert!(is_refusal(Step::Downgrade, &info(code)));
+            assert!(!is_refusal(Step::Deactivate, &info(code)));
+        }
+        for step in [Step::Deactivate, Step::Downgrade, Step::Delete] {
+            assert!(is_refusal(step, &info(300)), "{step}");
+        }
+        assert!(!is_refusal(Step::Downgrade, &info(1108)));
+    }
+}
