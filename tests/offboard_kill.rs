@@ -55,13 +55,18 @@ pub fn leavers_input(dir: &Path, emails: &[String]) -> PathBuf {
 /// `zoom-offboard offboard INPUT --steps revoke,deactivate,delete --transfer-to MANAGER --yes`
 /// against `sim` with its S2S credentials, reporting to `report`.
 pub fn offboard_cmd(sim: &Sim, input: &Path, report: &Path) -> Bin {
+    offboard_steps_cmd(sim, input, report, "revoke,deactivate,delete")
+}
+
+/// [`offboard_cmd`] with other `--steps`.
+pub fn offboard_steps_cmd(sim: &Sim, input: &Path, report: &Path, steps: &str) -> Bin {
     let cfg = sim.config();
     Bin::new()
         .arg("offboard")
         .arg(input)
         .arg("--report")
         .arg(report)
-        .args(["--steps", "revoke,deactivate,delete"])
+        .args(["--steps", steps])
         .args(["--transfer-to", MANAGER])
         .args([
             "--base-url",
@@ -85,6 +90,8 @@ pub enum Wave {
     Lookup,
     /// `PUT /users/{id}/status`
     Deactivate,
+    /// `PATCH /users/{id}`
+    Downgrade,
     /// `DELETE /users/{id}?action=delete`
     Delete,
 }
@@ -96,6 +103,7 @@ impl Wave {
             Wave::Revoke => Some(Step::Revoke),
             Wave::Lookup => None,
             Wave::Deactivate => Some(Step::Deactivate),
+            Wave::Downgrade => Some(Step::Downgrade),
             Wave::Delete => Some(Step::Delete),
         }
     }
@@ -127,6 +135,7 @@ impl Calls {
             ("DELETE", "token") => Wave::Revoke,
             ("GET", "") => Wave::Lookup,
             ("PUT", "status") => Wave::Deactivate,
+            ("PATCH", "") => Wave::Downgrade,
             ("DELETE", "") if query.contains("action=delete") => Wave::Delete,
             _ => return None,
         };
@@ -171,7 +180,12 @@ pub fn assert_nothing_done_sent_again(
     state: &ResumeState,
     later: &[RequestRecord],
 ) {
-    for wave in [Wave::Revoke, Wave::Deactivate, Wave::Delete] {
+    for wave in [
+        Wave::Revoke,
+        Wave::Deactivate,
+        Wave::Downgrade,
+        Wave::Delete,
+    ] {
         let step = wave.step().expect("a step's wave");
         let again: Vec<String> = calls
             .of_wave(later, wave)
@@ -559,4 +573,77 @@ async fn offboard_killed_in_every_wave_then_resumed_offboards_everyone_once() {
         twice.len(),
         last.elapsed
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offboard_killed_in_the_downgrade_wave_then_resumed_downgrades_everyone_once() {
+    let (account, emails) = leavers_account(LEAVERS);
+    let sim = Sim::start(SimConfig {
+        light_per_second: Some(2000),
+        medium_per_second: Some(2000),
+        users: SimUsers::List(account.clone()),
+        latency_ms: (10, 30),
+        seed: 22,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("start the simulator");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = leavers_input(dir.path(), &emails);
+    let report = dir.path().join("out.csv");
+    let calls = Calls::new(&account);
+    let conc = CONCURRENCY.to_string();
+    let cmd = |resume: bool| {
+        let c = offboard_steps_cmd(&sim, &input, &report, "revoke,downgrade").args([
+            "--rate",
+            "800",
+            "--concurrency",
+            &conc,
+        ]);
+        if resume { c.arg("--resume") } else { c }
+    };
+    let kill = kill_in(&sim, &calls, cmd(false), Wave::Downgrade, &report).await;
+    assert!(
+        !kill.on_wire.is_empty() && kill.lost.len() <= MOST_LOST,
+        "{} calls on the wire, {} answers lost",
+        kill.on_wire.len(),
+        kill.lost.len()
+    );
+    let resumed_from = sim.state().requests.len();
+    let last = cmd(true).run().await;
+    last.assert_clean();
+    assert_eq!(last.code, Some(0), "stderr: {}", last.stderr);
+    let truth = sim.state();
+    assert_nothing_done_sent_again(&calls, 0, &kill.report, &truth.requests[resumed_from..]);
+
+    // Every leaver Basic, downgraded once; the answers the kill lost were applied, and the
+    // resume found those users Basic and wrote them without a call.
+    let final_state = read_report(&report).expect("the final report parses");
+    let id_of: HashMap<String, &str> = account
+        .iter()
+        .map(|u| (dedupe_key(&u.email), u.id.as_str()))
+        .collect();
+    for e in &emails {
+        let key = dedupe_key(e);
+        assert!(recorded(&final_state, &key, Step::Downgrade), "{e}");
+        let t = &truth.offboarded[id_of[key.as_str()]];
+        assert_eq!(
+            (t.user_type, t.downgrades, t.repeated_type_calls),
+            (1, 1, 0),
+            "{e}: downgraded once, no call repeated"
+        );
+    }
+    assert_eq!(truth.offboarded.len(), emails.len(), "nobody else touched");
+    let rows = read_rows(&report).expect("the final report's rows");
+    for u in &kill.lost {
+        let row = rows
+            .iter()
+            .rev()
+            .find(|r| dedupe_key(&r.user) == *u && r.step == Some(Step::Downgrade))
+            .expect("a downgrade row");
+        assert!(
+            row.status == Status::Downgraded && row.message.starts_with("already Basic"),
+            "{u}: downgraded by the killed run, then {row:?}"
+        );
+    }
 }
