@@ -292,6 +292,10 @@ pub struct DemoArgs {
     /// and what the simulator saw.
     #[arg(long, conflicts_with = "input")]
     pub offboard: bool,
+    /// With --offboard: downgrade the users to Basic (frees the paid licence, keeps the
+    /// account) in place of deactivating them: `--steps revoke,downgrade,disassociate`.
+    #[arg(long, requires = "offboard")]
+    pub downgrade: bool,
     /// Logging and progress.
     #[command(flatten)]
     pub output: OutputArgs,

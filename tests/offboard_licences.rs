@@ -304,3 +304,35 @@ async fn deactivate_with_downgrade_is_a_usage_error_and_the_scope_is_checked_fir
     assert_eq!(run_ob(&sim, &a).await, Exit::Success);
     assert_eq!(sim.state().total_downgrades(), LEAVERS.len() as u64);
 }
+
+#[tokio::test]
+async fn demo_offboard_downgrade_shows_the_downgrade() {
+    use crate::common::bin::Bin;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let report = dir.path().join("demo.csv");
+    let out = Bin::new()
+        .args([
+            "demo",
+            "--offboard",
+            "--downgrade",
+            "--no-progress",
+            "--report",
+        ])
+        .arg(&report)
+        .run()
+        .await;
+    out.assert_clean();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let rows = crate::revoke_support::rows(&report);
+    let downgraded = |already: bool| {
+        rows.iter()
+            .filter(|r| r.step == Some(Step::Downgrade) && r.status == Status::Downgraded)
+            .filter(|r| r.message.starts_with("already Basic") == already)
+            .count()
+    };
+    assert!(downgraded(false) > 20, "most of the slice is downgraded");
+    assert!(downgraded(true) > 0, "the slice holds Basic users");
+    let said = format!("{} downgraded to Basic", downgraded(false));
+    assert!(out.stderr.contains(&said), "{said:?} in {}", out.stderr);
+    assert!(rows.iter().all(|r| r.step != Some(Step::Deactivate)));
+}

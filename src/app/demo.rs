@@ -20,6 +20,10 @@ pub const OFFBOARD_SLICE: usize = 60;
 /// even in a simulator, and its transfers show where a leaver's data goes.
 const OFFBOARD_STEPS: &str = "revoke,deactivate,disassociate";
 
+/// The steps of `demo --offboard --downgrade`: the licence freed by a downgrade to Basic (the
+/// generated Basic users among the slice show "already Basic: no call made").
+const DOWNGRADE_STEPS: &str = "revoke,downgrade,disassociate";
+
 /// `zoom-offboard demo`: the simulator in-process and a real revoke against it.
 pub(super) async fn demo(args: DemoArgs, ctx: &Context) -> Exit {
     if args.offboard {
@@ -93,9 +97,15 @@ async fn demo_offboard(args: &DemoArgs, ctx: &Context) -> Exit {
 async fn offboard_runs(args: &DemoArgs, ctx: &Context, sim: &Sim, cfg: &SimConfig) -> Exit {
     let users = sim.users();
     let (batch, rest) = users.split_at(OFFBOARD_SLICE.min(users.len()));
+    let steps = if args.downgrade {
+        DOWNGRADE_STEPS
+    } else {
+        OFFBOARD_STEPS
+    };
+    // A Licensed member: a Basic one could not receive the leavers' recordings.
     let Some(target) = rest
         .iter()
-        .find(|u| u.is_member() && u.status == UserStatus::Active)
+        .find(|u| u.is_member() && u.status == UserStatus::Active && u.user_type == 2)
     else {
         return usage(&format!(
             "demo --offboard needs more than {OFFBOARD_SLICE} simulated users (--sim-users), \
@@ -112,7 +122,7 @@ async fn offboard_runs(args: &DemoArgs, ctx: &Context, sim: &Sim, cfg: &SimConfi
          latency 30-120 ms, a few 5xx and dropped connections)\n\
          demo: offboarding its first {} users (the owner, admins, custom roles, a pending \
          invitation, inactive, managed-domain and Zoom Events users among them): \
-         --steps {OFFBOARD_STEPS} --transfer-to {}\n\
+         --steps {steps} --transfer-to {}\n\
          demo: first the dry run -> report {}",
         sim.base_url(),
         batch.len(),
@@ -121,7 +131,7 @@ async fn offboard_runs(args: &DemoArgs, ctx: &Context, sim: &Sim, cfg: &SimConfi
     ));
     let env = sim_env(cfg);
     let oargs = |dry_run: bool, report: &Path| OffboardArgs {
-        steps: Some(OFFBOARD_STEPS.into()),
+        steps: Some(steps.into()),
         transfer_to: Some(target.email.clone()),
         run: RevokeArgs {
             users: batch.iter().map(|u| u.email.clone()).collect(),
@@ -181,12 +191,13 @@ fn what_the_simulator_saw(
 ) -> String {
     format!(
         "demo: the simulator saw {} requests in all: {} tokens revoked, {} users deactivated, \
-         {} removed (disassociated), {} data transfers to {}; Zoom refused {} calls (400), \
-         {} answered 429.\n\
+         {} downgraded to Basic, {} removed (disassociated), {} data transfers to {}; Zoom \
+         refused {} calls (400), {} answered 429.\n\
          demo: offboard's exit code would be {} ({}). Open the reports: {} (dry run), {}",
         state.requests.len(),
         state.total_revocations(),
         state.total_deactivations(),
+        state.total_downgrades(),
         state.total_removals(),
         state.transfers_to(target).len(),
         target,
