@@ -164,6 +164,14 @@ impl Steps {
     }
 }
 
+/// `revoke,deactivate`: the contract's default when neither `--steps` nor the config file
+/// names the steps.
+impl Default for Steps {
+    fn default() -> Steps {
+        Steps(vec![Step::Revoke, Step::Deactivate])
+    }
+}
+
 impl FromStr for Steps {
     type Err = StepsError;
 
@@ -209,6 +217,7 @@ mod tests {
         assert_eq!(s.next_after(Step::Delete), None);
         assert!(s.any_guarded());
         assert!(!Steps::revoke_only().any_guarded());
+        assert_eq!(Steps::default(), "revoke,deactivate".parse().unwrap());
     }
 
     #[test]

@@ -336,3 +336,79 @@ async fn demo_offboard_downgrade_shows_the_downgrade() {
     assert!(out.stderr.contains(&said), "{said:?} in {}", out.stderr);
     assert!(rows.iter().all(|r| r.step != Some(Step::Deactivate)));
 }
+
+#[tokio::test]
+async fn offboard_keys_in_the_config_file_are_used_and_flags_win() {
+    let mut lines = input_lines();
+    lines.push("admin@example.com");
+    let (sim, dir, input, report) = world(sim_config(account()), &lines).await;
+    let config = dir.path().join("zoom-offboard.toml");
+    std::fs::write(
+        &config,
+        "[offboard]\n\
+         steps = [\"revoke\", \"downgrade\", \"disassociate\"]\n\
+         transfer_to = \"mgr.a@example.com\"\n\
+         transfer_kinds = \"meeting,docs\"\n\
+         include_admins = true\n",
+    )
+    .expect("write config");
+    let mut a = ob_args(&sim, &input, &report, "unused");
+    a.steps = None;
+    a.run.conn.config = Some(config.clone());
+    // The admin's disassociate is Zoom's refusal (1117): include_admins let it be sent.
+    assert_eq!(run_ob(&sim, &a).await, Exit::SomeFailed);
+    let (last, _) = by_step(&report);
+    assert_eq!(
+        row_of(&last, LEAVERS[0], Step::Downgrade).0,
+        Status::Downgraded
+    );
+    assert_eq!(
+        row_of(&last, LEAVERS[0], Step::Disassociate).0,
+        Status::Disassociated
+    );
+    let admin = &last[&("admin@example.com".to_string(), Some(Step::Downgrade))];
+    assert_eq!(admin.status, Status::Downgraded, "include_admins = true");
+    assert_eq!(
+        sim.state().kinds_received("mgr.a@example.com", LEAVERS[0]),
+        [TransferKind::Meeting, TransferKind::Docs]
+    );
+
+    // Flags win: --transfer-to beats no_transfer = true, --steps and --transfer-kinds beat
+    // the file's.
+    std::fs::write(
+        &config,
+        "[offboard]\nsteps = \"revoke,deactivate\"\nno_transfer = true\n\
+         transfer_kinds = [\"docs\"]\n",
+    )
+    .expect("write config");
+    let again = dir.path().join("again.csv");
+    let lines: Vec<String> = ["email", "leaver10@example.com"].map(String::from).to_vec();
+    let one = write_input(dir.path(), "one.csv", &lines);
+    let mut b = ob_args(&sim, &one, &again, "revoke,delete");
+    b.run.conn.config = Some(config.clone());
+    b.transfer_to = Some("mgr.b@example.com".into());
+    b.transfer_kinds = Some("whiteboard".into());
+    assert_eq!(run_ob(&sim, &b).await, Exit::Success);
+    assert_eq!(
+        sim.state()
+            .kinds_received("mgr.b@example.com", "leaver10@example.com"),
+        [TransferKind::Whiteboard]
+    );
+    let (last, _) = by_step(&again);
+    assert!(last.keys().all(|(_, s)| *s != Some(Step::Deactivate)));
+
+    // A file that contradicts itself, or names an unknown step, is refused before any call.
+    let sent = sim.state().requests.len();
+    std::fs::write(
+        &config,
+        "[offboard]\nno_transfer = true\ntransfer_to = \"mgr.a@example.com\"\n",
+    )
+    .expect("write config");
+    let mut c = ob_args(&sim, &one, &dir.path().join("c.csv"), "revoke");
+    c.steps = None;
+    c.run.conn.config = Some(config.clone());
+    assert_eq!(run_ob(&sim, &c).await, Exit::Usage);
+    std::fs::write(&config, "[offboard]\nsteps = \"revoke,suspend\"\n").expect("write");
+    assert_eq!(run_ob(&sim, &c).await, Exit::Usage);
+    assert_eq!(sim.state().requests.len(), sent, "nothing sent");
+}
