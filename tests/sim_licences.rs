@@ -328,3 +328,28 @@ async fn every_kind_arrives_and_targets_must_hold_the_licences_for_it() {
     assert_eq!(got.len(), 7);
     assert!(!got.contains(&TransferKind::Recording));
 }
+
+#[test]
+fn users_csv_takes_type_zoom_room_and_webinar_licence() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("users.csv");
+    std::fs::write(
+        &path,
+        "id,email,type,zoom_room,webinar_licence\n\
+         a,a@x.com,1,yes,\n\
+         b,b@x.com,,,true\n",
+    )
+    .unwrap();
+    let u = zoom_offboard::sim::load_users_csv(&path).unwrap();
+    assert_eq!(
+        (u[0].user_type, u[0].zoom_room, u[0].webinar_licence),
+        (1, true, false)
+    );
+    assert_eq!(
+        (u[1].user_type, u[1].zoom_room, u[1].webinar_licence),
+        (2, false, true)
+    );
+    std::fs::write(&path, "id,email,type\na,a@x.com,3\n").unwrap();
+    let err = zoom_offboard::sim::load_users_csv(&path).unwrap_err();
+    assert!(format!("{err:#}").contains("line 2"), "{err:#}");
+}

@@ -8,7 +8,7 @@ use crate::cli::{ConnectionArgs, DemoArgs, OffboardArgs, RevokeArgs};
 use crate::config::{OffboardSettings, Settings};
 use crate::exit::Exit;
 use crate::logging;
-use crate::sim::{Sim, SimConfig, SimState, SimUsers, UserStatus};
+use crate::sim::{Sim, SimConfig, SimState, SimUser, SimUsers, UserStatus};
 
 /// How many of the simulator's first generated users `demo --offboard` takes out. The generated
 /// mix (see [`crate::sim::users`]) puts among the first 60 the account owner, three admins (one
@@ -92,21 +92,28 @@ async fn demo_offboard(args: &DemoArgs, ctx: &Context) -> Exit {
     Exit::for_demo(exit)
 }
 
+/// The steps of this demo: `--downgrade` frees licences by downgrading instead of deactivating.
+fn demo_steps(args: &DemoArgs) -> &'static str {
+    if args.downgrade {
+        DOWNGRADE_STEPS
+    } else {
+        OFFBOARD_STEPS
+    }
+}
+
+/// A transfer target for every kind of data: an active, Licensed Member (a Basic one could not
+/// receive the leavers' recordings).
+fn can_receive(u: &SimUser) -> bool {
+    u.is_member() && u.status == UserStatus::Active && u.user_type == 2
+}
+
 /// The two runs of `demo --offboard` and what the simulator saw; returns the real run's exit
 /// code (or the dry run's, when that one could not finish).
 async fn offboard_runs(args: &DemoArgs, ctx: &Context, sim: &Sim, cfg: &SimConfig) -> Exit {
     let users = sim.users();
     let (batch, rest) = users.split_at(OFFBOARD_SLICE.min(users.len()));
-    let steps = if args.downgrade {
-        DOWNGRADE_STEPS
-    } else {
-        OFFBOARD_STEPS
-    };
-    // A Licensed member: a Basic one could not receive the leavers' recordings.
-    let Some(target) = rest
-        .iter()
-        .find(|u| u.is_member() && u.status == UserStatus::Active && u.user_type == 2)
-    else {
+    let steps = demo_steps(args);
+    let Some(target) = rest.iter().find(|u| can_receive(u)) else {
         return usage(&format!(
             "demo --offboard needs more than {OFFBOARD_SLICE} simulated users (--sim-users), \
              so that an active Member outside the batch can receive the leavers' data"
