@@ -382,17 +382,26 @@ async fn kill_in(sim: &Sim, calls: &Calls, cmd: Bin, wave: Wave, report: &Path) 
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn offboard_killed_in_every_wave_then_resumed_offboards_everyone_once() {
-    let _turn = ONE_KILL_TEST_AT_A_TIME.lock().await;
+/// What a kill test runs against: [`LEAVERS`] leavers on a simulator slow enough that every
+/// wave has calls on the wire at any moment, their input and report, and the request map.
+struct KillWorld {
+    account: Vec<SimUser>,
+    emails: Vec<String>,
+    sim: Sim,
+    _dir: tempfile::TempDir,
+    input: PathBuf,
+    report: PathBuf,
+    calls: Calls,
+}
+
+async fn kill_world(seed: u64) -> KillWorld {
     let (account, emails) = leavers_account(LEAVERS);
     let sim = Sim::start(SimConfig {
         light_per_second: Some(2000),
         medium_per_second: Some(2000),
         users: SimUsers::List(account.clone()),
-        // Long enough that every wave has calls on the wire at any moment.
         latency_ms: (10, 30),
-        seed: 21,
+        seed,
         ..SimConfig::default()
     })
     .await
@@ -401,18 +410,45 @@ async fn offboard_killed_in_every_wave_then_resumed_offboards_everyone_once() {
     let input = leavers_input(dir.path(), &emails);
     let report = dir.path().join("out.csv");
     let calls = Calls::new(&account);
-    let conc = CONCURRENCY.to_string();
-    let cmd = |resume: bool| {
-        let c = offboard_cmd(&sim, &input, &report).args(["--rate", "800", "--concurrency", &conc]);
+    KillWorld {
+        account,
+        emails,
+        sim,
+        _dir: dir,
+        input,
+        report,
+        calls,
+    }
+}
+
+impl KillWorld {
+    /// `offboard --steps STEPS` at the kill tests' rate and concurrency, `--resume` if asked.
+    fn cmd(&self, steps: &str, resume: bool) -> Bin {
+        let conc = CONCURRENCY.to_string();
+        let c = offboard_steps_cmd(&self.sim, &self.input, &self.report, steps).args([
+            "--rate",
+            "800",
+            "--concurrency",
+            &conc,
+        ]);
         if resume { c.arg("--resume") } else { c }
-    };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offboard_killed_in_every_wave_then_resumed_offboards_everyone_once() {
+    let _turn = ONE_KILL_TEST_AT_A_TIME.lock().await;
+    let w = kill_world(21).await;
+    let (account, emails, sim, report, calls) =
+        (&w.account, &w.emails, &w.sim, &w.report, &w.calls);
+    let cmd = |resume: bool| w.cmd("revoke,deactivate,delete", resume);
 
     let mut kills = Vec::new();
     for (i, wave) in [Wave::Revoke, Wave::Lookup, Wave::Deactivate, Wave::Delete]
         .into_iter()
         .enumerate()
     {
-        kills.push(kill_in(&sim, &calls, cmd(i > 0), wave, &report).await);
+        kills.push(kill_in(sim, calls, cmd(i > 0), wave, report).await);
     }
     let last_first_request = sim.state().requests.len();
     let last = cmd(true).run().await;
@@ -431,7 +467,7 @@ async fn offboard_killed_in_every_wave_then_resumed_offboards_everyone_once() {
         .collect();
 
     // Every leaver revoked, deactivated and deleted, each once, data moved once.
-    assert_everyone_offboarded(&report, &account, &emails, &truth);
+    assert_everyone_offboarded(report, account, emails, &truth);
 
     for (k, kill) in kills.iter().enumerate() {
         let later = kills
@@ -465,9 +501,9 @@ async fn offboard_killed_in_every_wave_then_resumed_offboards_everyone_once() {
             kill.on_wire.len()
         );
         // No step whose success row was on disk at this kill is ever sent again.
-        assert_nothing_done_sent_again(&calls, k, &kill.report, &all[later..]);
+        assert_nothing_done_sent_again(calls, k, &kill.report, &all[later..]);
         // A success row is never a lie.
-        for e in &emails {
+        for e in emails.iter() {
             let key = dedupe_key(e);
             let id = id_of[&key];
             if recorded(&kill.report, &key, Step::Revoke) {
@@ -522,7 +558,7 @@ async fn offboard_killed_in_every_wave_then_resumed_offboards_everyone_once() {
         "{repeated} repeated status calls, more than the {} answers lost at the kill",
         deact_kill.lost.len()
     );
-    let rows = read_rows(&report).expect("the final report's rows");
+    let rows = read_rows(report).expect("the final report's rows");
     let last_row = |user: &str, step: Step| -> &Row {
         rows.iter()
             .rev()
@@ -585,32 +621,11 @@ async fn offboard_killed_in_every_wave_then_resumed_offboards_everyone_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offboard_killed_in_the_downgrade_wave_then_resumed_downgrades_everyone_once() {
     let _turn = ONE_KILL_TEST_AT_A_TIME.lock().await;
-    let (account, emails) = leavers_account(LEAVERS);
-    let sim = Sim::start(SimConfig {
-        light_per_second: Some(2000),
-        medium_per_second: Some(2000),
-        users: SimUsers::List(account.clone()),
-        latency_ms: (10, 30),
-        seed: 22,
-        ..SimConfig::default()
-    })
-    .await
-    .expect("start the simulator");
-    let dir = tempfile::tempdir().expect("temp dir");
-    let input = leavers_input(dir.path(), &emails);
-    let report = dir.path().join("out.csv");
-    let calls = Calls::new(&account);
-    let conc = CONCURRENCY.to_string();
-    let cmd = |resume: bool| {
-        let c = offboard_steps_cmd(&sim, &input, &report, "revoke,downgrade").args([
-            "--rate",
-            "800",
-            "--concurrency",
-            &conc,
-        ]);
-        if resume { c.arg("--resume") } else { c }
-    };
-    let kill = kill_in(&sim, &calls, cmd(false), Wave::Downgrade, &report).await;
+    let w = kill_world(22).await;
+    let (account, emails, sim, report, calls) =
+        (&w.account, &w.emails, &w.sim, &w.report, &w.calls);
+    let cmd = |resume: bool| w.cmd("revoke,downgrade", resume);
+    let kill = kill_in(sim, calls, cmd(false), Wave::Downgrade, report).await;
     // Usually a few calls are on the wire at the freeze; on a loaded machine there may be
     // none, and the answers lost are then those not yet written down. Either way, few.
     assert!(
@@ -624,16 +639,16 @@ async fn offboard_killed_in_the_downgrade_wave_then_resumed_downgrades_everyone_
     last.assert_clean();
     assert_eq!(last.code, Some(0), "stderr: {}", last.stderr);
     let truth = sim.state();
-    assert_nothing_done_sent_again(&calls, 0, &kill.report, &truth.requests[resumed_from..]);
+    assert_nothing_done_sent_again(calls, 0, &kill.report, &truth.requests[resumed_from..]);
 
     // Every leaver Basic, downgraded once; the answers the kill lost were applied, and the
     // resume found those users Basic and wrote them without a call.
-    let final_state = read_report(&report).expect("the final report parses");
+    let final_state = read_report(report).expect("the final report parses");
     let id_of: HashMap<String, &str> = account
         .iter()
         .map(|u| (dedupe_key(&u.email), u.id.as_str()))
         .collect();
-    for e in &emails {
+    for e in emails.iter() {
         let key = dedupe_key(e);
         assert!(recorded(&final_state, &key, Step::Downgrade), "{e}");
         let t = &truth.offboarded[id_of[key.as_str()]];
@@ -644,7 +659,7 @@ async fn offboard_killed_in_the_downgrade_wave_then_resumed_downgrades_everyone_
         );
     }
     assert_eq!(truth.offboarded.len(), emails.len(), "nobody else touched");
-    let rows = read_rows(&report).expect("the final report's rows");
+    let rows = read_rows(report).expect("the final report's rows");
     for u in &kill.lost {
         let row = rows
             .iter()

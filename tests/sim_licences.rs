@@ -8,27 +8,10 @@
 
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
-use zoom_offboard::sim::{BasicCap, Sim, SimConfig, SimUser, TransferKind};
+use zoom_offboard::sim::{BasicCap, Sim, SimConfig, TransferKind};
 
 use crate::common::{self, bearer, json};
-
-/// Generated user `i` (1-based, as the pattern counts).
-fn user(sim: &Sim, i: usize) -> SimUser {
-    sim.users()
-        .into_iter()
-        .find(|u| u.email == format!("user{i:05}@example.com"))
-        .expect("generated user")
-}
-
-async fn call(sim: &Sim, method: Method, path: &str, auth: &str, body: Option<Value>) -> Response {
-    let mut req = common::client()
-        .request(method, format!("{}{path}", sim.base_url()))
-        .header("Authorization", auth);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    req.send().await.expect("request")
-}
+use crate::sim_offboard::{call, delete, refused, user};
 
 async fn patch(sim: &Sim, who: &str, body: Value, auth: &str) -> Response {
     call(
@@ -39,19 +22,6 @@ async fn patch(sim: &Sim, who: &str, body: Value, auth: &str) -> Response {
         Some(body),
     )
     .await
-}
-
-async fn delete(sim: &Sim, who: &str, query: &str, auth: &str) -> Response {
-    let path = format!("/users/{who}?{query}");
-    call(sim, Method::DELETE, &path, auth, None).await
-}
-
-/// Asserts a `status` with Zoom's `code`, and returns the message.
-async fn refused(r: Response, status: u16, code: i64) -> String {
-    assert_eq!(r.status(), status);
-    let v = json(r).await;
-    assert_eq!(v["code"], code, "{v}");
-    v["message"].as_str().unwrap_or_default().to_string()
 }
 
 /// Every transfer flag of the spec set to `value`, as a query string.
