@@ -172,10 +172,12 @@ fn main() {
         rows.push(network(&rt, dir.path(), s, 7 + i as u64));
         print_partial(rows.last());
     }
-    if wanted("offboard-3step") {
-        eprintln!("running offboard-3step ...");
-        rows.push(offboard_3step(&rt, dir.path(), 99));
-        print_partial(rows.last());
+    for licence in [LicenceStep::Deactivate, LicenceStep::Downgrade] {
+        if wanted(licence.row()) {
+            eprintln!("running {} ...", licence.row());
+            rows.push(offboard_3step(&rt, dir.path(), 99, licence));
+            print_partial(rows.last());
+        }
     }
     if wanted("reconcile-50k") {
         eprintln!("running reconcile-50k ...");
@@ -297,11 +299,44 @@ fn truth(state: &SimState, users: &[(String, String)]) -> Truth {
     }
 }
 
+/// The offboard rows' middle wave: `offboard-3step` deactivates, `offboard-3step-downgrade`
+/// (issue 20) downgrades to Basic in its place.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LicenceStep {
+    Deactivate,
+    Downgrade,
+}
+
+impl LicenceStep {
+    /// The table row's name.
+    fn row(self) -> &'static str {
+        match self {
+            LicenceStep::Deactivate => "offboard-3step",
+            LicenceStep::Downgrade => "offboard-3step-downgrade",
+        }
+    }
+
+    /// The `--steps` list.
+    fn steps(self) -> &'static str {
+        match self {
+            LicenceStep::Deactivate => "revoke,deactivate,delete",
+            LicenceStep::Downgrade => "revoke,downgrade,delete",
+        }
+    }
+}
+
 /// `offboard-3step` (issue 12): `offboard --steps revoke,deactivate,delete --transfer-to M` of
 /// 3,000 members at the Business ceiling (`--rate 80`). Its "users" column counts the calls the
-/// run needs (3 steps + 1 lookup per user, + the target's lookup), so that efficiency is over all
-/// calls, lookups included; "revoked (sim)" counts users the simulator saw deleted.
-fn offboard_3step(rt: &tokio::runtime::Runtime, dir: &Path, seed: u64) -> Row {
+/// run needs (3 steps + 1 lookup per user, + the target's lookup; with `downgrade`, none for a
+/// leaver who is Basic already), so that efficiency is over all calls, lookups included;
+/// "revoked (sim)" counts users the simulator saw deleted. The target is a Licensed member, who
+/// can receive every kind of data (a Basic one could not take recordings).
+fn offboard_3step(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+    seed: u64,
+    licence: LicenceStep,
+) -> Row {
     let cfg = SimConfig {
         plan: Plan::Business,
         users: SimUsers::Generated(USERS + USERS / 3),
@@ -320,7 +355,16 @@ fn offboard_3step(rt: &tokio::runtime::Runtime, dir: &Path, seed: u64) -> Row {
         })
         .collect();
     assert!(members.len() > USERS, "not enough active members");
-    let manager = members[USERS].email.clone();
+    let manager = members[USERS..]
+        .iter()
+        .find(|u| u.user_type == 2)
+        .expect("a Licensed member to receive the data")
+        .email
+        .clone();
+    let no_call = match licence {
+        LicenceStep::Deactivate => 0,
+        LicenceStep::Downgrade => members[..USERS].iter().filter(|u| u.user_type == 1).count(),
+    };
     let leavers: Vec<(String, String)> = members[..USERS]
         .iter()
         .map(|u| (u.id.clone(), u.email.clone()))
@@ -336,7 +380,7 @@ fn offboard_3step(rt: &tokio::runtime::Runtime, dir: &Path, seed: u64) -> Row {
     let mut cmd = against(&sim, &cfg, "offboard", &input, &report);
     cmd.args([
         "--steps",
-        "revoke,deactivate,delete",
+        licence.steps(),
         "--transfer-to",
         &manager,
         "--rate",
@@ -364,8 +408,8 @@ fn offboard_3step(rt: &tokio::runtime::Runtime, dir: &Path, seed: u64) -> Row {
         .filter(|(id, _)| state.offboarded.get(id).is_some_and(|t| t.deletions == 1))
         .count();
     Row {
-        name: "offboard-3step",
-        users: USERS * 4 + 1,
+        name: licence.row(),
+        users: USERS * 4 + 1 - no_call,
         limit: format!("{BUSINESS_LIGHT}/s, {USERS} users x 3 steps + lookups"),
         rate: Some(f64::from(BUSINESS_LIGHT)),
         m,
@@ -688,28 +732,25 @@ fn targets(rows: &[Row]) -> String {
             );
         }
     }
-    if let Some(r @ Row { truth: Some(t), .. }) = find("offboard-3step") {
+    for name in ["offboard-3step", "offboard-3step-downgrade"] {
+        let Some(r @ Row { truth: Some(t), .. }) = find(name) else {
+            continue;
+        };
         check(
             t.revoked == USERS,
-            format!(
-                "offboard-3step: {} of {USERS} users deleted once",
-                t.revoked
-            ),
+            format!("{name}: {} of {USERS} users deleted once", t.revoked),
         );
         check(
             eff(r) >= 0.95,
-            format!(
-                "offboard-3step: efficiency over all calls {:.3} ≥ 0.95",
-                eff(r)
-            ),
+            format!("{name}: efficiency over all calls {:.3} ≥ 0.95", eff(r)),
         );
         check(
             share(t) <= 0.01,
-            format!("offboard-3step: 429 share {:.2}% ≤ 1%", 100.0 * share(t)),
+            format!("{name}: 429 share {:.2}% ≤ 1%", 100.0 * share(t)),
         );
         check(
             t.peak as f64 <= r.rate.unwrap_or(0.0),
-            format!("offboard-3step: busiest one-second window {} ≤ 80", t.peak),
+            format!("{name}: busiest one-second window {} ≤ 80", t.peak),
         );
     }
     for r in rows {

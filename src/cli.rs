@@ -106,13 +106,16 @@ pub enum LogFormat {
 /// `zoom-offboard offboard`: everything `revoke` takes, plus the steps and where data goes.
 #[derive(Debug, Args, Clone, Default)]
 pub struct OffboardArgs {
-    /// Comma-separated steps, always run in this order: revoke (log out), deactivate (free the
-    /// licence, block sign-in), then at most one of disassociate (unlink; the person keeps a
-    /// free Zoom account) or delete (the user and their data, for good) [default: revoke,deactivate].
+    /// Comma-separated steps, always run in this order: revoke (log out), then at most one of
+    /// deactivate (free the licence, block sign-in) or downgrade (make the user Basic: frees the
+    /// paid licence, the user can still sign in), then at most one of disassociate (unlink; the
+    /// person keeps a free Zoom account) or delete (the user and their data, for good)
+    /// [default: revoke,deactivate].
     #[arg(long, value_name = "LIST")]
     pub steps: Option<String>,
-    /// Who receives a leaver's meetings, webinars, recordings and whiteboards on delete or
-    /// disassociate (an email or Zoom user id of an active user not being removed).
+    /// Who receives a leaver's data on delete or disassociate: meetings, webinars, recordings,
+    /// whiteboards, clips, notes, visitors and docs (an email or Zoom user id of an active user
+    /// not being removed; a Basic user cannot receive recordings).
     #[arg(long, value_name = "EMAIL")]
     pub transfer_to: Option<String>,
     /// The input column holding each user's own transfer target (e.g. manager); a blank cell
@@ -122,6 +125,11 @@ pub struct OffboardArgs {
     /// Delete or disassociate without moving any data: the data is lost with the user.
     #[arg(long, conflicts_with = "transfer_to")]
     pub no_transfer: bool,
+    /// Hand over only these kinds of data (comma-separated: meeting, webinar, recording,
+    /// whiteboard, clipfiles, notes, visitors, docs); the others are deleted with the user
+    /// [default: all eight].
+    #[arg(long, value_name = "LIST", conflicts_with = "no_transfer")]
+    pub transfer_kinds: Option<String>,
     /// Let deactivate, disassociate and delete touch admins and custom roles (never the owner).
     #[arg(long)]
     pub include_admins: bool,
@@ -397,6 +405,11 @@ pub struct DemoArgs {
     /// its candidates go into an `offboard --dry-run --steps revoke,deactivate`.
     #[arg(long, conflicts_with_all = ["input", "offboard"])]
     pub reconcile: bool,
+
+    /// With --offboard: downgrade the users to Basic (frees the paid licence, keeps the
+    /// account) in place of deactivating them: `--steps revoke,downgrade,disassociate`.
+    #[arg(long, requires = "offboard")]
+    pub downgrade: bool,
     /// Logging and progress.
     #[command(flatten)]
     pub output: OutputArgs,

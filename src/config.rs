@@ -23,7 +23,11 @@ use crate::input::UserId;
 use crate::plan::Label;
 use crate::plan::Plan;
 use crate::step::Steps;
+use crate::transfer::TransferKinds;
 use crate::zoom::auth::S2sCredentials;
+
+pub mod offboard;
+pub use offboard::FileOffboard;
 
 /// The default API base.
 pub const DEFAULT_BASE_URL: &str = "https://api.zoom.us/v2";
@@ -93,6 +97,9 @@ pub struct FileConfig {
     /// `[reconcile]`: the reconciliation's choices.
     #[serde(default)]
     pub reconcile: crate::reconcile::settings::FileReconcile,
+    /// `offboard`'s choices for scheduled runs.
+    #[serde(default)]
+    pub offboard: FileOffboard,
 }
 
 /// `[auth]` in the config file.
@@ -423,6 +430,15 @@ impl Settings {
         env: Env<'_>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<Settings, ConfigError> {
+        Settings::resolve_with_file(args, env, now).map(|(settings, _)| settings)
+    }
+
+    /// [`Settings::resolve`], and the config file it read, for the command's own keys.
+    fn resolve_with_file(
+        args: &RevokeArgs,
+        env: Env<'_>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(Settings, FileConfig), ConfigError> {
         let policy = PolicyFlags {
             max_retries: args.max_retries,
             outage_wait: args.outage_wait,
@@ -430,12 +446,12 @@ impl Settings {
         let (mut conn, file) = Connection::resolve(&args.conn, policy, &args.output, env)?;
         let rate = resolve_rate(args.rate, env, &file, conn.plan, &mut conn.warnings)?;
         let concurrency = resolve_concurrency(args.concurrency, env, &file)?;
-        Ok(Settings {
+        let settings = Settings {
             inputs: args.inputs.clone(),
             users: args.users.clone(),
             column: args.column.clone(),
             delimiter: args.delimiter,
-            exclude: args.exclude.clone().or(file.exclude),
+            exclude: args.exclude.clone().or(file.exclude.clone()),
             dry_run: args.dry_run,
             lookup: args.lookup,
             report: args
@@ -448,20 +464,22 @@ impl Settings {
             yes: args.yes,
             html: HtmlTarget::from_flags(args.html.clone(), args.no_html),
             conn,
-        })
+        };
+        Ok((settings, file))
     }
 }
 
 impl OffboardSettings {
-    /// Resolves `offboard`'s settings: the run's as for `revoke`, then the offboarding flags.
-    /// A bad step list, `--lookup list`, a removal with no transfer target and no
-    /// `--no-transfer`, or a bad `--transfer-to` is a usage error.
+    /// Resolves `offboard`'s settings: the run's as for `revoke`, then the offboarding flags
+    /// over the config file's `[offboard]` (flags win: see [`offboard::merge`]). A bad step or
+    /// kind list, `--lookup list`, a removal with no transfer target and no `--no-transfer`, or
+    /// a bad `--transfer-to` is a usage error.
     pub fn resolve(
         args: &OffboardArgs,
         env: Env<'_>,
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<OffboardSettings, ConfigError> {
-        let mut run = Settings::resolve(&args.run, env, now)?;
+        let (mut run, file) = Settings::resolve_with_file(&args.run, env, now)?;
         if run.lookup == crate::dryrun::Lookup::List {
             return Err(ConfigError::Usage(
                 "--lookup list is for revoke's dry runs: offboard looks each user up with \
@@ -470,55 +488,84 @@ impl OffboardSettings {
                     .to_owned(),
             ));
         }
-        let steps: Steps = args
-            .steps
-            .as_deref()
-            .unwrap_or("revoke,deactivate")
-            .parse()
-            .map_err(|e: crate::step::StepsError| ConfigError::Usage(e.to_string()))?;
-        let transfer_to = match &args.transfer_to {
-            Some(t) => Some(UserId::parse(t).map_err(|e| ConfigError::Value {
-                source_name: "--transfer-to".into(),
-                detail: format!("{t:?}: {e}"),
+        let choices = offboard::merge(args, &file.offboard)?;
+        let steps: Steps = match &choices.steps {
+            Some(c) => parse_chosen(c)?,
+            None => Steps::default(),
+        };
+        let transfer_to = match &choices.transfer_to {
+            Some(c) => Some(UserId::parse(&c.value).map_err(|e| ConfigError::Value {
+                source_name: c.source.clone(),
+                detail: format!("{:?}: {e}", c.value),
             })?),
             None => None,
         };
-        check_transfer(args, &steps, transfer_to.is_some(), &mut run.conn.warnings)?;
+        check_transfer(
+            &choices,
+            &steps,
+            transfer_to.is_some(),
+            &mut run.conn.warnings,
+        )?;
+        let transfer_kinds: TransferKinds = match &choices.transfer_kinds {
+            Some(c) => parse_chosen(c)?,
+            None => TransferKinds::all(),
+        };
         let options = crate::offboard::Options {
             steps,
             transfer_to,
-            no_transfer: args.no_transfer,
-            include_admins: args.include_admins,
+            no_transfer: choices.no_transfer,
+            transfer_kinds,
+            include_admins: choices.include_admins,
             dry_run: run.dry_run,
             concurrency: run.concurrency,
         };
         Ok(OffboardSettings {
             run,
             options,
-            transfer_column: args.transfer_column.clone(),
+            transfer_column: choices.transfer_column,
         })
     }
 }
 
+/// Parses a list chosen from a flag (its error is a usage error, which names the flag) or from
+/// the config file (named as the key in the file).
+fn parse_chosen<T>(c: &offboard::Chosen<String>) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    c.value.parse().map_err(|e: T::Err| {
+        if c.source.starts_with("--") {
+            ConfigError::Usage(e.to_string())
+        } else {
+            ConfigError::Value {
+                source_name: c.source.clone(),
+                detail: e.to_string(),
+            }
+        }
+    })
+}
+
 /// A removal needs to know where the data goes; a target without a removal is only a warning.
 fn check_transfer(
-    args: &OffboardArgs,
+    choices: &offboard::OffboardChoices,
     steps: &Steps,
     has_target: bool,
     warnings: &mut Vec<String>,
 ) -> Result<(), ConfigError> {
     if let Some(removal) = steps.removal()
         && !has_target
-        && args.transfer_column.is_none()
-        && !args.no_transfer
+        && choices.transfer_column.is_none()
+        && !choices.no_transfer
     {
         return Err(ConfigError::Usage(format!(
             "--steps {steps} includes {removal}: say where each leaver's meetings, webinars, \
-             recordings and whiteboards go with --transfer-to EMAIL or --transfer-column NAME, \
-             or pass --no-transfer to let the data go with the user"
+             recordings, whiteboards, clips, notes, visitors and docs go with --transfer-to \
+             EMAIL or --transfer-column NAME, or pass --no-transfer to let the data go with the \
+             user"
         )));
     }
-    if steps.removal().is_none() && (has_target || args.no_transfer) {
+    if steps.removal().is_none() && (has_target || choices.no_transfer) {
         warnings.push(
             "--transfer-to and --no-transfer only matter with a disassociate or delete step".into(),
         );
@@ -890,6 +937,29 @@ mod tests {
             Some(vec!["work_email".into(), "alias".into()])
         );
         assert_eq!(cfg.reconcile.max_share, Some(10.0));
+
+        // Its [offboard] examples, uncommented, parse too.
+        let text = include_str!("../config.example.toml");
+        let (_, offboard) = text.split_once("[offboard]").unwrap();
+        let keys: String = offboard
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| l.contains(" = "))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let f: FileOffboard = toml::from_str(&keys).unwrap();
+        assert_eq!(
+            f.steps.map(|s| s.joined()).as_deref(),
+            Some("revoke,deactivate,disassociate")
+        );
+        assert_eq!(
+            f.transfer_kinds.map(|s| s.joined()).as_deref(),
+            Some("meeting,recording,docs")
+        );
+        assert_eq!(
+            (f.no_transfer, f.include_admins),
+            (Some(false), Some(false))
+        );
     }
 
     #[test]

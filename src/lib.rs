@@ -23,7 +23,9 @@
 //! - [`evidence`]: the report's chain, the run log, `verify` and the HTML summary.
 //! - [`app`]: the commands wired together; [`exit`]: exit codes; [`logging`]: logs and the bar.
 //! - [`plan`]: Zoom plans and rate-limit labels (Light, Medium) with their ceilings.
-//! - [`step`]: the offboarding steps (revoke, deactivate, disassociate, delete) and `--steps`.
+//! - [`step`]: the offboarding steps (revoke, deactivate or downgrade, disassociate, delete)
+//!   and `--steps`.
+//! - [`transfer`]: the kinds of data a removal hands over, and `--transfer-kinds`.
 //! - [`sim`]: a Zoom API simulator on loopback, used by every network test and by `demo`.
 //! - [`sync`]: the one poison-tolerant lock.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
@@ -47,6 +49,7 @@ pub mod run;
 pub mod sim;
 pub mod step;
 pub mod sync;
+pub mod transfer;
 pub mod users;
 pub mod zoom;
 

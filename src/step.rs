@@ -2,9 +2,12 @@
 //!
 //! A [`Step`] can only be made by parsing a step name or from the constants here, so a value of
 //! this type proves it is one the tool knows. [`Steps`] is a parsed `--steps` list: always in the
-//! contract's order (`revoke`, `deactivate`, then at most one of `disassociate` and `delete`),
-//! whatever order the operator typed, because the order is what makes the run safe: the whole
-//! batch is logged out before anyone is deactivated, and deactivated before anyone is removed.
+//! contract's order (`revoke`, then at most one of `deactivate` and `downgrade`, then at most one
+//! of `disassociate` and `delete`), whatever order the operator typed, because the order is what
+//! makes the run safe: the whole batch is logged out before anyone is deactivated (or
+//! downgraded), and deactivated before anyone is removed. `deactivate` and `downgrade` share one
+//! wave: the first blocks the person and frees the licence, the second only frees the licence
+//! and leaves a Basic account that can still sign in, so a run does one or the other.
 
 use std::fmt;
 use std::str::FromStr;
@@ -19,6 +22,10 @@ pub enum Step {
     Revoke,
     /// `PUT /users/{id}/status` `{"action":"deactivate"}`: frees the licence, blocks sign-in.
     Deactivate,
+    /// `PATCH /users/{id}` `{"type":1}`: frees the paid licence; the user stays on the account
+    /// as Basic and can still sign in (a contractor kept as a guest, an account kept for its
+    /// data).
+    Downgrade,
     /// `DELETE /users/{id}?action=disassociate`: unlinks the user, who keeps a free Zoom account.
     Disassociate,
     /// `DELETE /users/{id}?action=delete`: removes the user and their data for good.
@@ -27,9 +34,10 @@ pub enum Step {
 
 impl Step {
     /// Every step, in the order a run takes them.
-    pub const ALL: [Step; 4] = [
+    pub const ALL: [Step; 5] = [
         Step::Revoke,
         Step::Deactivate,
+        Step::Downgrade,
         Step::Disassociate,
         Step::Delete,
     ];
@@ -39,9 +47,27 @@ impl Step {
         match self {
             Step::Revoke => "revoke",
             Step::Deactivate => "deactivate",
+            Step::Downgrade => "downgrade",
             Step::Disassociate => "disassociate",
             Step::Delete => "delete",
         }
+    }
+
+    /// The step's place in [`Step::ALL`]: an index for per-step arrays.
+    pub fn index(self) -> usize {
+        match self {
+            Step::Revoke => 0,
+            Step::Deactivate => 1,
+            Step::Downgrade => 2,
+            Step::Disassociate => 3,
+            Step::Delete => 4,
+        }
+    }
+
+    /// True for the steps that free the user's licence in the wave after the logout
+    /// (`deactivate`, `downgrade`): a run has at most one of them.
+    pub fn frees_licence(self) -> bool {
+        matches!(self, Step::Deactivate | Step::Downgrade)
     }
 
     /// True for the steps the safety rules guard (everything but `revoke`, which logs out every
@@ -64,7 +90,7 @@ impl fmt::Display for Step {
 
 /// A step name that is not one of [`Step::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown step \"{0}\" (expected revoke, deactivate, disassociate or delete)")]
+#[error("unknown step \"{0}\" (expected revoke, deactivate, downgrade, disassociate or delete)")]
 pub struct UnknownStep(pub String);
 
 impl FromStr for Step {
@@ -88,6 +114,14 @@ pub enum StepsError {
     /// `disassociate` and `delete` both: a user can be removed only once.
     #[error("--steps: choose at most one of disassociate and delete (a user is removed only once)")]
     BothRemovals,
+    /// `deactivate` and `downgrade` both: they take the same wave, and a run frees a licence
+    /// one way.
+    #[error(
+        "--steps: choose at most one of deactivate and downgrade (deactivate blocks the person \
+         and frees the licence; downgrade frees the licence and keeps a Basic account that can \
+         still sign in)"
+    )]
+    BothLicenceSteps,
     /// Nothing to do.
     #[error("--steps: no step given (expected a comma-separated list such as revoke,deactivate)")]
     Empty,
@@ -130,6 +164,14 @@ impl Steps {
     }
 }
 
+/// `revoke,deactivate`: the contract's default when neither `--steps` nor the config file
+/// names the steps.
+impl Default for Steps {
+    fn default() -> Steps {
+        Steps(vec![Step::Revoke, Step::Deactivate])
+    }
+}
+
 impl FromStr for Steps {
     type Err = StepsError;
 
@@ -146,6 +188,9 @@ impl FromStr for Steps {
         }
         if steps.contains(&Step::Disassociate) && steps.contains(&Step::Delete) {
             return Err(StepsError::BothRemovals);
+        }
+        if steps.contains(&Step::Deactivate) && steps.contains(&Step::Downgrade) {
+            return Err(StepsError::BothLicenceSteps);
         }
         steps.sort();
         Ok(Steps(steps))
@@ -172,6 +217,7 @@ mod tests {
         assert_eq!(s.next_after(Step::Delete), None);
         assert!(s.any_guarded());
         assert!(!Steps::revoke_only().any_guarded());
+        assert_eq!(Steps::default(), "revoke,deactivate".parse().unwrap());
     }
 
     #[test]
@@ -185,5 +231,21 @@ mod tests {
             Err(StepsError::BothRemovals)
         );
         assert_eq!(" , ".parse::<Steps>(), Err(StepsError::Empty));
+        assert_eq!(
+            "downgrade,revoke,deactivate".parse::<Steps>(),
+            Err(StepsError::BothLicenceSteps)
+        );
+    }
+
+    #[test]
+    fn downgrade_takes_the_deactivate_wave() {
+        let s: Steps = "delete,Downgrade,revoke".parse().unwrap();
+        assert_eq!(s.to_string(), "revoke,downgrade,delete");
+        assert_eq!(s.next_after(Step::Downgrade), Some(Step::Delete));
+        assert!(Step::Downgrade.is_guarded() && Step::Downgrade.frees_licence());
+        assert!(!Step::Downgrade.removes_user());
+        for (i, step) in Step::ALL.into_iter().enumerate() {
+            assert_eq!(step.index(), i);
+        }
     }
 }

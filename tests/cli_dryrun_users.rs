@@ -318,6 +318,8 @@ fn team(now: chrono::DateTime<chrono::Utc>) -> (Vec<SimUser>, Vec<&'static str>)
         login_types: vec![101],
         managed_domain: false,
         zoom_events: false,
+        zoom_room: false,
+        webinar_licence: false,
         other_account: false,
         last_login_time: login,
     };

@@ -29,6 +29,8 @@ pub fn person(n: u32, email: &str) -> SimUser {
         login_types: vec![101],
         managed_domain: false,
         zoom_events: false,
+        zoom_room: false,
+        webinar_licence: false,
         other_account: false,
         last_login_time: Some("2026-01-01T00:00:00Z".into()),
     }

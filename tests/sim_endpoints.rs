@@ -292,8 +292,8 @@ async fn unknown_paths_and_methods_are_404_and_recorded() {
     let reqs = [
         c.get(format!("{base}/v2/meetings")),
         c.post(format!("{base}/v2/users/{id}/token")),
-        // DELETE /v2/users/{id} is served (offboarding); updating a user is not.
-        c.patch(format!("{base}/v2/users/{id}")),
+        // DELETE and PATCH /v2/users/{id} are served (offboarding, downgrade); POST is not.
+        c.post(format!("{base}/v2/users/{id}")),
         c.delete(format!("{base}/v2/users/a/b/token")),
         c.get(format!("{base}/v2/users/")),
         c.get(format!("{base}/oauth/token")),

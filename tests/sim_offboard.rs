@@ -16,7 +16,7 @@ use zoom_offboard::sim::{
 use crate::common::{self, bearer, json};
 
 /// Generated user `i` (1-based, as the pattern counts).
-fn user(sim: &Sim, i: usize) -> SimUser {
+pub(crate) fn user(sim: &Sim, i: usize) -> SimUser {
     sim.users()
         .into_iter()
         .find(|u| u.email == format!("user{i:05}@example.com"))
@@ -24,7 +24,13 @@ fn user(sim: &Sim, i: usize) -> SimUser {
 }
 
 /// `method path` with `auth`, and a JSON body if given.
-async fn call(sim: &Sim, method: Method, path: &str, auth: &str, body: Option<Value>) -> Response {
+pub(crate) async fn call(
+    sim: &Sim,
+    method: Method,
+    path: &str,
+    auth: &str,
+    body: Option<Value>,
+) -> Response {
     let mut req = common::client()
         .request(method, format!("{}{path}", sim.base_url()))
         .header("Authorization", auth);
@@ -46,7 +52,7 @@ async fn set_status(sim: &Sim, who: &str, action: &str, auth: &str) -> Response 
     .await
 }
 
-async fn delete(sim: &Sim, who: &str, query: &str, auth: &str) -> Response {
+pub(crate) async fn delete(sim: &Sim, who: &str, query: &str, auth: &str) -> Response {
     call(
         sim,
         Method::DELETE,
@@ -62,7 +68,7 @@ async fn get(sim: &Sim, who: &str, auth: &str) -> Response {
 }
 
 /// Asserts a 400 (or `status`) with Zoom's `code`, and returns the message.
-async fn refused(r: Response, status: u16, code: i64) -> String {
+pub(crate) async fn refused(r: Response, status: u16, code: i64) -> String {
     assert_eq!(r.status(), status);
     let v = json(r).await;
     assert_eq!(v["code"], code, "{v}");

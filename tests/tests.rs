@@ -12,6 +12,9 @@ mod sim_limits;
 mod sim_faults;
 // Simulator offboarding: status, delete/disassociate with transfers, roles, refusals, ground truth.
 mod sim_offboard;
+// Simulator licences: PATCH /users/{id} (type, Zoom Rooms, Zoom Events, the Basic cap) and
+// what a transfer target's licence can receive.
+mod sim_licences;
 // revoke in-process against the simulator: helpers shared by the revoke_* and resume_* modules.
 mod revoke_support;
 // revoke end to end: happy path, not found, invalid, duplicates, odd input.
@@ -22,6 +25,8 @@ mod revoke_faults;
 mod revoke_outage;
 // offboard: waves, transfers, every safety rule and Zoom refusal, lost deletes, dry run, resume.
 mod offboard;
+// offboard's data and licences: every transfer kind, --transfer-kinds, a Basic target, downgrade.
+mod offboard_licences;
 // revoke's pacing against the simulator's rate limits.
 mod revoke_pacing;
 // the real binary stopped (SIGKILL, SIGINT, daily limit) and resumed.

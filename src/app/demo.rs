@@ -8,7 +8,7 @@ use crate::cli::{ConnectionArgs, DemoArgs, OffboardArgs, RevokeArgs};
 use crate::config::{OffboardSettings, Settings};
 use crate::exit::Exit;
 use crate::logging;
-use crate::sim::{Sim, SimConfig, SimState, SimUsers, UserStatus};
+use crate::sim::{Sim, SimConfig, SimState, SimUser, SimUsers, UserStatus};
 
 /// How many of the simulator's first generated users `demo --offboard` takes out. The generated
 /// mix (see [`crate::sim::users`]) puts among the first 60 the account owner, three admins (one
@@ -19,6 +19,10 @@ pub const OFFBOARD_SLICE: usize = 60;
 /// The steps `demo --offboard` runs: everything but `delete`, so the demo never deletes data
 /// even in a simulator, and its transfers show where a leaver's data goes.
 const OFFBOARD_STEPS: &str = "revoke,deactivate,disassociate";
+
+/// The steps of `demo --offboard --downgrade`: the licence freed by a downgrade to Basic (the
+/// generated Basic users among the slice show "already Basic: no call made").
+const DOWNGRADE_STEPS: &str = "revoke,downgrade,disassociate";
 
 /// `zoom-offboard demo`: the simulator in-process and a real revoke against it.
 pub(super) async fn demo(args: DemoArgs, ctx: &Context) -> Exit {
@@ -93,15 +97,28 @@ async fn demo_offboard(args: &DemoArgs, ctx: &Context) -> Exit {
     Exit::for_demo(exit)
 }
 
+/// The steps of this demo: `--downgrade` frees licences by downgrading instead of deactivating.
+fn demo_steps(args: &DemoArgs) -> &'static str {
+    if args.downgrade {
+        DOWNGRADE_STEPS
+    } else {
+        OFFBOARD_STEPS
+    }
+}
+
+/// A transfer target for every kind of data: an active, Licensed Member (a Basic one could not
+/// receive the leavers' recordings).
+fn can_receive(u: &SimUser) -> bool {
+    u.is_member() && u.status == UserStatus::Active && u.user_type == 2
+}
+
 /// The two runs of `demo --offboard` and what the simulator saw; returns the real run's exit
 /// code (or the dry run's, when that one could not finish).
 async fn offboard_runs(args: &DemoArgs, ctx: &Context, sim: &Sim, cfg: &SimConfig) -> Exit {
     let users = sim.users();
     let (batch, rest) = users.split_at(OFFBOARD_SLICE.min(users.len()));
-    let Some(target) = rest
-        .iter()
-        .find(|u| u.is_member() && u.status == UserStatus::Active)
-    else {
+    let steps = demo_steps(args);
+    let Some(target) = rest.iter().find(|u| can_receive(u)) else {
         return usage(&format!(
             "demo --offboard needs more than {OFFBOARD_SLICE} simulated users (--sim-users), \
              so that an active Member outside the batch can receive the leavers' data"
@@ -117,7 +134,7 @@ async fn offboard_runs(args: &DemoArgs, ctx: &Context, sim: &Sim, cfg: &SimConfi
          latency 30-120 ms, a few 5xx and dropped connections)\n\
          demo: offboarding its first {} users (the owner, admins, custom roles, a pending \
          invitation, inactive, managed-domain and Zoom Events users among them): \
-         --steps {OFFBOARD_STEPS} --transfer-to {}\n\
+         --steps {steps} --transfer-to {}\n\
          demo: first the dry run -> report {}",
         sim.base_url(),
         batch.len(),
@@ -126,7 +143,7 @@ async fn offboard_runs(args: &DemoArgs, ctx: &Context, sim: &Sim, cfg: &SimConfi
     ));
     let env = sim_env(cfg);
     let oargs = |dry_run: bool, report: &Path| OffboardArgs {
-        steps: Some(OFFBOARD_STEPS.into()),
+        steps: Some(steps.into()),
         transfer_to: Some(target.email.clone()),
         run: RevokeArgs {
             users: batch.iter().map(|u| u.email.clone()).collect(),
@@ -186,13 +203,14 @@ fn what_the_simulator_saw(
 ) -> String {
     format!(
         "demo: the simulator saw {} requests in all: {} tokens revoked, {} users deactivated, \
-         {} removed (disassociated), {} data transfers to {}; Zoom refused {} calls (400), \
-         {} answered 429.\n\
+         {} downgraded to Basic, {} removed (disassociated), {} data transfers to {}; Zoom \
+         refused {} calls (400), {} answered 429.\n\
          demo: offboard's exit code would be {} ({}). Open the reports: {} (dry run), {}\n\
          demo: the one-page summaries (open them in a browser): {} (dry run), {}",
         state.requests.len(),
         state.total_revocations(),
         state.total_deactivations(),
+        state.total_downgrades(),
         state.total_removals(),
         state.transfers_to(target).len(),
         target,

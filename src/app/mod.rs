@@ -337,6 +337,8 @@ pub const DRY_RUN_SCOPES: &[&str] = &[
 ];
 /// Scopes for deactivating users.
 pub const STATUS_SCOPES: &[&str] = &["user:write:admin", "user:update:status:admin"];
+/// Scopes for downgrading users to Basic (`PATCH /users/{id}`).
+pub const UPDATE_SCOPES: &[&str] = &["user:write:admin", "user:update:user:admin"];
 /// Scopes for deleting or disassociating users.
 pub const DELETE_SCOPES: &[&str] = &["user:write:admin", "user:delete:user:admin"];
 /// Scopes for revoking SSO tokens.

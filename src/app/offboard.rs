@@ -16,9 +16,10 @@ use super::revoke::duration_at;
 use crate::config::{OffboardSettings, Settings};
 use crate::exit::Exit;
 use crate::input::{Batch, UserId};
-use crate::offboard::{self, Leaver, Options, Tally};
+use crate::offboard::{self, Leaver, Options, PMI_NOTE, Tally};
 use crate::report::{ReportKind, ResumeState, Row, Status};
 use crate::step::Step;
+use crate::transfer::{TransferKind, TransferKinds};
 
 /// `zoom-offboard offboard` (and its dry run).
 pub async fn offboard(settings: OffboardSettings, ctx: &Context) -> Exit {
@@ -145,6 +146,7 @@ fn scopes(opts: &Options) -> Vec<&'static [&'static str]> {
             needs.push(match step {
                 Step::Revoke => super::REVOKE_SCOPES,
                 Step::Deactivate => super::STATUS_SCOPES,
+                Step::Downgrade => super::UPDATE_SCOPES,
                 Step::Disassociate | Step::Delete => super::DELETE_SCOPES,
             });
         }
@@ -181,7 +183,13 @@ fn confirmation(work: &Work<Leaver>, opts: &Options, settings: &Settings) -> (St
     }
     let data = match (opts.steps.removal(), &opts.transfer_to, opts.no_transfer) {
         (Some(_), _, true) => "Their meetings, recordings and other data will NOT be moved.\n",
-        (Some(_), _, false) => "Their data goes to each user's transfer target.\n",
+        (Some(_), _, false) if opts.transfer_kinds.is_all() => {
+            "Their data (all eight kinds) goes to each user's transfer target.\n"
+        }
+        (Some(_), _, false) => {
+            "Only the kinds of --transfer-kinds go to each user's transfer \
+                                target; the rest is lost with the user.\n"
+        }
         _ => "",
     };
     prompt.push_str(data);
@@ -233,7 +241,12 @@ fn plan_text(tally: &Tally, opts: &Options, settings: &Settings, users: usize) -
         }
     }
     if !tally.destinations.is_empty() {
-        let _ = write!(out, "\n  data goes to:");
+        let kinds = if opts.no_transfer {
+            "nothing: --no-transfer".to_owned()
+        } else {
+            opts.transfer_kinds.words()
+        };
+        let _ = write!(out, "\n  data goes to ({kinds}):");
         let mut by_count: Vec<(&String, &u64)> = tally.destinations.iter().collect();
         by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         for (to, n) in by_count.iter().take(10) {
@@ -241,6 +254,23 @@ fn plan_text(tally: &Tally, opts: &Options, settings: &Settings, users: usize) -
         }
         if by_count.len() > 10 {
             let _ = write!(out, "\n    ... and {} more targets", by_count.len() - 10);
+        }
+    }
+    if opts.steps.removal().is_some() {
+        let _ = write!(
+            out,
+            "\n  note: {PMI_NOTE}: they stay with the leaver (and go with a delete)"
+        );
+        if !opts.no_transfer && !opts.transfer_kinds.is_all() {
+            let left: TransferKinds = TransferKind::ALL
+                .into_iter()
+                .filter(|k| !opts.transfer_kinds.contains(*k))
+                .collect();
+            let _ = write!(
+                out,
+                "\n  note: not handed over (--transfer-kinds): {}",
+                left.words()
+            );
         }
     }
     if tally.not_sso > 0 {

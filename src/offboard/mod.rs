@@ -2,7 +2,7 @@
 //!
 //! The whole batch is logged out first (so it is logged out as early as the account's budget
 //! allows), then looked up (each user and each distinct transfer target once), then
-//! deactivated, then disassociated or deleted. A user goes on only if its previous step
+//! deactivated or downgraded, then disassociated or deleted. A user goes on only if its previous step
 //! succeeded; otherwise its later steps are `skipped`. Every wave runs through the one worker
 //! pool ([`crate::run::execute`]) with the one pacer, token and `--concurrency`, and a user is in
 //! at most one wave at a time, so no two calls for one user are ever in flight.
@@ -23,8 +23,9 @@ use crate::request::{Requester, Settled, Verdict};
 use crate::run::{self, Rows, info_row, pending_row, settled_row};
 use crate::step::{Step, Steps};
 use crate::sync::lock;
+use crate::transfer::TransferKinds;
 use crate::zoom::{ErrorInfo, Transfer, ZoomCall, ZoomUser};
-use safety::{Decision, Looked, Refusal, RefusalGroup, Rules, ZOOM_REFUSALS};
+use safety::{BASIC_CAP_REFUSALS, Decision, Looked, Refusal, RefusalGroup, Rules, ZOOM_REFUSALS};
 
 /// What the operator asked of this run, besides the users.
 #[derive(Debug, Clone)]
@@ -35,6 +36,8 @@ pub struct Options {
     pub transfer_to: Option<UserId>,
     /// `--no-transfer`.
     pub no_transfer: bool,
+    /// `--transfer-kinds`: what a removal with a target hands over (all eight by default).
+    pub transfer_kinds: TransferKinds,
     /// `--include-admins`.
     pub include_admins: bool,
     /// `--dry-run`: lookups only, `would_*` rows.
@@ -54,23 +57,26 @@ pub struct Leaver {
     pub existed: bool,
     /// The last known status of each step ([`Step::ALL`] order): from the report, then from
     /// this run.
-    state: [Option<Status>; 4],
+    state: [Option<Status>; STEPS],
 }
 
+/// Steps a user can have: one status slot each.
+const STEPS: usize = Step::ALL.len();
+
 fn slot(step: Step) -> usize {
-    match step {
-        Step::Revoke => 0,
-        Step::Deactivate => 1,
-        Step::Disassociate => 2,
-        Step::Delete => 3,
-    }
+    step.index()
 }
+
+/// What Zoom never moves, said wherever a removal is planned or done: a leaver's meetings on
+/// their personal meeting ID stay with the user (Zoom support KB0067925).
+pub const PMI_NOTE: &str =
+    "meetings scheduled on the user's personal meeting ID (PMI) are not transferred by Zoom";
 
 impl Leaver {
     /// A user, with what `resume` (the report being continued) says of it.
     pub fn new(user: UserId, target: Option<UserId>, resume: Option<&ResumeState>) -> Leaver {
         let key = user.key();
-        let mut state = [None; 4];
+        let mut state = [None; STEPS];
         let mut existed = false;
         if let Some(r) = resume {
             for step in Step::ALL {
@@ -144,7 +150,7 @@ struct Waves {
     /// The leavers' keys (to tell them from transfer targets among the lookups).
     leaver_keys: HashSet<String>,
     /// Statuses written by this run, by leaver index and step slot.
-    statuses: Mutex<Vec<[Option<Status>; 4]>>,
+    statuses: Mutex<Vec<[Option<Status>; STEPS]>>,
     tally: Mutex<Tally>,
 }
 
@@ -394,7 +400,14 @@ impl Waves {
 
     /// The row for a guarded step's answer: `success` on a 2xx, `refused` for Zoom's own
     /// refusals, and the shared rows for the rest.
-    fn step_answer(&self, user: &str, settled: &Settled, success: Status, message: &str) -> Row {
+    fn step_answer(
+        &self,
+        user: &str,
+        step: Step,
+        settled: &Settled,
+        success: Status,
+        message: &str,
+    ) -> Row {
         match &settled.verdict {
             Verdict::Done { http_status } => {
                 let mut row = Row::new(user, success);
@@ -403,7 +416,7 @@ impl Waves {
                 row.message = message.to_string().into();
                 row
             }
-            Verdict::NotFound(info) | Verdict::Rejected(info) if is_refusal(info) => {
+            Verdict::NotFound(info) | Verdict::Rejected(info) if is_refusal(step, info) => {
                 let why = Refusal::Zoom {
                     code: info.code.unwrap_or(0),
                     message: info.message.clone(),
@@ -418,7 +431,7 @@ impl Waves {
     async fn step(&self, l: &Leaver, step: Step) -> Row {
         let mut row = match step {
             Step::Revoke => self.revoke(l).await,
-            Step::Deactivate => self.deactivate(l).await,
+            Step::Deactivate | Step::Downgrade => self.free_licence(l, step).await,
             Step::Disassociate | Step::Delete => self.removal(l, step).await,
         };
         row.step = Some(step);
@@ -458,6 +471,7 @@ impl Waves {
         Rules {
             include_admins: self.opts.include_admins,
             no_transfer: self.opts.no_transfer,
+            kinds: self.opts.transfer_kinds,
             removed,
         }
     }
@@ -474,51 +488,63 @@ impl Waves {
         }
     }
 
-    async fn deactivate(&self, l: &Leaver) -> Row {
+    /// The licence wave's step (`deactivate` or `downgrade`) for one leaver.
+    async fn free_licence(&self, l: &Leaver, step: Step) -> Row {
         let looked = self.looked(&l.user);
         let decision = {
             let removed = lock(&self.removed);
-            safety::deactivate(looked.as_ref(), &self.rules(&removed))
+            match step {
+                Step::Downgrade => safety::downgrade(looked.as_ref(), &self.rules(&removed)),
+                _ => safety::deactivate(looked.as_ref(), &self.rules(&removed)),
+            }
         };
         let user = l.user.as_str();
-        let found = match &looked {
-            Some(Looked::Found(u)) => Some(u.clone()),
-            _ => None,
+        let done = if self.opts.dry_run {
+            Status::would(step)
+        } else {
+            Status::success(step)
         };
         let mut row = match decision {
             Decision::Refuse(why) => self.refuse(user, why, None),
             Decision::NotFound(info) => info_row(user, Status::NotFound, &info, 0),
             Decision::Failed(why) => failed(user, why),
             Decision::AlreadyGone => pending_row(user, 0),
-            Decision::AlreadyInactive => {
-                let status = if self.opts.dry_run {
-                    Status::would(Step::Deactivate)
-                } else {
-                    Status::success(Step::Deactivate)
-                };
-                let mut row = Row::new(user, status);
-                row.message = "already inactive: no call made".into();
-                row
-            }
+            Decision::AlreadyInactive => no_call(user, done, "already inactive: no call made"),
+            Decision::AlreadyBasic => no_call(
+                user,
+                done,
+                "already Basic (type 1): no call made; the user holds no paid licence",
+            ),
             Decision::Send { .. } if self.opts.dry_run => {
                 self.would_call();
-                let mut row = Row::new(user, Status::would(Step::Deactivate));
-                row.message = "a real run deactivates the user (frees the licence)".into();
-                row
+                let what = match step {
+                    Step::Downgrade => {
+                        "a real run makes the user Basic (frees the paid licence; the user can \
+                         still sign in)"
+                    }
+                    _ => "a real run deactivates the user (frees the licence)",
+                };
+                no_call(user, done, what)
             }
             Decision::Send { .. } => {
-                let settled = self.light.send(&ZoomCall::deactivate(&l.user)).await;
-                self.step_answer(
-                    user,
-                    &settled,
-                    Status::Deactivated,
-                    "deactivated: the licence is freed and sign-in blocked",
-                )
+                let (call, message) = match step {
+                    Step::Downgrade => (
+                        ZoomCall::downgrade(&l.user),
+                        "downgraded to Basic: the paid licence is freed; the user stays on the \
+                         account and can still sign in",
+                    ),
+                    _ => (
+                        ZoomCall::deactivate(&l.user),
+                        "deactivated: the licence is freed and sign-in blocked",
+                    ),
+                };
+                let settled = self.light.send(&call).await;
+                self.step_answer(user, step, &settled, done, message)
             }
         };
-        if let Some(u) = found {
-            row.step = Some(Step::Deactivate);
-            self.describe(&mut row, &u);
+        if let Some(Looked::Found(u)) = &looked {
+            row.step = Some(step);
+            self.describe(&mut row, u);
         }
         row
     }
@@ -545,17 +571,17 @@ impl Waves {
             Decision::NotFound(info) => return info_row(user, Status::NotFound, &info, 0),
             Decision::Failed(why) => return failed(user, why),
             Decision::AlreadyGone => return already_gone(user, done, 0),
-            Decision::AlreadyInactive => return pending_row(user, 0),
+            Decision::AlreadyInactive | Decision::AlreadyBasic => return pending_row(user, 0),
             Decision::Send { transfer, zoom_id } => (transfer, zoom_id),
         };
         let data = match &transfer {
-            Transfer::To(e) => format!("meetings, webinars, recordings and whiteboards to {e}"),
-            Transfer::Nothing => "no data transferred (--no-transfer)".into(),
+            Transfer::To { email, kinds } => format!("{} to {email}; {PMI_NOTE}", kinds.words()),
+            Transfer::Nothing => format!("no data transferred (--no-transfer); {PMI_NOTE}"),
         };
         let row = self.send_removal(l, step, &transfer, &zoom_id, &data).await;
         if row.status == done || row.status == would {
             let destination = match &transfer {
-                Transfer::To(e) => e.clone(),
+                Transfer::To { email, .. } => email.clone(),
                 Transfer::Nothing => "(none: --no-transfer)".into(),
             };
             *lock(&self.tally)
@@ -597,7 +623,7 @@ impl Waves {
         let call = ZoomCall::remove(&l.user, step == Step::Delete, transfer);
         let settled = self.light.send(&call).await;
         match &settled.verdict {
-            Verdict::NotFound(info) if !is_refusal(info) => {
+            Verdict::NotFound(info) if !is_refusal(step, info) => {
                 // About the user, or about the transfer target? A lookup of the user tells.
                 let check = self.light.send(&ZoomCall::get_user(&l.user)).await;
                 match check.verdict {
@@ -611,7 +637,7 @@ impl Waves {
                     _ => settled_row(user, &check, |_| Status::Failed),
                 }
             }
-            _ => self.step_answer(user, &settled, done, &format!("{step}d: {data}")),
+            _ => self.step_answer(user, step, &settled, done, &format!("{step}d: {data}")),
         }
     }
 }
@@ -629,8 +655,21 @@ pub async fn revoke_one(requester: Requester, user: UserId) -> Row {
     settled_row(user.as_str(), &settled, |_| Status::Failed)
 }
 
-fn is_refusal(info: &ErrorInfo) -> bool {
-    info.http_status == Some(400) && info.code.is_some_and(|c| ZOOM_REFUSALS.contains(&c))
+/// True when `info` is Zoom's refusal of `step` that no retry can cure: [`ZOOM_REFUSALS`] on
+/// every guarded step, and the Basic cap's codes on `downgrade`.
+fn is_refusal(step: Step, info: &ErrorInfo) -> bool {
+    let cap = step == Step::Downgrade;
+    info.http_status == Some(400)
+        && info
+            .code
+            .is_some_and(|c| ZOOM_REFUSALS.contains(&c) || (cap && BASIC_CAP_REFUSALS.contains(&c)))
+}
+
+/// A row written without a call (already done, or a dry run's `would_*`).
+fn no_call(user: &str, status: Status, message: &'static str) -> Row {
+    let mut row = Row::new(user, status);
+    row.message = message.into();
+    row
 }
 
 fn failed(user: &str, why: String) -> Row {
@@ -646,4 +685,51 @@ fn already_gone(user: &str, done: Status, attempts: u32) -> Row {
                    while the call was in flight); Zoom no longer has the user"
         .into();
     row
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_basic_targets_refusals_group_under_one_reason() {
+        let groups: HashSet<RefusalGroup> = ["mgr.a@x.com", "mgr.b@x.com"]
+            .into_iter()
+            .map(|t| {
+                Refusal::TargetCannotHoldRecordings {
+                    target: t.to_owned(),
+                }
+                .group()
+            })
+            .collect();
+        assert_eq!(groups.len(), 1);
+        let why = Refusal::TargetCannotHoldRecordings {
+            target: "mgr.a@x.com".into(),
+        };
+        assert_eq!(
+            why.group().to_string(),
+            "transfer target has no licence for recordings"
+        );
+        assert!(
+            why.to_string()
+                .starts_with("refused, never sent: transfer target has no licence for recordings")
+        );
+    }
+
+    #[test]
+    fn the_basic_cap_is_a_refusal_of_downgrade_only() {
+        let info = |code| ErrorInfo {
+            http_status: Some(400),
+            code: Some(code),
+            ..ErrorInfo::default()
+        };
+        for code in BASIC_CAP_REFUSALS {
+            assert!(is_refusal(Step::Downgrade, &info(code)));
+            assert!(!is_refusal(Step::Deactivate, &info(code)));
+        }
+        for step in [Step::Deactivate, Step::Downgrade, Step::Delete] {
+            assert!(is_refusal(step, &info(300)), "{step}");
+        }
+        assert!(!is_refusal(Step::Downgrade, &info(1108)));
+    }
 }

@@ -5,10 +5,15 @@
 //! - the account owner (`role_id` "0") is never deactivated, disassociated or deleted;
 //! - an admin or custom role (`role_id` other than "2") only with `--include-admins`;
 //! - `deactivate`: a user already `inactive` is `deactivated` without a call;
+//! - `downgrade`: a user already Basic (`type` 1) is `downgraded` without a call;
 //! - `disassociate`/`delete`: the transfer target (the user's own cell, else `--transfer-to`)
 //!   must exist, be `active`, not be the user itself, and not be removed by this same run; no
 //!   target and no `--no-transfer` is refused (no target); `--no-transfer` moves nothing.
-//!   The target is always sent as the email its lookup returned.
+//!   The target is always sent as the email its lookup returned;
+//! - the target must be able to receive what it is given: with `recording` among the kinds, a
+//!   Basic target (`type` 1) is refused before sending, since Zoom answers 300 for it (a paid
+//!   licence is needed to hold recordings). Webinars need a webinar licence, which the lookup
+//!   does not show: Zoom's 300 for that is `refused` when it comes.
 //!
 //! A lookup that found nobody ends the chain (`not_found`), unless the report already shows the
 //! user existed and this is the removal: then an earlier attempt's answer was lost, and the user
@@ -17,6 +22,7 @@
 use std::collections::HashSet;
 
 use crate::step::Step;
+use crate::transfer::{TransferKind, TransferKinds};
 use crate::zoom::{ErrorInfo, Transfer, ZoomUser};
 
 /// Zoom's error codes that no retry can cure on these steps: `refused`, with Zoom's code and
@@ -25,6 +31,10 @@ use crate::zoom::{ErrorInfo, Transfer, ZoomUser};
 /// 1107 (managed domain: delete instead), 1117 (admins cannot be disassociated), 1120
 /// (pending user whose invitation expired).
 pub const ZOOM_REFUSALS: [i64; 6] = [200, 300, 1000, 1107, 1117, 1120];
+
+/// Zoom's codes for the account's cap on Basic users (spec, `userUpdate` and `userStatus`):
+/// `refused` on a `downgrade`, since no retry frees a place under the cap.
+pub const BASIC_CAP_REFUSALS: [i64; 2] = [2033, 3412];
 
 /// What a lookup (`GET /users/{id}`) came to.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +59,8 @@ pub enum Decision {
     },
     /// `deactivate` of a user already inactive: `deactivated`, no call.
     AlreadyInactive,
+    /// `downgrade` of a user already Basic: `downgraded`, no call.
+    AlreadyBasic,
     /// The removal of a user gone since the report saw them: `deleted`/`disassociated`.
     AlreadyGone,
     /// A safety rule says no: `refused`, never sent.
@@ -104,6 +116,12 @@ pub enum Refusal {
         /// The target as given.
         target: String,
     },
+    /// The transfer target is Basic and recordings are among the kinds handed over: Zoom
+    /// moves recordings only to a licensed user (it answers 300), so the removal waits.
+    TargetCannotHoldRecordings {
+        /// The target as given.
+        target: String,
+    },
     /// Zoom answered 404 about the transfer target (a lookup showed the user exists).
     TargetNotFoundAtZoom {
         /// Zoom's message.
@@ -135,6 +153,8 @@ pub enum RefusalGroup {
     TargetIsUser,
     /// [`Refusal::TargetRemoved`].
     TargetRemoved,
+    /// [`Refusal::TargetCannotHoldRecordings`].
+    TargetCannotHoldRecordings,
     /// [`Refusal::TargetNotFoundAtZoom`].
     TargetNotFoundAtZoom,
     /// [`Refusal::Zoom`], by Zoom's code.
@@ -152,6 +172,7 @@ impl Refusal {
             Refusal::TargetInactive { .. } => RefusalGroup::TargetInactive,
             Refusal::TargetIsUser { .. } => RefusalGroup::TargetIsUser,
             Refusal::TargetRemoved { .. } => RefusalGroup::TargetRemoved,
+            Refusal::TargetCannotHoldRecordings { .. } => RefusalGroup::TargetCannotHoldRecordings,
             Refusal::TargetNotFoundAtZoom { .. } => RefusalGroup::TargetNotFoundAtZoom,
             Refusal::Zoom { code, .. } => RefusalGroup::Zoom(*code),
         }
@@ -208,6 +229,13 @@ impl std::fmt::Display for Refusal {
                 "refused, never sent: transfer target {target} is itself being removed in this \
                  run: its data would go too"
             ),
+            Refusal::TargetCannotHoldRecordings { target } => write!(
+                f,
+                "refused, never sent: {}: {target} is a Basic user, and Zoom moves recordings \
+                 only to a licensed user (license the target, choose another one, or leave \
+                 recordings out with --transfer-kinds)",
+                RefusalGroup::TargetCannotHoldRecordings
+            ),
             Refusal::TargetNotFoundAtZoom { message } => write!(
                 f,
                 "Zoom answered 404 about the transfer target, not the user: {message}"
@@ -228,6 +256,9 @@ impl std::fmt::Display for RefusalGroup {
             RefusalGroup::TargetInactive => f.write_str("transfer target is not active"),
             RefusalGroup::TargetIsUser => f.write_str("transfer target is the user itself"),
             RefusalGroup::TargetRemoved => f.write_str("transfer target is removed in this run"),
+            RefusalGroup::TargetCannotHoldRecordings => {
+                f.write_str("transfer target has no licence for recordings")
+            }
             RefusalGroup::TargetNotFoundAtZoom => f.write_str("Zoom: transfer target not found"),
             RefusalGroup::Zoom(code) => write!(f, "Zoom refused (code {code})"),
         }
@@ -241,6 +272,8 @@ pub struct Rules<'a> {
     pub include_admins: bool,
     /// `--no-transfer`.
     pub no_transfer: bool,
+    /// The kinds of data a removal hands over (`--transfer-kinds`, all eight by default).
+    pub kinds: TransferKinds,
     /// Keys (lower-cased emails, ids) of everyone this run's removal step is for, by input
     /// value and by what their lookups returned: a target among them is refused.
     pub removed: &'a HashSet<String>,
@@ -278,15 +311,30 @@ fn found(looked: Option<&Looked>) -> Result<&ZoomUser, Decision> {
 
 /// `deactivate` for a user whose lookup is `looked`.
 pub fn deactivate(looked: Option<&Looked>, rules: &Rules<'_>) -> Decision {
+    licence_step(Step::Deactivate, looked, rules)
+}
+
+/// `downgrade` for a user whose lookup is `looked`: the same rules as `deactivate`, with
+/// "already Basic" in place of "already inactive".
+pub fn downgrade(looked: Option<&Looked>, rules: &Rules<'_>) -> Decision {
+    licence_step(Step::Downgrade, looked, rules)
+}
+
+/// The step of the licence wave (`deactivate` or `downgrade`) for a user whose lookup is
+/// `looked`: owner and role rules, then whether the step is already done.
+fn licence_step(step: Step, looked: Option<&Looked>, rules: &Rules<'_>) -> Decision {
     let u = match found(looked) {
         Ok(u) => u,
         Err(d) => return d,
     };
-    if let Some(why) = role_refusal(Step::Deactivate, u, rules.include_admins) {
+    if let Some(why) = role_refusal(step, u, rules.include_admins) {
         return Decision::Refuse(why);
     }
-    if u.status.as_deref() == Some("inactive") {
+    if step == Step::Deactivate && u.status.as_deref() == Some("inactive") {
         return Decision::AlreadyInactive;
+    }
+    if step == Step::Downgrade && u.user_type == Some(1) {
+        return Decision::AlreadyBasic;
     }
     Decision::Send {
         transfer: Transfer::Nothing,
@@ -323,7 +371,10 @@ pub fn removal(
                 if let Some(why) = target_refusal(u, tu, t, rules) {
                     return Decision::Refuse(why);
                 }
-                Transfer::To(tu.email.clone())
+                Transfer::To {
+                    email: tu.email.clone(),
+                    kinds: rules.kinds,
+                }
             }
             Some(Looked::Missing(_)) => {
                 return Decision::Refuse(Refusal::TargetMissing { target: t.into() });
@@ -364,6 +415,9 @@ fn target_refusal(u: &ZoomUser, tu: &ZoomUser, t: &str, rules: &Rules<'_>) -> Op
     if keys.iter().flatten().any(|k| rules.removed.contains(k)) {
         return Some(Refusal::TargetRemoved { target });
     }
+    if rules.kinds.contains(TransferKind::Recording) && tu.user_type == Some(1) {
+        return Some(Refusal::TargetCannotHoldRecordings { target });
+    }
     None
 }
 
@@ -402,6 +456,7 @@ mod tests {
         Rules {
             include_admins: false,
             no_transfer: false,
+            kinds: TransferKinds::all(),
             removed,
         }
     }
@@ -468,13 +523,18 @@ mod tests {
         assert_eq!(
             d,
             Decision::Send {
-                transfer: Transfer::To("mgr@x.com".into()),
+                transfer: Transfer::To {
+                    email: "mgr@x.com".into(),
+                    kinds: TransferKinds::all()
+                },
                 zoom_id: "U1".into()
             }
         );
         // By id: still sent as the email the lookup returned.
         let d = removal(Step::Delete, Some(&u), false, Some("M1"), Some(&mgr), &r);
-        assert!(matches!(d, Decision::Send { transfer: Transfer::To(e), .. } if e == "mgr@x.com"));
+        assert!(
+            matches!(d, Decision::Send { transfer: Transfer::To { email, .. }, .. } if email == "mgr@x.com")
+        );
         let missing = Looked::Missing(ErrorInfo::default());
         let inactive = found(user("M2", "old@x.com", "2", "inactive"));
         let leaving = found(user("L1", "leaver2@x.com", "2", "active"));
@@ -532,6 +592,84 @@ mod tests {
                 transfer: Transfer::Nothing,
                 ..
             }
+        ));
+    }
+
+    #[test]
+    fn a_basic_target_cannot_receive_recordings() {
+        let none = HashSet::new();
+        let u = found(user("U1", "u@x.com", "2", "active"));
+        let mut basic = user("M1", "mgr@x.com", "2", "active");
+        basic.user_type = Some(1);
+        let basic = found(basic);
+        let d = removal(
+            Step::Delete,
+            Some(&u),
+            false,
+            Some("mgr@x.com"),
+            Some(&basic),
+            &rules(&none),
+        );
+        assert!(
+            matches!(&d, Decision::Refuse(Refusal::TargetCannotHoldRecordings { target }) if target == "mgr@x.com"),
+            "{d:?}"
+        );
+        // Without recordings among the kinds, a Basic target receives the rest.
+        let kinds: TransferKinds = "meeting,docs".parse().unwrap();
+        let r = Rules {
+            kinds,
+            ..rules(&none)
+        };
+        let d = removal(
+            Step::Disassociate,
+            Some(&u),
+            false,
+            Some("mgr@x.com"),
+            Some(&basic),
+            &r,
+        );
+        assert!(
+            matches!(&d, Decision::Send { transfer: Transfer::To { kinds: k, .. }, .. } if *k == kinds),
+            "{d:?}"
+        );
+    }
+
+    #[test]
+    fn downgrade_follows_the_deactivate_rules_and_skips_basic_users() {
+        let none = HashSet::new();
+        let mut basic = user("U1", "u@x.com", "2", "active");
+        basic.user_type = Some(1);
+        assert_eq!(
+            downgrade(Some(&found(basic)), &rules(&none)),
+            Decision::AlreadyBasic
+        );
+        let mut licensed = user("U2", "v@x.com", "2", "inactive");
+        licensed.user_type = Some(2);
+        assert!(matches!(
+            downgrade(Some(&found(licensed)), &rules(&none)),
+            Decision::Send { .. }
+        ));
+        let owner = found(user("O1", "boss@x.com", "0", "active"));
+        let admin = found(user("A1", "adm@x.com", "1", "active"));
+        assert!(matches!(
+            downgrade(
+                Some(&owner),
+                &Rules {
+                    include_admins: true,
+                    ..rules(&none)
+                }
+            ),
+            Decision::Refuse(Refusal::Owner {
+                step: Step::Downgrade,
+                ..
+            })
+        ));
+        assert!(matches!(
+            downgrade(Some(&admin), &rules(&none)),
+            Decision::Refuse(Refusal::NotMember {
+                step: Step::Downgrade,
+                ..
+            })
         ));
     }
 

@@ -62,6 +62,10 @@ pub enum Status {
     WouldDisassociate,
     /// Dry run: would be deleted.
     WouldDelete,
+    /// `offboard`: the user was made Basic (or already was): the paid licence is free.
+    Downgraded,
+    /// Dry run: would be downgraded to Basic.
+    WouldDowngrade,
     /// `offboard`: an earlier step of this user did not succeed, so this one was not sent.
     Skipped,
     /// `offboard`: a safety rule or Zoom itself refused this step (never retried by the run).
@@ -70,9 +74,10 @@ pub enum Status {
 
 impl Status {
     /// Every status, in the order the summary lists them.
-    pub const ALL: [Status; 15] = [
+    pub const ALL: [Status; 17] = [
         Status::Revoked,
         Status::Deactivated,
+        Status::Downgraded,
         Status::Disassociated,
         Status::Deleted,
         Status::NotFound,
@@ -83,6 +88,7 @@ impl Status {
         Status::Excluded,
         Status::WouldRevoke,
         Status::WouldDeactivate,
+        Status::WouldDowngrade,
         Status::WouldDisassociate,
         Status::WouldDelete,
         Status::Pending,
@@ -110,6 +116,8 @@ impl Status {
             Status::WouldDeactivate => "would_deactivate",
             Status::WouldDisassociate => "would_disassociate",
             Status::WouldDelete => "would_delete",
+            Status::Downgraded => "downgraded",
+            Status::WouldDowngrade => "would_downgrade",
             Status::Skipped => "skipped",
             Status::Refused => "refused",
         }
@@ -129,6 +137,7 @@ impl Status {
         match self {
             Status::Revoked
             | Status::Deactivated
+            | Status::Downgraded
             | Status::Disassociated
             | Status::Deleted
             | Status::NotFound
@@ -136,6 +145,7 @@ impl Status {
             | Status::Excluded => true,
             Status::WouldRevoke
             | Status::WouldDeactivate
+            | Status::WouldDowngrade
             | Status::WouldDisassociate
             | Status::WouldDelete => dry_run,
             Status::Pending | Status::Failed | Status::Skipped | Status::Refused => false,
@@ -149,11 +159,13 @@ impl Status {
             self,
             Status::Revoked
                 | Status::Deactivated
+                | Status::Downgraded
                 | Status::Disassociated
                 | Status::Deleted
                 | Status::Excluded
                 | Status::WouldRevoke
                 | Status::WouldDeactivate
+                | Status::WouldDowngrade
                 | Status::WouldDisassociate
                 | Status::WouldDelete
         )
@@ -163,11 +175,13 @@ impl Status {
 /// The step → status mapping, in one place: what each step's success is, and what a dry run
 /// writes instead.
 impl Status {
-    /// The status of `step` done: `revoked`, `deactivated`, `disassociated`, `deleted`.
+    /// The status of `step` done: `revoked`, `deactivated`, `downgraded`, `disassociated`,
+    /// `deleted`.
     pub fn success(step: Step) -> Status {
         match step {
             Step::Revoke => Status::Revoked,
             Step::Deactivate => Status::Deactivated,
+            Step::Downgrade => Status::Downgraded,
             Step::Disassociate => Status::Disassociated,
             Step::Delete => Status::Deleted,
         }
@@ -178,6 +192,7 @@ impl Status {
         match step {
             Step::Revoke => Status::WouldRevoke,
             Step::Deactivate => Status::WouldDeactivate,
+            Step::Downgrade => Status::WouldDowngrade,
             Step::Disassociate => Status::WouldDisassociate,
             Step::Delete => Status::WouldDelete,
         }
@@ -203,7 +218,7 @@ impl fmt::Display for Status {
 /// A `status` cell that is not one of [`Status::ALL`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown status \"{0}\" (expected one of revoked, deactivated, disassociated, deleted, not_found, refused, skipped, failed, invalid, excluded, would_revoke, would_deactivate, would_disassociate, would_delete, pending)"
+    "unknown status \"{0}\" (expected one of revoked, deactivated, downgraded, disassociated, deleted, not_found, refused, skipped, failed, invalid, excluded, would_revoke, would_deactivate, would_downgrade, would_disassociate, would_delete, pending)"
 )]
 pub struct UnknownStatus(pub String);
 

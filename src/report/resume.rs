@@ -45,13 +45,7 @@ const SLOTS: usize = 1 + Step::ALL.len();
 
 /// Where rows about `step` are kept in [`UserEntry::last`].
 fn slot(step: Option<Step>) -> usize {
-    match step {
-        None => 0,
-        Some(Step::Revoke) => 1,
-        Some(Step::Deactivate) => 2,
-        Some(Step::Disassociate) => 3,
-        Some(Step::Delete) => 4,
-    }
+    step.map_or(0, |s| 1 + s.index())
 }
 
 /// One user's facts, condensed from all of its rows: a few bytes plus a Zoom id for the users of

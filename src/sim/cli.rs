@@ -31,7 +31,8 @@ pub struct SimArgs {
     #[arg(long, value_name = "N", conflicts_with = "users_file")]
     pub users: Option<usize>,
     /// CSV of users with a header `id,email` and optional columns status, first_name, last_name,
-    /// role_id, role_name, login_types, managed_domain, zoom_events, other_account
+    /// type, role_id, role_name, login_types, managed_domain, zoom_events, zoom_room,
+    /// webinar_licence, other_account
     #[arg(long, value_name = "PATH")]
     pub users_file: Option<PathBuf>,
     /// Light requests per second (overrides the plan's ceiling)

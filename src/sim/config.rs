@@ -116,6 +116,17 @@ impl Faults {
     }
 }
 
+/// The account's cap on Basic users (Zoom lets an account limit them): a downgrade that would
+/// pass it is refused with `code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BasicCap {
+    /// Basic users the account may hold; a downgrade is refused once this many exist.
+    pub max: usize,
+    /// Zoom's answer: 3412 (the cap "{$maxAllowedNumber}" is reached) or 2033 (the older
+    /// "maximum basic user limit"); the spec documents both for this call.
+    pub code: u16,
+}
+
 /// Everything that defines a simulated Zoom account. See the module doc for how to build one.
 #[derive(Clone)]
 pub struct SimConfig {
@@ -188,6 +199,9 @@ pub struct SimConfig {
     pub client_secret: String,
     /// A never-expiring bearer token accepted as is (for `ZOOM_ACCESS_TOKEN` users and curl).
     pub static_token: Option<String>,
+    /// The account's cap on Basic users (default none); [`crate::sim::Sim::set_basic_cap`]
+    /// changes it at runtime.
+    pub basic_cap: Option<BasicCap>,
 }
 
 impl Default for SimConfig {
@@ -222,6 +236,7 @@ impl Default for SimConfig {
             client_id: "sim-client".into(),
             client_secret: "sim-secret".into(),
             static_token: None,
+            basic_cap: None,
         }
     }
 }
@@ -272,6 +287,14 @@ impl SimConfig {
         if self.token_ttl.is_zero() {
             anyhow::bail!("token_ttl must be positive");
         }
+        if let Some(cap) = self.basic_cap
+            && ![2033, 3412].contains(&cap.code)
+        {
+            anyhow::bail!(
+                "basic_cap code {} is not one of Zoom's codes for the cap (2033, 3412)",
+                cap.code
+            );
+        }
         Ok(())
     }
 }
@@ -310,6 +333,7 @@ impl fmt::Debug for SimConfig {
                 "static_token",
                 &self.static_token.as_ref().map(|_| "(redacted)"),
             )
+            .field("basic_cap", &self.basic_cap)
             .finish()
     }
 }

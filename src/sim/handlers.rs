@@ -54,6 +54,7 @@ pub(crate) fn endpoint(
         }
         Endpoint::SetStatus(_) => offboard::set_status(&mut dir, i, &user, body),
         Endpoint::DeleteUser(_) => offboard::delete_user(&mut dir, i, &user, key, query),
+        Endpoint::UpdateUser(_) => offboard::update_user(&mut dir, i, &user, body),
         Endpoint::ListUsers => empty_response(204),
     }
 }

@@ -49,7 +49,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use cli::{SimArgs, run_cli};
-pub use config::{Faults, LimitModel, SimConfig, SimUsers};
+pub use config::{BasicCap, Faults, LimitModel, SimConfig, SimUsers};
 pub use roster::{Workforce, workforce};
 pub use state::{Removal, RequestRecord, SimState, Transfer, TransferKind, UserTruth};
 pub use users::{SimUser, UserStatus, generate_users, load_users_csv};
@@ -161,7 +161,8 @@ impl Sim {
             SimUsers::Generated(n) => generate_users(*n, cfg.seed),
             SimUsers::List(v) => v.clone(),
         };
-        let dir = users::Directory::new(users)?;
+        let mut dir = users::Directory::new(users)?;
+        dir.basic_cap = cfg.basic_cap;
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", cfg.port))
             .await
             .with_context(|| format!("sim: cannot listen on 127.0.0.1:{}", cfg.port))?;
@@ -258,6 +259,36 @@ impl Sim {
     /// Starts the next "day": daily counters reset.
     pub fn new_day(&self) {
         lock(&self.shared.limiter).new_day();
+    }
+
+    /// Sets the type of the user with this id or email (1 Basic, 2 Licensed, 4 Unassigned), as
+    /// an admin would in the web portal: not counted in the ground truth. False when no user on
+    /// the account has that id or email.
+    pub fn set_user_type(&self, user: &str, user_type: u8) -> bool {
+        lock(&self.shared.dir).edit(user, |u| u.user_type = user_type)
+    }
+
+    /// Makes the user with this id or email a Zoom Room's user (or not): Zoom refuses to make
+    /// those Basic. False when no user on the account has that id or email.
+    pub fn set_zoom_room(&self, user: &str, zoom_room: bool) -> bool {
+        lock(&self.shared.dir).edit(user, |u| u.zoom_room = zoom_room)
+    }
+
+    /// Gives the user with this id or email upcoming Zoom Events (or none): Zoom refuses their
+    /// deactivation and downgrade. False when no user on the account has that id or email.
+    pub fn set_zoom_events(&self, user: &str, zoom_events: bool) -> bool {
+        lock(&self.shared.dir).edit(user, |u| u.zoom_events = zoom_events)
+    }
+
+    /// Gives the user with this id or email a webinar licence (or takes it away). False when no
+    /// user on the account has that id or email.
+    pub fn set_webinar_licence(&self, user: &str, licence: bool) -> bool {
+        lock(&self.shared.dir).edit(user, |u| u.webinar_licence = licence)
+    }
+
+    /// Changes the account's cap on Basic users (`None`: no cap) from now on.
+    pub fn set_basic_cap(&self, cap: Option<BasicCap>) {
+        lock(&self.shared.dir).basic_cap = cap;
     }
 
     /// Changes how many Light requests per second the neighbour app uses.

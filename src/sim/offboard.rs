@@ -1,7 +1,8 @@
-//! The rest of offboarding: `PUT /users/{userId}/status` and `DELETE /users/{userId}`, with
-//! Zoom's refusals (operations `userStatus` and `userDelete` of Zoom's Users API spec).
+//! The rest of offboarding: `PUT /users/{userId}/status`, `PATCH /users/{userId}` and
+//! `DELETE /users/{userId}`, with Zoom's refusals (operations `userStatus`, `userUpdate` and
+//! `userDelete` of Zoom's Users API spec).
 //!
-//! Both run after every check in `routes` (scope, same-user concurrency, budget, faults), with
+//! All three run after every check in `routes` (scope, same-user concurrency, budget, faults), with
 //! the directory locked, and answer in this order:
 //!
 //! Status (`{"action": "activate" | "deactivate" | "clock_in" | "clock_out"}`):
@@ -34,9 +35,26 @@
 //!    and a lookup of the user); not active (inactive or pending) → 400 code 300 with the spec's
 //!    "The destination user does not have a Licensed or higher license and cannot receive this
 //!    data." (deactivating removes all licences, the `userStatus` description says);
+//!    `transfer_recording=true` to a target without a paid licence (type 1 Basic or 4
+//!    Unassigned) → the same 300 (Zoom support KB0067925: recordings need a licensed target);
+//!    `transfer_webinar=true` from a user with a webinar licence to a target without one → 300
+//!    "The destination user does not have a webinar license and cannot receive webinars.";
 //! 8. otherwise 204: the user is off the account (later calls about it answer 404/1001), and the
 //!    transfer is recorded with the kinds whose flag was `true`. Flags without a
 //!    `transfer_email` move nothing (there is nobody to receive the data).
+//!
+//! Update (`{"type": 1|2|4, ...}`; the simulator applies `type` and accepts the other fields
+//! without storing them):
+//! 1. a body that is not a JSON object, or a `type` outside the spec's enum → 400 code 300 with
+//!    `errors`;
+//! 2. a pending user → 400 code 1120 (the spec lists it for this call too);
+//! 3. to Basic (1): a Zoom Room's user → 400 code 200, the spec's "A Zoom Room user cannot be
+//!    changed to a free user type: $userId"; a user with upcoming Zoom Events → 400 code 300, the
+//!    spec's "You cannot change the user type to \"Basic\" because this user has an upcoming
+//!    Zoom Events scheduled."; a non-Basic user when the account's Basic users have reached its
+//!    cap ([`crate::sim::BasicCap`]) → 400 with the cap's code, 3412 or 2033 and the spec's text;
+//! 4. otherwise 204 with no body. Making a Basic user Basic again is 204 and counted as a repeat
+//!    (`repeated_type_calls`), as a retry after a lost answer needs.
 
 use axum::body::Body;
 use axum::http::Response;
@@ -46,7 +64,7 @@ use crate::sim::handlers::not_found;
 use crate::sim::respond::{empty_response, json_response};
 use crate::sim::routes::parse_query;
 use crate::sim::state::{Removal, TransferKind};
-use crate::sim::users::{Directory, SimUser, UserStatus};
+use crate::sim::users::{Directory, SimUser, USER_TYPES, UserStatus};
 
 /// The revoke's and status call's answer body for a pending user.
 pub(crate) fn pending_error() -> Value {
@@ -119,6 +137,100 @@ pub(crate) fn set_status(
     empty_response(200)
 }
 
+/// `PATCH /users/{userId}` for the user at `i` (see the module doc for the rules).
+pub(crate) fn update_user(
+    dir: &mut Directory,
+    i: usize,
+    user: &SimUser,
+    body: &[u8],
+) -> Response<Body> {
+    let Some(fields) = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+    else {
+        return invalid("body", "must be a JSON object");
+    };
+    let new_type = match fields.get("type") {
+        None => None,
+        Some(t) => match t.as_u64().and_then(|t| u8::try_from(t).ok()) {
+            Some(t) if USER_TYPES.contains(&t) => Some(t),
+            _ => return invalid("type", "must be one of 1, 2, 4"),
+        },
+    };
+    if user.status == UserStatus::Pending {
+        return json_response(400, &pending_error());
+    }
+    let Some(new_type) = new_type else {
+        return empty_response(204);
+    };
+    if new_type == 1
+        && let Some(refusal) = basic_refusal(dir, user)
+    {
+        return refusal;
+    }
+    dir.set_type(i, new_type);
+    empty_response(204)
+}
+
+/// Why Zoom will not make `user` Basic, if it will not (rule 3 of the update).
+fn basic_refusal(dir: &Directory, user: &SimUser) -> Option<Response<Body>> {
+    if user.zoom_room {
+        let message = format!(
+            "A Zoom Room user cannot be changed to a free user type: {}",
+            user.id
+        );
+        return Some(refuse(200, &message));
+    }
+    if user.zoom_events {
+        return Some(refuse(
+            300,
+            "You cannot change the user type to \"Basic\" because this user has an upcoming \
+             Zoom Events scheduled.",
+        ));
+    }
+    let cap = dir.basic_cap?;
+    if user.user_type == 1 || dir.basic_users() < cap.max {
+        return None;
+    }
+    let message = match cap.code {
+        2033 => "Your request to convert the user type to \"Basic\" was not approved because you \
+                 have already reached the maximum basic user limit allowed in your account. For \
+                 additional help regarding this issue, contact the Zoom Customer Support team."
+            .to_owned(),
+        _ => format!(
+            "Your request to convert the user type of this \"Licensed\" user to a \"Basic\" user \
+             was not approved at this time because your account has reached the permitted \
+             maximum number of \"{}\" Basic users. Remove existing basic user(s) from your \
+             \"Users\" list or the \"Pending Users\" list before attempting to convert a user to \
+             a Basic user.",
+            cap.max
+        ),
+    };
+    Some(refuse(cap.code, &message))
+}
+
+/// Why the target cannot receive what is asked of it, if it cannot (rule 7 of the delete).
+fn receive_refusal(
+    leaver: &SimUser,
+    target: &SimUser,
+    kinds: &[TransferKind],
+) -> Option<&'static str> {
+    if target.status != UserStatus::Active
+        || (kinds.contains(&TransferKind::Recording) && target.user_type != 2)
+    {
+        return Some(
+            "The destination user does not have a Licensed or higher license and cannot receive \
+             this data.",
+        );
+    }
+    if kinds.contains(&TransferKind::Webinar) && leaver.webinar_licence && !target.webinar_licence {
+        return Some(
+            "The destination user does not have a webinar license and cannot receive webinars.",
+        );
+    }
+    None
+}
+
 /// `DELETE /users/{userId}` for the user at `i`, addressed as `key` (see the module doc).
 pub(crate) fn delete_user(
     dir: &mut Directory,
@@ -186,12 +298,8 @@ pub(crate) fn delete_user(
             let Some((j, target)) = found else {
                 return not_found(t);
             };
-            if target.status != UserStatus::Active {
-                return refuse(
-                    300,
-                    "The destination user does not have a Licensed or higher license and cannot \
-                     receive this data.",
-                );
+            if let Some(why) = receive_refusal(user, target, &kinds) {
+                return refuse(300, why);
             }
             Some((j, kinds))
         }

@@ -44,6 +44,8 @@ pub(crate) enum Endpoint {
     SetStatus(String),
     /// `DELETE /v2/users/{userId}?action=disassociate|delete&transfer_...`
     DeleteUser(String),
+    /// `PATCH /v2/users/{userId}` (the simulator applies its `type`)
+    UpdateUser(String),
     /// `GET /v2/users`
     ListUsers,
 }
@@ -62,6 +64,7 @@ impl Endpoint {
         match (method, segs.as_slice()) {
             (&Method::GET, [seg]) => user(seg).map(Endpoint::GetUser),
             (&Method::DELETE, [seg]) => user(seg).map(Endpoint::DeleteUser),
+            (&Method::PATCH, [seg]) => user(seg).map(Endpoint::UpdateUser),
             (&Method::DELETE, [seg, "token"]) => user(seg).map(Endpoint::RevokeToken),
             (&Method::PUT, [seg, "status"]) => user(seg).map(Endpoint::SetStatus),
             _ => None,
@@ -90,6 +93,10 @@ impl Endpoint {
                 &["user:write:admin", "user:delete:user:admin"],
                 "user:delete:user:admin",
             ),
+            Endpoint::UpdateUser(_) => (
+                &["user:write:admin", "user:update:user:admin"],
+                "user:update:user:admin",
+            ),
             Endpoint::GetUser(_) => (
                 &[
                     "user:read:admin",
@@ -114,7 +121,8 @@ impl Endpoint {
             Endpoint::RevokeToken(u)
             | Endpoint::GetUser(u)
             | Endpoint::SetStatus(u)
-            | Endpoint::DeleteUser(u) => Some(u),
+            | Endpoint::DeleteUser(u)
+            | Endpoint::UpdateUser(u) => Some(u),
             Endpoint::ListUsers => None,
         }
     }
@@ -122,7 +130,10 @@ impl Endpoint {
     fn mutating(&self) -> bool {
         matches!(
             self,
-            Endpoint::RevokeToken(_) | Endpoint::SetStatus(_) | Endpoint::DeleteUser(_)
+            Endpoint::RevokeToken(_)
+                | Endpoint::SetStatus(_)
+                | Endpoint::DeleteUser(_)
+                | Endpoint::UpdateUser(_)
         )
     }
 }

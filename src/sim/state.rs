@@ -8,14 +8,16 @@ use std::collections::BTreeMap;
 
 use crate::plan::Label;
 use crate::sim::users::UserStatus;
+pub use crate::transfer::TransferKind;
 
 /// A snapshot of the simulator's ground truth (see [`crate::sim::Sim::state`]).
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct SimState {
     /// User id → number of successful revocations (side effect applied, whatever the client saw).
     pub revocations: BTreeMap<String, u32>,
-    /// User id → what `PUT /users/{id}/status` and `DELETE /users/{id}` did to that user (side
-    /// effects applied, whatever the client saw); only users those calls changed are listed.
+    /// User id → what `PUT /users/{id}/status`, `PATCH /users/{id}` and `DELETE /users/{id}`
+    /// did to that user (side effects applied, whatever the client saw); only users those calls
+    /// changed are listed.
     pub offboarded: BTreeMap<String, UserTruth>,
     /// Every data transfer a delete or disassociate applied, in order: who received whose data.
     pub transfers: Vec<Transfer>,
@@ -53,6 +55,8 @@ pub struct UserTruth {
     pub email: String,
     /// The status now, or the last one before the user was removed.
     pub status: UserStatus,
+    /// The user type now (1 Basic, 2 Licensed, 4 Unassigned), or the last one before removal.
+    pub user_type: u8,
     /// Set once the user was deleted or disassociated.
     pub removed: Option<Removal>,
     /// Status changes active/pending → inactive.
@@ -65,70 +69,31 @@ pub struct UserTruth {
     pub disassociations: u32,
     /// Deletions applied (at most 1).
     pub deletions: u32,
+    /// Type changes to Basic (1) applied by `PATCH /users/{id}`.
+    pub downgrades: u32,
+    /// Other type changes applied by `PATCH /users/{id}` (back to Licensed, ...).
+    pub type_changes: u32,
+    /// `PATCH` calls answered 204 that changed no type (making a Basic user Basic, ...): a
+    /// retry after a lost answer lands here, not in `downgrades`.
+    pub repeated_type_calls: u32,
 }
 
 impl UserTruth {
     /// A user no call has changed yet.
-    pub(crate) fn new(email: &str, status: UserStatus) -> Self {
+    pub(crate) fn new(email: &str, status: UserStatus, user_type: u8) -> Self {
         UserTruth {
             email: email.to_string(),
             status,
+            user_type,
             removed: None,
             deactivations: 0,
             activations: 0,
             repeated_status_calls: 0,
             disassociations: 0,
             deletions: 0,
-        }
-    }
-}
-
-/// Which of a leaver's data a delete or disassociate moved (its `transfer_*=true` flags).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TransferKind {
-    /// `transfer_meeting`
-    Meeting,
-    /// `transfer_webinar`
-    Webinar,
-    /// `transfer_recording`
-    Recording,
-    /// `transfer_whiteboard`
-    Whiteboard,
-    /// `transfer_clipfiles`
-    Clipfiles,
-    /// `transfer_notes`
-    Notes,
-    /// `transfer_visitors`
-    Visitors,
-    /// `transfer_docs`
-    Docs,
-}
-
-impl TransferKind {
-    /// Every kind, in the spec's parameter order.
-    pub const ALL: [TransferKind; 8] = [
-        TransferKind::Meeting,
-        TransferKind::Webinar,
-        TransferKind::Recording,
-        TransferKind::Whiteboard,
-        TransferKind::Clipfiles,
-        TransferKind::Notes,
-        TransferKind::Visitors,
-        TransferKind::Docs,
-    ];
-
-    /// The query parameter that asks for this kind, e.g. `transfer_meeting`.
-    pub fn param(self) -> &'static str {
-        match self {
-            TransferKind::Meeting => "transfer_meeting",
-            TransferKind::Webinar => "transfer_webinar",
-            TransferKind::Recording => "transfer_recording",
-            TransferKind::Whiteboard => "transfer_whiteboard",
-            TransferKind::Clipfiles => "transfer_clipfiles",
-            TransferKind::Notes => "transfer_notes",
-            TransferKind::Visitors => "transfer_visitors",
-            TransferKind::Docs => "transfer_docs",
+            downgrades: 0,
+            type_changes: 0,
+            repeated_type_calls: 0,
         }
     }
 }
@@ -146,8 +111,8 @@ pub struct Transfer {
     pub to_email: String,
     /// Whether the leaver was deleted or disassociated.
     pub action: Removal,
-    /// What was asked to move (may be empty: a `transfer_email` alone still moves Zoom Events
-    /// hub assets, as the spec says).
+    /// What was asked to move, in the spec's parameter order (may be empty: a
+    /// `transfer_email` alone still moves Zoom Events hub assets, as the spec says).
     pub kinds: Vec<TransferKind>,
 }
 
@@ -221,12 +186,37 @@ impl SimState {
             .sum()
     }
 
+    /// Downgrades to Basic applied over all users.
+    pub fn total_downgrades(&self) -> u64 {
+        self.offboarded
+            .values()
+            .map(|t| u64::from(t.downgrades))
+            .sum()
+    }
+
     /// Deletions and disassociations applied over all users.
     pub fn total_removals(&self) -> u64 {
         self.offboarded
             .values()
             .map(|t| u64::from(t.deletions) + u64::from(t.disassociations))
             .sum()
+    }
+
+    /// The kinds of `from_email`'s data that `to_email` received (emails in any case), over
+    /// every applied transfer: the "who received which kinds of whose data" of a test.
+    pub fn kinds_received(&self, to_email: &str, from_email: &str) -> Vec<TransferKind> {
+        let mut kinds: Vec<TransferKind> = self
+            .transfers
+            .iter()
+            .filter(|t| {
+                t.to_email.eq_ignore_ascii_case(to_email)
+                    && t.from_email.eq_ignore_ascii_case(from_email)
+            })
+            .flat_map(|t| t.kinds.iter().copied())
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        kinds
     }
 
     /// The transfers whose receiver has this email (any case).

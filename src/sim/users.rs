@@ -12,7 +12,10 @@
 //!   `i % 40 == 13` hold one of two custom roles ([`CUSTOM_ROLES`]), everyone else is a Member;
 //! - `login_types`: user 1 `[101, 100]`; `i % 10 == 3` Zoom work email only `[100]`;
 //!   `i % 30 == 7` Google and work email `[1, 100]`; `i % 45 == 29` Apple `[24]`; else SSO `[101]`;
-//! - `managed_domain` when `i % 12 == 5`; `zoom_events` when `i % 33 == 8`.
+//! - `managed_domain` when `i % 12 == 5`; `zoom_events` when `i % 33 == 8`;
+//! - `type` Basic (1) when `i % 7 == 0`, else Licensed (2); no generated user is a Zoom Room's
+//!   or holds a webinar licence (tests set those with the [`crate::sim::Sim`] controls or in a
+//!   users CSV), so that generated accounts keep their deactivations and transfers unrefused.
 //!
 //! The [`Directory`] is the ground truth the handlers mutate: statuses, removals (delete and
 //! disassociate take a user off the account: later lookups answer 404), and the per-user counts
@@ -27,6 +30,7 @@ use anyhow::Context as _;
 use base64::Engine as _;
 use rand::{Rng as _, SeedableRng as _};
 
+use crate::sim::config::BasicCap;
 use crate::sim::state::{Removal, Transfer, TransferKind, UserTruth};
 
 /// A user's account status, as Zoom's `status` field and `?status=` filter name it.
@@ -97,8 +101,14 @@ pub struct SimUser {
     pub login_types: Vec<u8>,
     /// The email is on a domain the account manages: Zoom refuses to disassociate (1107).
     pub managed_domain: bool,
-    /// The user has Zoom Events: no deactivation (300) and no delete without a transfer target.
+    /// The user has Zoom Events: no deactivation (300), no downgrade to Basic (300) and no
+    /// delete without a transfer target.
     pub zoom_events: bool,
+    /// A Zoom Room's user: Zoom refuses to make it Basic (`PATCH` type 1 → 400 code 200).
+    pub zoom_room: bool,
+    /// Holds a webinar licence, and so may host webinars: a transfer of its webinars needs a
+    /// target that holds one too (else Zoom answers 300).
+    pub webinar_licence: bool,
     /// Known to Zoom but on another account: invisible to lookups and listings (404/1001), a
     /// revoke answers 1010 and a delete 400 code 200 ("Cannot delete a user out of your account.").
     pub other_account: bool,
@@ -246,6 +256,8 @@ pub fn generate_users(n: usize, seed: u64) -> Vec<SimUser> {
                 },
                 managed_domain: i % 12 == 5,
                 zoom_events: i % 33 == 8,
+                zoom_room: false,
+                webinar_licence: false,
                 other_account: false,
                 last_login_time,
             }
@@ -254,10 +266,13 @@ pub fn generate_users(n: usize, seed: u64) -> Vec<SimUser> {
 }
 
 /// The columns a users CSV may have; `id` and `email` are required.
-const CSV_COLUMNS: [&str; 11] = [
+const CSV_COLUMNS: [&str; 14] = [
     "id",
     "email",
     "status",
+    "type",
+    "zoom_room",
+    "webinar_licence",
     "first_name",
     "last_name",
     "role_id",
@@ -269,10 +284,12 @@ const CSV_COLUMNS: [&str; 11] = [
 ];
 
 /// Reads users from a CSV with a header naming `id` and `email` and optionally any of `status`,
-/// `first_name`, `last_name`, `role_id` (default `2`), `role_name` (default: the built-in
-/// role's name, else "Custom role"), `login_types` (codes separated by `;`, space or `,`;
-/// default `101`), `managed_domain`, `zoom_events`, `other_account` (`true`/`false`, `1`/`0`,
-/// `yes`/`no`; default false), in any order. Errors name the file and the line.
+/// `type` (1 Basic, 2 Licensed or 4 Unassigned; default 2), `first_name`, `last_name`,
+/// `role_id` (default `2`), `role_name` (default: the built-in role's name, else "Custom
+/// role"), `login_types` (codes separated by `;`, space or `,`; default `101`),
+/// `managed_domain`, `zoom_events`, `zoom_room`, `webinar_licence`, `other_account`
+/// (`true`/`false`, `1`/`0`, `yes`/`no`; default false), in any order. Errors name the file and
+/// the line.
 pub fn load_users_csv(path: &Path) -> anyhow::Result<Vec<SimUser>> {
     let shown = path.display();
     let file = std::fs::File::open(path).with_context(|| format!("{shown}: cannot open"))?;
@@ -364,13 +381,15 @@ fn sim_user<'a>(cell: &impl Fn(&str) -> &'a str) -> anyhow::Result<SimUser> {
             .unwrap_or(local)
             .to_string(),
         last_name: cell("last_name").to_string(),
-        user_type: 2,
+        user_type: parse_type(cell("type"))?,
         status,
         role_id: role_id.to_string(),
         role_name: role_name.to_string(),
         login_types: parse_login_types(cell("login_types"))?,
         managed_domain: parse_flag("managed_domain", cell("managed_domain"))?,
         zoom_events: parse_flag("zoom_events", cell("zoom_events"))?,
+        zoom_room: parse_flag("zoom_room", cell("zoom_room"))?,
+        webinar_licence: parse_flag("webinar_licence", cell("webinar_licence"))?,
         other_account: parse_flag("other_account", cell("other_account"))?,
         last_login_time: None,
     })
@@ -388,6 +407,18 @@ fn parse_login_types(cell: &str) -> anyhow::Result<Vec<u8>> {
             _ => anyhow::bail!("login_types: {t:?} is not one of Zoom's codes {LOGIN_TYPES:?}"),
         })
         .collect()
+}
+
+/// The user types a `PATCH /users/{id}` may set (the spec's `type` enum, less the withdrawn 99).
+pub const USER_TYPES: [u8; 3] = [1, 2, 4];
+
+/// A `type` cell: one of [`USER_TYPES`]; blank is Licensed (2).
+fn parse_type(cell: &str) -> anyhow::Result<u8> {
+    match cell.parse::<u8>() {
+        _ if cell.is_empty() => Ok(2),
+        Ok(t) if USER_TYPES.contains(&t) => Ok(t),
+        _ => anyhow::bail!("type: {cell:?} is not one of Zoom's user types {USER_TYPES:?}"),
+    }
 }
 
 /// A yes/no cell; blank is false.
@@ -417,6 +448,8 @@ pub(crate) struct Directory {
     pub(crate) offboarded: BTreeMap<String, UserTruth>,
     /// Data transfers applied by deletes and disassociations, in order.
     pub(crate) transfers: Vec<Transfer>,
+    /// The account's cap on Basic users, if it has one (changeable at runtime).
+    pub(crate) basic_cap: Option<BasicCap>,
 }
 
 impl Directory {
@@ -441,6 +474,7 @@ impl Directory {
             revocations: BTreeMap::new(),
             offboarded: BTreeMap::new(),
             transfers: Vec::new(),
+            basic_cap: None,
         })
     }
 
@@ -469,7 +503,7 @@ impl Directory {
         Some(
             self.offboarded
                 .entry(u.id.clone())
-                .or_insert_with(|| UserTruth::new(&u.email, u.status)),
+                .or_insert_with(|| UserTruth::new(&u.email, u.status, u.user_type)),
         )
     }
 
@@ -490,6 +524,43 @@ impl Directory {
                 (false, _) => t.activations += 1,
             }
         }
+    }
+
+    /// Changes a user's type (`PATCH /users/{id}`) and counts it: to Basic is a downgrade, to
+    /// another type a type change, to the type the user already has a repeat.
+    pub(crate) fn set_type(&mut self, i: usize, user_type: u8) {
+        let Some(old) = self.users.get(i).map(|u| u.user_type) else {
+            return;
+        };
+        if let Some(u) = self.users.get_mut(i) {
+            u.user_type = user_type;
+        }
+        if let Some(t) = self.truth(i) {
+            t.user_type = user_type;
+            match (old == user_type, user_type) {
+                (true, _) => t.repeated_type_calls += 1,
+                (false, 1) => t.downgrades += 1,
+                (false, _) => t.type_changes += 1,
+            }
+        }
+    }
+
+    /// Basic users on the account (pending ones included, as Zoom counts them against the cap).
+    pub(crate) fn basic_users(&self) -> usize {
+        self.users
+            .iter()
+            .zip(&self.removed)
+            .filter(|(u, gone)| !**gone && !u.other_account && u.user_type == 1)
+            .count()
+    }
+
+    /// Changes a user's fields without a call and without counting it: the tests' controls.
+    /// False when no user on the account has that id or email.
+    pub(crate) fn edit(&mut self, key: &str, change: impl FnOnce(&mut SimUser)) -> bool {
+        let Some(i) = self.find(key) else {
+            return false;
+        };
+        self.users.get_mut(i).map(change).is_some()
     }
 
     /// Takes the user at `i` off the account (delete or disassociate), recording the transfer

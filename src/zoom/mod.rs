@@ -21,6 +21,7 @@ use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use secrecy::ExposeSecret;
 
 use crate::input::UserId;
+use crate::transfer::TransferKinds;
 pub use auth::{AuthError, TokenSource};
 pub use classify::{Attempt, ErrorInfo, FatalKind, Outcome, RetryKind};
 
@@ -174,16 +175,21 @@ pub struct ZoomCall {
     pub path: String,
     /// Query parameters, in order.
     pub query: Vec<(&'static str, String)>,
-    /// A JSON body, for `PUT`.
+    /// A JSON body, for `PUT` and `PATCH`.
     pub json: Option<serde_json::Value>,
 }
 
 /// What a `delete`/`disassociate` call sends along: where the leaver's data goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Transfer {
-    /// Meetings, webinars, recordings and whiteboards go to this email.
-    To(String),
-    /// Nothing moves: the data goes with the user (`--no-transfer`).
+    /// These kinds of data go to this email (`transfer_email`), the others are not moved.
+    To {
+        /// The target's email, as its lookup returned it.
+        email: String,
+        /// The kinds sent as `true`; every other `transfer_*` flag is sent as `false`.
+        kinds: TransferKinds,
+    },
+    /// Nothing moves: the data goes with the user (`--no-transfer`); no flag is sent.
     Nothing,
 }
 
@@ -231,22 +237,28 @@ impl ZoomCall {
 
     /// `DELETE /users/{user}?action=delete|disassociate` with the transfer flags (Light
     /// label). `action` is always sent: Zoom's default when it is absent is `disassociate`.
+    /// With a target, all eight `transfer_*` flags of the spec are sent, each `true` or
+    /// `false`, so that what moves is what the run chose and never Zoom's default.
     pub fn remove(user: &UserId, delete: bool, transfer: &Transfer) -> ZoomCall {
         let path = format!("/users/{}", encode_segment(user.as_str()));
         let mut call = ZoomCall::new(reqwest::Method::DELETE, path);
         let action = if delete { "delete" } else { "disassociate" };
         call.query.push(("action", action.to_string()));
-        if let Transfer::To(email) = transfer {
+        if let Transfer::To { email, kinds } = transfer {
             call.query.push(("transfer_email", email.clone()));
-            for flag in [
-                "transfer_meeting",
-                "transfer_webinar",
-                "transfer_recording",
-                "transfer_whiteboard",
-            ] {
-                call.query.push((flag, "true".to_string()));
+            for (flag, on) in kinds.flags() {
+                call.query.push((flag, on.to_string()));
             }
         }
+        call
+    }
+
+    /// `PATCH /users/{user}` with `{"type":1}` (Light label): makes the user Basic, which frees
+    /// the paid licence while the user stays on the account and can still sign in.
+    pub fn downgrade(user: &UserId) -> ZoomCall {
+        let path = format!("/users/{}", encode_segment(user.as_str()));
+        let mut call = ZoomCall::new(reqwest::Method::PATCH, path);
+        call.json = Some(serde_json::json!({"type": 1}));
         call
     }
 }
@@ -437,6 +449,39 @@ pub(crate) async fn read_capped(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_removal_sends_every_transfer_flag_and_a_downgrade_its_type() {
+        let user = UserId::parse("leaver@example.com").unwrap();
+        let kinds: TransferKinds = "meeting,recording".parse().unwrap();
+        let to = Transfer::To {
+            email: "mgr@example.com".into(),
+            kinds,
+        };
+        let call = ZoomCall::remove(&user, true, &to);
+        let query: Vec<(&str, &str)> = call.query.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        assert_eq!(
+            query,
+            [
+                ("action", "delete"),
+                ("transfer_email", "mgr@example.com"),
+                ("transfer_meeting", "true"),
+                ("transfer_webinar", "false"),
+                ("transfer_recording", "true"),
+                ("transfer_whiteboard", "false"),
+                ("transfer_clipfiles", "false"),
+                ("transfer_notes", "false"),
+                ("transfer_visitors", "false"),
+                ("transfer_docs", "false"),
+            ]
+        );
+        let bare = ZoomCall::remove(&user, false, &Transfer::Nothing);
+        assert_eq!(bare.query, [("action", "disassociate".to_string())]);
+        let down = ZoomCall::downgrade(&user);
+        assert_eq!(down.method, reqwest::Method::PATCH);
+        assert_eq!(down.path, "/users/leaver@example.com");
+        assert_eq!(down.json, Some(serde_json::json!({"type": 1})));
+    }
 
     #[test]
     fn segments_are_encoded_whole() {

@@ -4,8 +4,9 @@
 //! shows the simulator answers as the spec says; it cannot show that `offboard` asks as the spec
 //! says. Here `offboard` runs in-process with its base URL on the recorder in front of Prism, so
 //! every `GET /users/{userId}` lookup (role_name, login_types), `PUT /users/{userId}/status`
-//! with its JSON body and `DELETE /users/{userId}?action=...` with its transfer flags that the
-//! product builds ([`ZoomCall::deactivate`], [`ZoomCall::remove`]) is checked both ways.
+//! and `PATCH /users/{userId}` with their JSON bodies, and `DELETE /users/{userId}?action=...`
+//! with all eight transfer flags that the product builds ([`ZoomCall::deactivate`],
+//! [`ZoomCall::downgrade`], [`ZoomCall::remove`]) is checked both ways.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use zoom_offboard::input::UserId;
 use zoom_offboard::report::Status;
 use zoom_offboard::sim::{Removal, Sim};
 use zoom_offboard::step::Step;
+use zoom_offboard::transfer::TransferKinds;
 use zoom_offboard::zoom::{Outcome, TokenSource, Transfer, ZoomCall, ZoomClient, http_client};
 
 use super::{Exchange, assert_conforms, prism_in_front_of, snapshot, unexplained};
@@ -230,6 +232,43 @@ async fn offboard_requests_and_answers_meet_zooms_spec() {
         "the dry run wrote nothing"
     );
 
+    // 5. downgrade, then disassociate handing over two kinds only: PATCH with its body, the
+    //    Zoom Events user's downgrade refused (400 code 300), every flag sent true or false.
+    let (exit, last) = offboard_through(
+        &sim,
+        &base,
+        dir.path(),
+        "downgrade",
+        &[
+            "email",
+            "leaver08@example.com",
+            "leaver09@example.com",
+            "events@example.com",
+        ],
+        "downgrade,disassociate",
+        |a| {
+            a.transfer_to = Some("mgr.a@example.com".into());
+            a.transfer_kinds = Some("meeting,recording".into());
+        },
+    )
+    .await;
+    assert_conforms(
+        &log,
+        "offboard --steps downgrade,disassociate --transfer-kinds meeting,recording",
+    );
+    assert_eq!(exit, Exit::SomeFailed, "{last:?}");
+    for u in ["leaver08@example.com", "leaver09@example.com"] {
+        assert_eq!(status(&last, u, Step::Downgrade).0, Status::Downgraded);
+        assert_eq!(
+            status(&last, u, Step::Disassociate).0,
+            Status::Disassociated
+        );
+    }
+    assert_eq!(
+        status(&last, "events@example.com", Step::Downgrade),
+        (Status::Refused, Some(300))
+    );
+
     // What the product sent, exchange by exchange: every request was validated, and each kind
     // carried exactly what the product means to send.
     let exchanges = snapshot(&log);
@@ -246,17 +285,28 @@ async fn offboard_requests_and_answers_meet_zooms_spec() {
         assert!(x.path.ends_with("/status"), "{}", x.path);
         assert_eq!(x.request, json!({"action": "deactivate"}), "{}", x.path);
     }
+    let patches: Vec<&Exchange> = exchanges.iter().filter(|x| x.method == "PATCH").collect();
+    assert_eq!(patches.len(), 3, "leaver08, leaver09, the events user");
+    for x in &patches {
+        assert_eq!(x.request, json!({"type": 1}), "{}", x.path);
+    }
     let removals: Vec<&Exchange> = exchanges
         .iter()
         .filter(|x| x.method == "DELETE" && !x.path.contains("/token"))
         .collect();
     assert_eq!(
         removals.len(),
-        9,
-        "3 deletes, 3 transfers to managers, 3 without"
+        11,
+        "3 deletes, 3 transfers to managers, 3 without, 2 with two kinds"
     );
-    let flags = "transfer_meeting=true&transfer_webinar=true&transfer_recording=true\
-                 &transfer_whiteboard=true";
+    // All eight flags of the spec, each true, unless --transfer-kinds chose two.
+    let all = "transfer_meeting=true&transfer_webinar=true&transfer_recording=true\
+               &transfer_whiteboard=true&transfer_clipfiles=true&transfer_notes=true\
+               &transfer_visitors=true&transfer_docs=true";
+    let two = "transfer_meeting=true&transfer_webinar=false&transfer_recording=true\
+               &transfer_whiteboard=false&transfer_clipfiles=false&transfer_notes=false\
+               &transfer_visitors=false&transfer_docs=false";
+    let mut with_two = 0;
     for x in &removals {
         let (_, query) = x.path.split_once('?').expect("a removal has a query");
         let ok = query.starts_with("action=delete&transfer_email=mgr.a%40example.com&")
@@ -264,10 +314,15 @@ async fn offboard_requests_and_answers_meet_zooms_spec() {
             || query == "action=disassociate";
         assert!(ok, "unexpected removal {}", x.path);
         if query.contains("transfer_email=") {
-            assert!(query.ends_with(flags), "{}", x.path);
+            assert!(query.ends_with(all) || query.ends_with(two), "{}", x.path);
+            with_two += usize::from(query.ends_with(two));
         }
         assert_eq!(x.request, Value::Null, "no body on a DELETE: {}", x.path);
     }
+    assert_eq!(
+        with_two, 2,
+        "the two kinds went with the downgrade run only"
+    );
     let has = |m: &str, path_has: &str, status: u16, code: Option<i64>| {
         exchanges.iter().any(|x| {
             x.method == m && x.path.contains(path_has) && x.status == status && x.code == code
@@ -275,6 +330,8 @@ async fn offboard_requests_and_answers_meet_zooms_spec() {
     };
     assert!(has("PUT", "/status", 200, None));
     assert!(has("PUT", "/status", 400, Some(300)));
+    assert!(has("PATCH", "/users/leaver08", 204, None));
+    assert!(has("PATCH", "/users/events", 400, Some(300)));
     assert!(has("DELETE", "?action=delete&transfer_email=", 204, None));
     assert!(has(
         "DELETE",
@@ -317,7 +374,11 @@ async fn a_malformed_offboarding_request_is_flagged() {
 
     let mut bad_body = ZoomCall::deactivate(&user);
     bad_body.json = Some(json!({"action": "suspend"}));
-    let mut bad_flag = ZoomCall::remove(&user, true, &Transfer::To("mgr.a@example.com".into()));
+    let to = Transfer::To {
+        email: "mgr.a@example.com".into(),
+        kinds: TransferKinds::all(),
+    };
+    let mut bad_flag = ZoomCall::remove(&user, true, &to);
     for (name, value) in &mut bad_flag.query {
         if *name == "transfer_meeting" {
             *value = "yes".into();
