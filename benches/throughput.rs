@@ -369,14 +369,14 @@ fn offboard_3step(
         .iter()
         .map(|u| (u.id.clone(), u.email.clone()))
         .collect();
-    let input = dir.join("offboard.csv");
+    let input = dir.join(format!("{}.csv", licence.row()));
     let mut text = String::from("email\n");
     for (_, email) in &leavers {
         text.push_str(email);
         text.push('\n');
     }
     std::fs::write(&input, text).expect("write input");
-    let report = dir.join("offboard-report.csv");
+    let report = dir.join(format!("{}-report.csv", licence.row()));
     let mut cmd = against(&sim, &cfg, "offboard", &input, &report);
     cmd.args([
         "--steps",
@@ -741,8 +741,12 @@ fn targets(rows: &[Row]) -> String {
             format!("{name}: {} of {USERS} users deleted once", t.revoked),
         );
         check(
-            eff(r) >= 0.95,
-            format!("{name}: efficiency over all calls {:.3} ≥ 0.95", eff(r)),
+            r.m.exit == 0 && eff(r) >= 0.95,
+            format!(
+                "{name}: efficiency over all calls {:.3} ≥ 0.95, exit {}",
+                eff(r),
+                r.m.exit
+            ),
         );
         check(
             share(t) <= 0.01,
