@@ -679,7 +679,12 @@ fn axes(svg: &mut Svg, span: f64, peak: f64, plot_h: f64) {
     );
 }
 
+/// An axis label. Under ten seconds a quarter of the span is not a whole second, so the label
+/// keeps a decimal (a 2 s run's ticks read 0s, 0.5s, 1s, 1.5s, 2s, not 0s, 1s, 1s, 2s, 2s).
 fn duration(secs: f64) -> String {
+    if secs < 10.0 && (secs * 10.0).round() % 10.0 != 0.0 {
+        return format!("{secs:.1}s");
+    }
     let s = secs.round() as u64;
     match s {
         0..60 => format!("{s}s"),
@@ -818,6 +823,17 @@ mod tests {
     use crate::evidence::runlog::{InputDigest, RunLog};
     use crate::report::{ReportKind, ReportWriter};
     use crate::step::Step;
+
+    #[test]
+    fn axis_labels_of_a_short_run_are_distinct() {
+        let ticks: Vec<String> = (0..=4)
+            .map(|i| duration(1.3 * f64::from(i) / 4.0))
+            .collect();
+        assert_eq!(ticks, ["0s", "0.3s", "0.7s", "1s", "1.3s"]);
+        assert_eq!(duration(2.0 * 3.0 / 4.0), "1.5s");
+        assert_eq!(duration(2.0), "2s");
+        assert_eq!(duration(75.0), "1m15s");
+    }
 
     fn row(user: &str, status: Status, step: Option<Step>, message: &str) -> Row {
         let mut r = Row::new(user, status);
