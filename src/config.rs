@@ -24,7 +24,7 @@ use crate::plan::Label;
 use crate::plan::Plan;
 use crate::step::Steps;
 use crate::transfer::TransferKinds;
-use crate::zoom::auth::S2sCredentials;
+use crate::zoom::oauth::S2sCredentials;
 
 pub mod offboard;
 pub use offboard::FileOffboard;

@@ -9,9 +9,11 @@
 //! - [`cli`]: clap types, raw flags only.
 //! - [`config`]: flags + environment + config file resolved once into [`config::Settings`].
 //! - [`input`]: reading, validating and de-duplicating the users to revoke.
-//! - [`zoom`]: the HTTP client, the token source ([`zoom::auth`]) and answer classification.
+//! - [`zoom`]: the HTTP client, one attempt at a call or at the token endpoint
+//!   ([`zoom::oauth`]), and answer classification. It depends on nothing above it.
 //! - [`request`]: the one request policy (retries, backoff, Retry-After, token renewal, pacer
-//!   feedback, stops) that every Zoom call and token fetch goes through.
+//!   feedback, stops) that every Zoom call and token fetch goes through, and the one token
+//!   source ([`request::tokens`]) that hands each attempt its token.
 //! - [`pacing`]: the shared rate limiter and the account-wide slow-down on 429s.
 //! - [`run`]: the worker pool: a permit per task, the first call alone, `pending` rows on a stop.
 //! - [`offboard`]: offboarding in waves (revoke, lookups, deactivate, remove) and its safety

@@ -11,8 +11,9 @@ use base64::Engine as _;
 use secrecy::SecretString;
 use zoom_offboard::cli::RevokeArgs;
 use zoom_offboard::config::{FileConfig, Settings};
+use zoom_offboard::request::Api;
+use zoom_offboard::request::tokens::{S2sCredentials, Token, TokenSource};
 use zoom_offboard::sim::{Sim, SimConfig};
-use zoom_offboard::zoom::auth::{S2sCredentials, Token, TokenSource};
 use zoom_offboard::zoom::{ZoomClient, http_client};
 
 use crate::common::bin::{Bin, BinRun};
@@ -422,7 +423,10 @@ async fn debug_of_every_config_type_is_redacted() {
         secret: SecretString::from(token.clone()),
         generation: 1,
     };
-    let client = ZoomClient::new(http, "https://api.zoom.us/v2", from_static.clone());
+    let api = Api {
+        client: ZoomClient::new(http, "https://api.zoom.us/v2"),
+        tokens: from_static.clone(),
+    };
     let sim_cfg = SimConfig {
         client_secret: secret.clone(),
         static_token: Some(token.clone()),
@@ -441,7 +445,7 @@ async fn debug_of_every_config_type_is_redacted() {
         format!("{from_static:?}"),
         format!("{s2s_source:?}"),
         format!("{tok:?}"),
-        format!("{client:?}"),
+        format!("{api:?}"),
         format!("{sim_cfg:?}"),
         format!("{sim:?}"),
     ];

@@ -20,7 +20,8 @@ use crate::config::{
 use crate::exit::Exit;
 use crate::input::{self, Batch, InputOptions, InputSource};
 use crate::logging;
-use crate::zoom::{self, TokenSource, ZoomClient};
+use crate::request::{Api, TokenSource};
+use crate::zoom::{self, ZoomClient};
 
 mod demo;
 mod demo_reconcile;
@@ -351,13 +352,13 @@ async fn connect(
     concurrency: usize,
     creds: &Credentials,
     needs: &[&[&str]],
-) -> Result<ZoomClient, String> {
+) -> Result<Api, String> {
     let http = zoom::http_client(conn.timeout, concurrency)
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
     let source = match creds {
         Credentials::Static(t) => TokenSource::from_static(t.clone()),
         Credentials::S2s(c) => TokenSource::s2s(
-            zoom::auth::S2sCredentials {
+            zoom::oauth::S2sCredentials {
                 account_id: c.account_id.clone(),
                 client_id: c.client_id.clone(),
                 client_secret: c.client_secret.clone(),
@@ -386,5 +387,8 @@ async fn connect(
             }
         }
     }
-    Ok(ZoomClient::new(http, &conn.base_url, source))
+    Ok(Api {
+        client: ZoomClient::new(http, &conn.base_url),
+        tokens: source,
+    })
 }

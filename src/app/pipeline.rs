@@ -154,10 +154,10 @@ impl Running {
         creds: &Credentials,
         scopes: &[&[&str]],
     ) -> Result<Requester, String> {
-        let client = super::connect(&s.conn, s.concurrency, creds, scopes).await?;
+        let api = super::connect(&s.conn, s.concurrency, creds, scopes).await?;
         let pacer = Pacer::new(s.rate).map_err(|e| e.to_string())?;
         Ok(Requester::new(
-            client,
+            api,
             Arc::new(pacer),
             RetryPolicy::new(s.conn.max_retries),
             self.control.clone(),

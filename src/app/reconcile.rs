@@ -134,11 +134,11 @@ async fn open_listing(settings: &ReconcileSettings, ctx: &Context) -> Result<Req
     };
     let pacer = Pacer::new(settings.rate).map_err(|e| usage(&format!("--rate: {e}")))?;
     // One page at a time: one connection is enough.
-    let client = connect(conn, 1, creds, &[super::LIST_SCOPES])
+    let api = connect(conn, 1, creds, &[super::LIST_SCOPES])
         .await
         .map_err(|m| usage(&m))?;
     Ok(Requester::new(
-        client,
+        api,
         Arc::new(pacer),
         RetryPolicy::new(conn.max_retries),
         Control::with_outage_wait(&ctx.cancel, conn.outage_wait),

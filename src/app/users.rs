@@ -77,9 +77,9 @@ async fn lister(settings: &UsersSettings, ctx: &Context) -> Result<Requester, St
     };
     let pacer = Pacer::new(settings.rate).map_err(|e| format!("--rate: {e}"))?;
     // One page at a time: one connection is enough.
-    let client = connect(&settings.conn, 1, creds, &[super::DRY_RUN_SCOPES]).await?;
+    let api = connect(&settings.conn, 1, creds, &[super::DRY_RUN_SCOPES]).await?;
     Ok(Requester::new(
-        client,
+        api,
         Arc::new(pacer),
         RetryPolicy::new(settings.conn.max_retries),
         Control::with_outage_wait(&ctx.cancel, settings.conn.outage_wait),

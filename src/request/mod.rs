@@ -26,6 +26,7 @@
 //! its answers mean for a row: it needs no retry code.
 
 pub mod outage;
+pub mod tokens;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -38,9 +39,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::evidence::timeline::{Event, Timeline};
 use crate::pacing::{Pacer, backoff};
-use crate::zoom::{
-    AuthError, ErrorInfo, FatalKind, Outcome, RetryKind, TokenSource, ZoomCall, ZoomClient,
-};
+use crate::zoom::{ErrorInfo, FatalKind, Outcome, RetryKind, ZoomCall, ZoomClient};
+pub use tokens::{AuthError, TokenSource};
 
 /// How many times a call is tried again, and how long it waits between tries.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -736,12 +736,22 @@ fn give_up(call: Call, mut info: ErrorInfo) -> Settled {
     call.settled(Verdict::GaveUp(info))
 }
 
+/// Where a run's calls go: the HTTP client and the one token source every call of the process
+/// shares (so that renewals are single-flight across labels too). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Api {
+    /// The HTTP client and base URL.
+    pub client: ZoomClient,
+    /// The tokens every attempt carries.
+    pub tokens: Arc<TokenSource>,
+}
+
 /// How one label's calls are sent: the client, that label's pacer, the policy, and the run's
 /// control and counters. Cheap to clone; every worker of a run holds one.
 #[derive(Debug, Clone)]
 pub struct Requester {
-    /// The HTTP client and token source.
-    client: ZoomClient,
+    /// The HTTP client and the run's one token source.
+    api: Api,
     /// The pacer of the label these calls count against (Light, or Medium for listing).
     pacer: Arc<Pacer>,
     /// Retries and backoff.
@@ -753,16 +763,16 @@ pub struct Requester {
 }
 
 impl Requester {
-    /// Calls through `client`, paced by `pacer`, stopped by `control`, counted in `stats`.
+    /// Calls through `api`, paced by `pacer`, stopped by `control`, counted in `stats`.
     pub fn new(
-        client: ZoomClient,
+        api: Api,
         pacer: Arc<Pacer>,
         policy: RetryPolicy,
         control: Arc<Control>,
         stats: Arc<Stats>,
     ) -> Requester {
         Requester {
-            client,
+            api,
             pacer,
             policy,
             control,
@@ -785,10 +795,14 @@ impl Requester {
             pacer: Some(&self.pacer),
             control: Some(&self.control),
             stats: Some(&self.stats),
-            tokens: Some(self.client.auth()),
-            url: Some(self.client.base_url()),
+            tokens: Some(&self.api.tokens),
+            url: Some(self.api.client.base_url()),
         };
-        drive(cx, || self.client.attempt(call)).await
+        drive(cx, || async {
+            let token = self.api.tokens.token().await?;
+            Ok(self.api.client.attempt(call, &token).await)
+        })
+        .await
     }
 
     /// The run's stop switch.
@@ -808,7 +822,7 @@ impl Requester {
 
     /// The token source (for renewals and scope checks).
     pub fn tokens(&self) -> &TokenSource {
-        self.client.auth()
+        &self.api.tokens
     }
 }
 

@@ -53,7 +53,7 @@ mod zoom_text {
 }
 
 /// What one attempt produced (the client's answer to the request policy's loop,
-/// [`crate::request::drive`]): the classified answer, the raw body (a 2xx's data, or an error
+/// `request::drive`): the classified answer, the raw body (a 2xx's data, or an error
 /// body a caller wants to read), and the token generation used, for renewal on a 124.
 #[derive(Debug)]
 pub struct Attempt {

@@ -1,18 +1,20 @@
-//! The Zoom API client: one HTTP connection pool, one token source, and the calls we make.
+//! The Zoom API client: one HTTP connection pool, the calls we make, and what answers mean.
 //!
 //! A call is a [`ZoomCall`], a description; [`ZoomClient::attempt`] sends it once and returns
 //! an [`Outcome`](classify::Outcome) instead of an error, because for a bulk run a 404, a 429
 //! or a dropped connection are all ordinary answers. The client itself never retries: retries
-//! belong to the one request policy ([`crate::request`]), where they pass through the shared
-//! rate limiter and count against `--max-retries`.
+//! belong to the one request policy (`request`), where they pass through the shared
+//! rate limiter and count against `--max-retries`. Tokens come the same way: the client is
+//! handed a [`oauth::Token`] per attempt by the token source (`request::tokens`), so
+//! this module knows nothing of caching, renewal or the policy, and `request` builds on it alone.
 //!
 //! Safety of the path: the user goes into the URL as exactly one percent-encoded segment, so no
 //! input can change the path (`/`, `?`, `#`, `%`, `.`/`..` are either encoded or refused earlier
 //! by input validation). Redirects are never followed, so the `Authorization` header is never
 //! sent anywhere but the configured base URL.
 
-pub mod auth;
 pub mod classify;
+pub mod oauth;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +24,6 @@ use secrecy::ExposeSecret;
 
 use crate::input::UserId;
 use crate::transfer::TransferKinds;
-pub use auth::{AuthError, TokenSource};
 pub use classify::{Attempt, ErrorInfo, FatalKind, Outcome, RetryKind};
 
 /// Characters left as they are in a path segment: RFC 3986 unreserved plus `@`, which Zoom's own
@@ -152,20 +153,18 @@ pub struct ZoomClient {
     http: reqwest::Client,
     /// Base URL without a trailing slash, e.g. `https://api.zoom.us/v2`.
     base: Arc<str>,
-    auth: Arc<TokenSource>,
 }
 
 impl std::fmt::Debug for ZoomClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ZoomClient")
             .field("base", &self.base)
-            .field("auth", &self.auth)
             .finish()
     }
 }
 
 /// A Zoom call described as data: a method, a path under the base URL, a query and an
-/// optional JSON body. The request policy ([`crate::request::drive`]) sends it as many times
+/// optional JSON body. The request policy (`request::drive`) sends it as many times
 /// as it must; adding a call to the tool is adding a constructor here.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ZoomCall {
@@ -264,18 +263,12 @@ impl ZoomCall {
 }
 
 impl ZoomClient {
-    /// A client for `base` (e.g. `https://api.zoom.us/v2`) using `auth` for tokens.
-    pub fn new(http: reqwest::Client, base: &str, auth: Arc<TokenSource>) -> ZoomClient {
+    /// A client for `base` (e.g. `https://api.zoom.us/v2`).
+    pub fn new(http: reqwest::Client, base: &str) -> ZoomClient {
         ZoomClient {
             http,
             base: base.trim_end_matches('/').into(),
-            auth,
         }
-    }
-
-    /// The token source (for renewals and scope checks).
-    pub fn auth(&self) -> &Arc<TokenSource> {
-        &self.auth
     }
 
     /// The API base URL, without a trailing slash.
@@ -283,10 +276,9 @@ impl ZoomClient {
         &self.base
     }
 
-    /// Sends `call` once and classifies the answer. Never retries: that is the request
-    /// policy's job. `Err` only when no token could be had.
-    pub async fn attempt(&self, call: &ZoomCall) -> Result<Attempt, AuthError> {
-        let token = self.auth.token().await?;
+    /// Sends `call` once with `token` and classifies the answer. Never retries: that is the
+    /// request policy's job. Never an error: a dropped connection is an outcome like a 429.
+    pub async fn attempt(&self, call: &ZoomCall, token: &oauth::Token) -> Attempt {
         let url = format!("{}{}", self.base, call.path);
         let mut req = self
             .http
@@ -302,11 +294,11 @@ impl ZoomClient {
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
-                return Ok(Attempt {
+                return Attempt {
                     outcome: transport_outcome(&e),
                     body: Vec::new(),
                     token_generation: generation,
-                });
+                };
             }
         };
         let status = resp.status().as_u16();
@@ -325,7 +317,7 @@ impl ZoomClient {
         let body = match read_capped(resp, cap).await {
             Ok(b) => redact(&b, secret),
             Err(detail) => {
-                return Ok(Attempt {
+                return Attempt {
                     outcome: Outcome::Retry {
                         kind: RetryKind::Connection,
                         retry_after: None,
@@ -337,15 +329,15 @@ impl ZoomClient {
                     },
                     body: Vec::new(),
                     token_generation: generation,
-                });
+                };
             }
         };
         let outcome = classify::classify(status, &headers, &body, chrono::Utc::now());
-        Ok(Attempt {
+        Attempt {
             outcome,
             body,
             token_generation: generation,
-        })
+        }
     }
 }
 

@@ -8,7 +8,6 @@
 //! with all eight transfer flags that the product builds ([`ZoomCall::deactivate`],
 //! [`ZoomCall::downgrade`], [`ZoomCall::remove`]) is checked both ways.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -16,10 +15,11 @@ use serde_json::{Value, json};
 use zoom_offboard::exit::Exit;
 use zoom_offboard::input::UserId;
 use zoom_offboard::report::Status;
+use zoom_offboard::request::tokens::Token;
 use zoom_offboard::sim::{Removal, Sim};
 use zoom_offboard::step::Step;
 use zoom_offboard::transfer::TransferKinds;
-use zoom_offboard::zoom::{Outcome, TokenSource, Transfer, ZoomCall, ZoomClient, http_client};
+use zoom_offboard::zoom::{Outcome, Transfer, ZoomCall, ZoomClient, http_client};
 
 use super::{Exchange, assert_conforms, prism_in_front_of, snapshot, unexplained};
 use crate::offboard::{account, by_step, ob_args, run_ob, sim_config};
@@ -368,8 +368,11 @@ async fn a_malformed_offboarding_request_is_flagged() {
         .expect("start simulator");
     let (prism, base, log) = prism_in_front_of(sim.base_url()).await;
     let http = http_client(Duration::from_secs(10), 2).expect("http client");
-    let auth = TokenSource::from_static(SecretString::from(sim.issue_token()));
-    let client = ZoomClient::new(http, &base, Arc::new(auth));
+    let token = Token {
+        secret: SecretString::from(sim.issue_token()),
+        generation: 0,
+    };
+    let client = ZoomClient::new(http, &base);
     let user = UserId::parse("leaver00@example.com").expect("an email");
 
     let mut bad_body = ZoomCall::deactivate(&user);
@@ -391,7 +394,7 @@ async fn a_malformed_offboarding_request_is_flagged() {
         (bad_flag, Some("a transfer flag that is not a boolean")),
     ] {
         let before = snapshot(&log).len();
-        let attempt = client.attempt(&call).await.expect("a token");
+        let attempt = client.attempt(&call, &token).await;
         let after = snapshot(&log);
         assert_eq!(after.len(), before + 1, "one exchange recorded");
         let bad = unexplained(&after[before..]);

@@ -13,13 +13,12 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use tokio::sync::Mutex;
 
-use super::Attempt;
-use super::{ErrorInfo, Outcome, RetryKind};
-use crate::request::{Context, RetryPolicy, Settled, Verdict, drive};
+use super::{Context, RetryPolicy, Settled, Verdict, drive};
+use crate::zoom::oauth::{Grant, Refusal, post_for_token};
+pub use crate::zoom::oauth::{S2sCredentials, Token};
 
 /// Why no token could be had.
 #[derive(Debug, thiserror::Error)]
@@ -48,41 +47,6 @@ pub enum AuthError {
          set a fresh one, or use Server-to-Server OAuth credentials"
     )]
     StaticRejected(String),
-}
-
-/// Server-to-Server OAuth client credentials.
-pub struct S2sCredentials {
-    /// The Zoom account id (not secret, but not logged either).
-    pub account_id: String,
-    /// The app's client id.
-    pub client_id: String,
-    /// The app's client secret.
-    pub client_secret: SecretString,
-}
-
-impl std::fmt::Debug for S2sCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("S2sCredentials")
-            .field("account_id", &self.account_id)
-            .field("client_id", &self.client_id)
-            .field("client_secret", &"(redacted)")
-            .finish()
-    }
-}
-
-/// A token handed to a caller, with the generation to pass back to [`TokenSource::renew`].
-#[derive(Clone)]
-pub struct Token {
-    /// The bearer token.
-    pub secret: SecretString,
-    /// Increments with every fetched token; lets concurrent 124s trigger one renewal.
-    pub generation: u64,
-}
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Token(generation {}, (redacted))", self.generation)
-    }
 }
 
 struct Cached {
@@ -122,21 +86,6 @@ impl std::fmt::Debug for TokenSource {
                 .finish(),
         }
     }
-}
-
-#[derive(serde::Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    #[serde(default)]
-    expires_in: Option<u64>,
-    #[serde(default)]
-    scope: Option<String>,
-}
-
-#[derive(serde::Deserialize, Default)]
-struct OAuthError {
-    reason: Option<String>,
-    error: Option<String>,
 }
 
 impl TokenSource {
@@ -234,14 +183,9 @@ impl TokenSource {
         http: &reqwest::Client,
         generation: u64,
     ) -> Result<Cached, AuthError> {
-        let basic = base64::engine::general_purpose::STANDARD.encode(format!(
-            "{}:{}",
-            creds.client_id,
-            creds.client_secret.expose_secret()
-        ));
         let policy = RetryPolicy::token_endpoint();
-        let settled = drive(Context::bare(&policy), || {
-            post_for_token(http, url, creds, &basic)
+        let settled = drive(Context::bare(&policy), || async {
+            Ok(post_for_token(http, url, creds).await)
         })
         .await;
         let parsed = token_answer(settled, url)?;
@@ -265,53 +209,9 @@ impl TokenSource {
     }
 }
 
-/// One attempt at the token endpoint: the POST, its answer classified, its body capped and
-/// scrubbed (an error answer that echoes the credentials must not carry them further).
-async fn post_for_token(
-    http: &reqwest::Client,
-    url: &str,
-    creds: &S2sCredentials,
-    basic: &str,
-) -> Result<Attempt, AuthError> {
-    let sent = http
-        .post(url)
-        .query(&[
-            ("grant_type", "account_credentials"),
-            ("account_id", creds.account_id.as_str()),
-        ])
-        .header(reqwest::header::AUTHORIZATION, format!("Basic {basic}"))
-        .send()
-        .await;
-    let resp = match sent {
-        Ok(r) => r,
-        Err(e) => return Ok(attempt(super::transport_outcome(&e), Vec::new())),
-    };
-    let status = resp.status();
-    match super::read_capped(resp, 64 * 1024).await {
-        Ok(b) => {
-            let body = super::redact(
-                &super::redact(&b, basic),
-                creds.client_secret.expose_secret(),
-            );
-            Ok(attempt(classify_token_answer(status), body))
-        }
-        Err(detail) => Ok(attempt(
-            Outcome::Retry {
-                kind: RetryKind::Connection,
-                retry_after: None,
-                info: ErrorInfo {
-                    message: detail,
-                    ..ErrorInfo::default()
-                },
-            },
-            Vec::new(),
-        )),
-    }
-}
-
 /// What the token endpoint's last answer comes to: a token response, the credentials refused
 /// (with OAuth's reason), or the endpoint unavailable.
-fn token_answer(settled: Settled, url: &str) -> Result<TokenResponse, AuthError> {
+fn token_answer(settled: Settled, url: &str) -> Result<Grant, AuthError> {
     let unavailable = |detail: String| AuthError::Unavailable {
         url: url.to_string(),
         detail,
@@ -320,16 +220,16 @@ fn token_answer(settled: Settled, url: &str) -> Result<TokenResponse, AuthError>
         Verdict::Done { .. } => serde_json::from_slice(&settled.body)
             .map_err(|e| unavailable(format!("the answer is not a Zoom token response: {e}"))),
         Verdict::Rejected(info) => {
-            let err: OAuthError = serde_json::from_slice(&settled.body).unwrap_or_default();
+            let err: Refusal = serde_json::from_slice(&settled.body).unwrap_or_default();
             Err(AuthError::Rejected {
                 url: url.to_string(),
                 reason: err
                     .reason
-                    .map(|r| super::classify::truncate(&r, 200))
+                    .map(|r| crate::zoom::classify::truncate(&r, 200))
                     .unwrap_or_else(|| info.message.clone()),
                 error: err
                     .error
-                    .map(|r| super::classify::truncate(&r, 100))
+                    .map(|r| crate::zoom::classify::truncate(&r, 100))
                     .unwrap_or_else(|| "unknown".into()),
             })
         }
@@ -337,36 +237,5 @@ fn token_answer(settled: Settled, url: &str) -> Result<TokenResponse, AuthError>
             Err(unavailable(info.message))
         }
         Verdict::Halted(None) | Verdict::Interrupted => Err(unavailable("stopped".into())),
-    }
-}
-
-/// What a token endpoint's status means: 2xx a token, 5xx and 429 worth another try, any
-/// other answer a refusal of the credentials (its body says why, in OAuth's shape).
-fn classify_token_answer(status: reqwest::StatusCode) -> Outcome {
-    let info = ErrorInfo {
-        http_status: Some(status.as_u16()),
-        message: format!("HTTP {status}"),
-        ..ErrorInfo::default()
-    };
-    if status.is_success() {
-        Outcome::Done {
-            http_status: status.as_u16(),
-        }
-    } else if status.is_server_error() || status.as_u16() == 429 {
-        Outcome::Retry {
-            kind: RetryKind::Server,
-            retry_after: None,
-            info,
-        }
-    } else {
-        Outcome::Failed(info)
-    }
-}
-
-fn attempt(outcome: Outcome, body: Vec<u8>) -> Attempt {
-    Attempt {
-        outcome,
-        body,
-        token_generation: None,
     }
 }
