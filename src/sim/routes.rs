@@ -27,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 use crate::plan::Label;
 use crate::sim::auth::{self, TokenRequest};
 use crate::sim::faults::{self, Fault};
+use crate::sim::limits::BusyGuard;
 use crate::sim::respond::{concurrent_429, json_response, rate_limited};
 use crate::sim::{Shared, handlers, lock};
 
@@ -226,7 +227,9 @@ fn oauth(shared: &Shared, headers: &HeaderMap, query: Option<&str>, body: &[u8])
     json_response(status, &v)
 }
 
-/// One `/v2` call through the checks listed in the module doc.
+/// One `/v2` call through the checks listed in the module doc, in their order: outage, token
+/// and scopes, one mutating call per user at a time, the rate limiter (after the request's
+/// transit), a failing user, then a drawn fault around the endpoint's own answer.
 async fn api(
     shared: &Shared,
     idx: usize,
@@ -236,61 +239,21 @@ async fn api(
     body: &[u8],
     kill: &CancellationToken,
 ) -> Response<Body> {
-    let label = ep.label();
-    let user_id = ep.user().and_then(|key| {
-        let dir = lock(&shared.dir);
-        dir.find(key).and_then(|i| dir.get(i)).map(|u| u.id.clone())
-    });
-    lock(&shared.recorder).annotate(idx, Some(label), user_id.clone());
-
+    let user_id = annotate(shared, idx, &ep);
     if shared.in_outage() {
         return json_response(503, &faults::server_error_body(503));
     }
-    {
-        let tokens = lock(&shared.tokens);
-        let authz = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|h| h.to_str().ok());
-        if let Err(e) = tokens.check(authz, shared.now()) {
-            drop(tokens);
-            if e == auth::AuthError::Expired {
-                lock(&shared.recorder).expired_token(idx);
-            }
-            return json_response(401, &json!({"code": 124, "message": e.message()}));
-        }
-        let (accepted, granular) = ep.scopes();
-        if !tokens.has_any(accepted) {
-            let message = format!("Invalid access token, does not contain scopes:[{granular}].");
-            return json_response(400, &json!({"code": 4711, "message": message}));
-        }
+    if let Err(refused) = authorize(shared, idx, &ep, headers) {
+        return *refused;
     }
-    let _busy = match (ep.mutating(), ep.user()) {
-        (true, Some(key)) => {
-            let key = user_id
-                .clone()
-                .unwrap_or_else(|| format!("?{}", key.to_lowercase()));
-            match shared.busy.try_mark(key) {
-                Some(guard) => Some(guard),
-                None => return concurrent_429(shared, label),
-            }
-        }
-        _ => None,
+    let _busy = match mark_busy(shared, &ep, user_id.as_deref()) {
+        Ok(guard) => guard,
+        Err(refused) => return *refused,
     };
-    let transit = lock(&shared.limiter).transit();
-    if !transit.is_zero() {
-        tokio::time::sleep(transit).await;
+    if let Err(refused) = admit(shared, ep.label()).await {
+        return *refused;
     }
-    let admitted = lock(&shared.limiter).admit(label, shared.elapsed());
-    if let Err(rejection) = admitted {
-        return rate_limited(shared, label, rejection);
-    }
-    if let Some(key) = ep.user()
-        && shared
-            .cfg
-            .failing_users
-            .iter()
-            .any(|f| f.eq_ignore_ascii_case(key) || user_id.as_deref().is_some_and(|id| f == id))
-    {
+    if is_failing(shared, &ep, user_id.as_deref()) {
         return json_response(500, &faults::server_error_body(500));
     }
     let draw = lock(&shared.faults).draw();
@@ -311,6 +274,92 @@ async fn api(
         Fault::After(status) => json_response(status, &faults::server_error_body(status)),
         _ => resp,
     }
+}
+
+/// A check's answer when it turns the call away (boxed: a response is large).
+type Refused = Box<Response<Body>>;
+
+/// Records the call's label and the id of the user it names (when that user exists), so the
+/// ground truth can say which calls touched whom; returns that id.
+fn annotate(shared: &Shared, idx: usize, ep: &Endpoint) -> Option<String> {
+    let user_id = ep.user().and_then(|key| {
+        let dir = lock(&shared.dir);
+        dir.find(key).and_then(|i| dir.get(i)).map(|u| u.id.clone())
+    });
+    lock(&shared.recorder).annotate(idx, Some(ep.label()), user_id.clone());
+    user_id
+}
+
+/// The bearer token (401 code 124 when unknown or expired) and the endpoint's scopes (400 code
+/// 4711, naming the granular scope, as Zoom words it).
+fn authorize(
+    shared: &Shared,
+    idx: usize,
+    ep: &Endpoint,
+    headers: &HeaderMap,
+) -> Result<(), Refused> {
+    let tokens = lock(&shared.tokens);
+    let authz = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok());
+    if let Err(e) = tokens.check(authz, shared.now()) {
+        drop(tokens);
+        if e == auth::AuthError::Expired {
+            lock(&shared.recorder).expired_token(idx);
+        }
+        return Err(Box::new(json_response(
+            401,
+            &json!({"code": 124, "message": e.message()}),
+        )));
+    }
+    let (accepted, granular) = ep.scopes();
+    if !tokens.has_any(accepted) {
+        let message = format!("Invalid access token, does not contain scopes:[{granular}].");
+        return Err(Box::new(json_response(
+            400,
+            &json!({"code": 4711, "message": message}),
+        )));
+    }
+    Ok(())
+}
+
+/// A mutating call on a user another mutating call is still working on is a concurrent-request
+/// 429; otherwise the user is marked busy until the returned guard drops.
+fn mark_busy(
+    shared: &Shared,
+    ep: &Endpoint,
+    user_id: Option<&str>,
+) -> Result<Option<BusyGuard>, Refused> {
+    let (true, Some(key)) = (ep.mutating(), ep.user()) else {
+        return Ok(None);
+    };
+    let key = user_id.map_or_else(|| format!("?{}", key.to_lowercase()), str::to_string);
+    match shared.busy.try_mark(key) {
+        Some(guard) => Ok(Some(guard)),
+        None => Err(Box::new(concurrent_429(shared, ep.label()))),
+    }
+}
+
+/// The request's transit (it is counted when it arrives, not when it was sent), then the
+/// label's limiter: a per-second or daily 429 with Zoom's headers when over.
+async fn admit(shared: &Shared, label: Label) -> Result<(), Refused> {
+    let transit = lock(&shared.limiter).transit();
+    if !transit.is_zero() {
+        tokio::time::sleep(transit).await;
+    }
+    let admitted = lock(&shared.limiter).admit(label, shared.elapsed());
+    admitted.map_err(|rejection| Box::new(rate_limited(shared, label, rejection)))
+}
+
+/// Whether the call names a user the configuration makes fail with 500 (by email or id).
+fn is_failing(shared: &Shared, ep: &Endpoint, user_id: Option<&str>) -> bool {
+    ep.user().is_some_and(|key| {
+        shared
+            .cfg
+            .failing_users
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(key) || user_id.is_some_and(|id| f == id))
+    })
 }
 
 pub(crate) fn parse_query(query: Option<&str>) -> HashMap<String, String> {
