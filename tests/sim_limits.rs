@@ -300,10 +300,12 @@ async fn concurrent_mutations_of_one_user_get_429() {
 
 #[tokio::test]
 async fn transit_delays_the_moment_a_window_counts_a_request() {
-    // 5 per window, each request counted 300 ms after it arrives.
+    // 5 per window, each request counted 300 ms after it arrives. The simulator's clock is
+    // frozen, so every request arrives at the moment the test set, however loaded the machine.
     let sim = common::start(SimConfig {
         light_per_second: Some(5),
         transit_ms: (300, 300),
+        frozen_clock: true,
         ..SimConfig::default()
     })
     .await;
@@ -321,8 +323,10 @@ async fn transit_delays_the_moment_a_window_counts_a_request() {
         "answered after the transit, with no latency configured: {:?}",
         sent.elapsed()
     );
-    // Arrives early in window k + 1, which the first five already fill (without transit it
-    // would be the first of a fresh window: 204).
+    // 300 ms later (the burst's transit, on the frozen clock): arrives early in window k + 1,
+    // which the first five already fill (without transit it would be the first of a fresh
+    // window: 204).
+    sim.advance(Duration::from_millis(300));
     let r = revoke(&common::client(), &sim, &ids[5], &auth).await;
     assert_eq!(r.status(), 429);
     // Read from the recorded arrivals, not from how long the test took: the burst arrived in

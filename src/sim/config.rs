@@ -166,6 +166,10 @@ pub struct SimConfig {
     /// a window edge may count in the next window. Independent of `latency_ms` (drawn from its
     /// own RNG seeded from `seed`, so the fault draws do not change with it); default `(0, 0)`.
     pub transit_ms: (u64, u64),
+    /// Stops the simulator's clock: time then moves only by [`crate::sim::Sim::advance`], so a
+    /// test can place requests in rate windows whatever the machine's load (sleeps such as
+    /// latency and transit still take real time, but move no window). Default `false`.
+    pub frozen_clock: bool,
     /// See [`Faults::fault_5xx_before`].
     pub fault_5xx_before: f64,
     /// See [`Faults::fault_5xx_after`].
@@ -222,6 +226,7 @@ impl Default for SimConfig {
             seed: 1,
             latency_ms: (0, 0),
             transit_ms: (0, 0),
+            frozen_clock: false,
             fault_5xx_before: 0.0,
             fault_5xx_after: 0.0,
             fault_drop: 0.0,
@@ -320,6 +325,7 @@ impl fmt::Debug for SimConfig {
             .field("seed", &self.seed)
             .field("faults", &self.faults())
             .field("transit_ms", &self.transit_ms)
+            .field("frozen_clock", &self.frozen_clock)
             .field("stall", &self.stall)
             .field("outages", &self.outages)
             .field("token_ttl", &self.token_ttl)

@@ -126,8 +126,10 @@ impl Limiter {
         }
         let fits = match self.model {
             LimitModel::Window => {
+                // Counted moments are arrival + transit, so they may come slightly out of
+                // order: a late one in a window already left counts in the current one.
                 let window = now.as_secs();
-                if window != budget.window {
+                if window > budget.window {
                     budget.window = window;
                     budget.admitted_in_window = 0;
                 }
@@ -143,7 +145,7 @@ impl Limiter {
                 let rate = f64::from(budget.per_second.saturating_sub(neighbour));
                 let elapsed = (t - budget.refilled_at).max(0.0);
                 budget.tokens = (budget.tokens + elapsed * rate).min(f64::from(budget.per_second));
-                budget.refilled_at = t;
+                budget.refilled_at = t.max(budget.refilled_at);
                 let fits = budget.tokens >= 1.0;
                 if fits {
                     budget.tokens -= 1.0;

@@ -95,10 +95,15 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// The simulator's clock: real time, plus what tests moved it ahead. Token and page-token
-    /// expiry, rate windows and outage windows all read it.
+    /// The simulator's clock: real time (or its start, when frozen), plus what tests moved it
+    /// ahead. Token and page-token expiry, rate windows and outage windows all read it.
     pub(crate) fn now(&self) -> Instant {
-        Instant::now() + Duration::from_millis(self.skew_ms.load(Ordering::Relaxed))
+        let base = if self.cfg.frozen_clock {
+            self.start
+        } else {
+            Instant::now()
+        };
+        base + Duration::from_millis(self.skew_ms.load(Ordering::Relaxed))
     }
 
     fn elapsed(&self) -> Duration {

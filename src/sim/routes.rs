@@ -340,14 +340,16 @@ fn mark_busy(
     }
 }
 
-/// The request's transit (it is counted when it arrives, not when it was sent), then the
-/// label's limiter: a per-second or daily 429 with Zoom's headers when over.
+/// The request's transit (it is counted that long after it arrives, not when it was sent),
+/// then the label's limiter: a per-second or daily 429 with Zoom's headers when over. The
+/// moment counted is the arrival plus the transit drawn, on the simulator's clock.
 async fn admit(shared: &Shared, label: Label) -> Result<(), Refused> {
+    let arrived = shared.elapsed();
     let transit = lock(&shared.limiter).transit();
     if !transit.is_zero() {
         tokio::time::sleep(transit).await;
     }
-    let admitted = lock(&shared.limiter).admit(label, shared.elapsed());
+    let admitted = lock(&shared.limiter).admit(label, arrived + transit);
     admitted.map_err(|rejection| Box::new(rate_limited(shared, label, rejection)))
 }
 
