@@ -480,11 +480,19 @@ impl Waves {
     fn describe(&self, row: &mut Row, u: &ZoomUser) {
         u.describe(row);
         if safety::not_sso(u) {
-            row.message.to_mut().push_str(&format!(
-                "; does not sign in with SSO (login types {:?}): a revoke may leave their \
+            let note = format!(
+                "does not sign in with SSO (login types {:?}): a revoke may leave their \
                  other sign-in open, deactivating closes it",
                 u.login_types.as_deref().unwrap_or_default()
-            ));
+            );
+            let message = row.message.to_mut();
+            // One sentence per note: "Zoom's words; our note", not "Zoom's words.; ...".
+            let kept = message.trim_end().trim_end_matches('.').len();
+            message.truncate(kept);
+            if !message.is_empty() {
+                message.push_str("; ");
+            }
+            message.push_str(&note);
         }
     }
 
