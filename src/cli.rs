@@ -32,7 +32,7 @@ pub enum Command {
     /// the candidates are more than --max-share of the users considered.
     Reconcile(Box<ReconcileArgs>),
     /// Serve the built-in Zoom API simulator on loopback (for trying the tool and for tests).
-    Sim(crate::sim::SimArgs),
+    Sim(Box<crate::sim::SimArgs>),
     /// Run a real revoke of fixtures/users.csv against the built-in simulator: the first run.
     /// With --offboard: a dry run, then a real offboard of 60 of the simulator's users.
     Demo(DemoArgs),

@@ -49,7 +49,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use cli::{SimArgs, run_cli};
-pub use config::{BasicCap, Faults, LimitModel, SimConfig, SimUsers};
+pub use config::{BasicCap, Faults, LimitModel, PageNumbers, SimConfig, SimUsers};
 pub use roster::{Workforce, workforce};
 pub use state::{Removal, RequestRecord, SimState, Transfer, TransferKind, UserTruth};
 pub use users::{SimUser, UserStatus, generate_users, load_users_csv};
