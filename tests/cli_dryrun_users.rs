@@ -7,7 +7,7 @@ use crate::common::wait_until;
 use crate::revoke_support::*;
 use tokio_util::sync::CancellationToken;
 use zoom_offboard::app::{Context, users, users_at};
-use zoom_offboard::cli::{ConnectionArgs, RoleFilter, UsersArgs};
+use zoom_offboard::cli::{ConnectionArgs, ListingArgs, RoleFilter, UsersArgs};
 use zoom_offboard::dryrun::Lookup;
 use zoom_offboard::exit::Exit;
 use zoom_offboard::report::Status;
@@ -138,14 +138,17 @@ pub(crate) fn users_ctx(sim: &Sim) -> Context {
 
 pub(crate) fn users_args(sim: &Sim) -> UsersArgs {
     UsersArgs {
-        conn: ConnectionArgs {
-            base_url: Some(sim.base_url()),
-            oauth_url: Some(sim.oauth_url()),
-            config: Some("/dev/null".into()),
-            ..ConnectionArgs::default()
+        listing: ListingArgs {
+            conn: ConnectionArgs {
+                base_url: Some(sim.base_url()),
+                oauth_url: Some(sim.oauth_url()),
+                config: Some("/dev/null".into()),
+                ..ConnectionArgs::default()
+            },
+            rate: Some(200.0),
+            max_retries: Some(6),
+            ..ListingArgs::default()
         },
-        rate: Some(200.0),
-        max_retries: Some(6),
         ..UsersArgs::default()
     }
 }
@@ -206,7 +209,7 @@ async fn users_survives_an_expired_page_token_by_restarting() {
     .unwrap();
     let mut out = Vec::new();
     let mut a = users_args(&sim);
-    a.rate = Some(20.0);
+    a.listing.rate = Some(20.0);
     let ctx = users_ctx(&sim);
     let listing = users(&a, &ctx, &mut out);
     let expire = async {

@@ -561,17 +561,20 @@ fn assert_conforms(log: &Log, step: &str) {
 async fn list_users(sim: &Sim, base: &str, status: UserStatusFilter) -> (Exit, String) {
     let args = UsersArgs {
         status,
-        conn: zoom_offboard::cli::ConnectionArgs {
-            base_url: Some(base.to_string()),
-            oauth_url: Some(sim.oauth_url()),
-            config: Some(PathBuf::from("/dev/null")),
-            timeout: Some(10.0),
-            ..Default::default()
-        },
-        rate: Some(1000.0),
-        output: zoom_offboard::cli::OutputArgs {
-            no_progress: true,
-            quiet: true,
+        listing: zoom_offboard::cli::ListingArgs {
+            conn: zoom_offboard::cli::ConnectionArgs {
+                base_url: Some(base.to_string()),
+                oauth_url: Some(sim.oauth_url()),
+                config: Some(PathBuf::from("/dev/null")),
+                timeout: Some(10.0),
+                ..Default::default()
+            },
+            rate: Some(1000.0),
+            output: zoom_offboard::cli::OutputArgs {
+                no_progress: true,
+                quiet: true,
+                ..Default::default()
+            },
             ..Default::default()
         },
         ..UsersArgs::default()

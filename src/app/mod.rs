@@ -126,7 +126,7 @@ pub async fn run_command(cli: Cli, ctx: Context) -> Exit {
             offboard(settings, &ctx).await
         }
         Command::Users(args) => {
-            logging::init(&LogSettings::from_args(&args.output));
+            logging::init(&LogSettings::from_args(&args.listing.output));
             let mut out = std::io::stdout().lock();
             users(&args, &ctx, &mut out).await
         }

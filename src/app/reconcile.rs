@@ -86,7 +86,7 @@ fn resolve(args: &ReconcileArgs, ctx: &Context) -> Result<ReconcileSettings, Exi
             }
             Ok(s)
         }
-        Err(e) => Err(usage_before_logging(&args.output, &e)),
+        Err(e) => Err(usage_before_logging(&args.listing.output, &e)),
     }
 }
 
