@@ -1,10 +1,13 @@
 //! Listing the account's users (`GET /users`, Medium label), for `zoom-offboard users`,
 //! `reconcile` and dry runs of large batches: one paging path for all three.
 //!
-//! A listing is paced by the Medium rate, not by round trips: page 1 comes first (no token, 300
-//! users), and its `page_count` and `total_records` say how many pages follow. Pages 2 to the
-//! last are then asked for by `page_number`, [`in_flight`] of them at once, each through the one
-//! request policy and the Medium pacer, and emitted in page order. Asked one after the other (each
+//! A listing is paced by the Medium rate, not by round trips: page 1 is asked for without a token
+//! (300 users), and its `page_count` and `total_records` say how many pages follow. Pages 2 to
+//! the last are asked for by `page_number`, [`in_flight`] of them at once, each through the one
+//! request policy and the Medium pacer, and emitted in page order. The first few of them
+//! ([`speculative`]: what the rate allows in 100 ms) go out right behind page 1, before its
+//! counts are known, so that the rate is not idle for page 1's round trip; on an account with
+//! fewer pages those few calls come back empty and are dropped. Asked one after the other (each
 //! `next_page_token` comes with the page before it) a 50,000-user listing took 15.2 s at 60/s
 //! with 30-120 ms of latency, against 2.8 s for 167 pages at the rate (BENCHMARKS.md).
 //!
@@ -28,6 +31,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use futures_util::StreamExt as _;
+use futures_util::stream::FuturesOrdered;
 
 use crate::request::{Requester, StopReason, Verdict};
 use crate::zoom::{ErrorInfo, UsersPage, ZoomCall, ZoomUser};
@@ -52,6 +56,28 @@ pub fn in_flight(rate: f64) -> usize {
         (n as usize).min(MAX_IN_FLIGHT)
     } else {
         2
+    }
+}
+
+/// How long page 1's answer is expected to take: while it is on its way, the numbered pages
+/// that the rate allows in that time are asked for already ([`speculative`]).
+const FIRST_ANSWER: Duration = Duration::from_millis(100);
+
+/// Numbered pages asked for ahead of page 1's answer at most, whatever the rate: the calls an
+/// account of one page can spend past its last page.
+const MAX_SPECULATIVE: u64 = 8;
+
+/// Numbered pages asked for before page 1 has said how many pages there are, at `rate`
+/// requests per second: the pacer's sends during [`FIRST_ANSWER`] (0 below 10/s, 6 at 60/s, at
+/// most [`MAX_SPECULATIVE`]). Without them the rate sits idle for page 1's round trip; with
+/// them, an account with fewer pages spends the calls sent past its last page before page 1
+/// answered (empty answers, never emitted; those not sent yet are dropped).
+pub fn speculative(rate: f64) -> u64 {
+    let n = (rate * FIRST_ANSWER.as_secs_f64()).floor();
+    if n.is_finite() && n > 0.0 {
+        (n as u64).min(MAX_SPECULATIVE)
+    } else {
+        0
     }
 }
 
@@ -314,6 +340,44 @@ fn next_token(page: &UsersPage) -> Option<String> {
     page.next_page_token.clone().filter(|t| !t.is_empty())
 }
 
+/// The call for page `n` of a listing: page 1 without `page_number` (its answer carries the
+/// `next_page_token` a fallback continues from), every later page by number.
+fn page_call(status: &str, n: u64) -> ZoomCall {
+    if n <= 1 {
+        ZoomCall::list_users(status, PAGE_SIZE, None)
+    } else {
+        ZoomCall::list_users_page(status, PAGE_SIZE, n)
+    }
+}
+
+/// Which pages are asked for next, and how many may be in flight.
+struct Window {
+    /// The next page to ask for.
+    next: u64,
+    /// The last page to ask for: page 1 plus [`speculative`] until page 1 says how many.
+    last: u64,
+    /// Pages in flight at most ([`in_flight`]).
+    width: usize,
+}
+
+impl Window {
+    fn new(width: usize, last: u64) -> Window {
+        Window {
+            next: 1,
+            last,
+            width,
+        }
+    }
+
+    /// Asks for the next pages, up to `last`, while fewer than `width` are in flight.
+    fn fill<F: Future>(&mut self, pages: &mut FuturesOrdered<F>, ask: &impl Fn(u64) -> F) {
+        while self.next <= self.last && pages.len() < self.width {
+            pages.push_back(ask(self.next));
+            self.next += 1;
+        }
+    }
+}
+
 /// What page 1 says the numbered pages must agree with.
 #[derive(Debug, Clone, Copy)]
 struct Expected {
@@ -359,69 +423,105 @@ impl Expected {
 }
 
 impl<E: FnMut(&ZoomUser) -> Result<(), String>> Listing<'_, E> {
-    /// Page 1, then the numbered pages if page 1 says there are more, then the token chain for
-    /// whatever the numbered pages could not be trusted with.
+    /// Page 1 with the first numbered pages right behind it, then the rest of the numbered
+    /// pages once page 1 says how many there are; the token chain for whatever the numbered
+    /// pages could not be trusted with.
     async fn run(&mut self) -> Result<(), ListError> {
-        let first = ZoomCall::list_users(self.status, PAGE_SIZE, None);
-        let first = match fetch(self.requester, first).await? {
-            Answer::Page(page) => page,
-            Answer::Refused { attempts, info } => return Err(ListError::Failed { attempts, info }),
-        };
-        self.stats.pages += 1;
-        self.take(&first.users)?;
-        let token = next_token(&first);
-        match Expected::of(&first) {
-            Some(expected) => match self.numbered(expected).await? {
-                None => return Ok(()),
-                Some(why) => {
-                    tracing::warn!(
-                        status = self.status,
-                        emitted = self.stats.users,
-                        "{why}: listing the rest by next_page_token"
-                    );
-                    self.stats.fallback = Some(why);
+        let (requester, status) = (self.requester, self.status);
+        let rate = requester.pacer().max_rate();
+        let ask = move |n: u64| async move { (n, fetch(requester, page_call(status, n)).await) };
+        let mut window = Window::new(in_flight(rate), 1 + speculative(rate));
+        let mut pages = FuturesOrdered::new();
+        window.fill(&mut pages, &ask);
+        let mut expected = None;
+        let mut token = None;
+        while let Some((n, answer)) = pages.next().await {
+            self.stats.pages += 1;
+            if n == 1 {
+                let first = self.first(answer?)?;
+                token = next_token(&first);
+                expected = Expected::of(&first);
+                match expected {
+                    Some(e) => window.last = e.count,
+                    None => break,
                 }
-            },
-            None if token.is_none() => return Ok(()),
-            None => {}
+            } else if let Some(e) = expected.filter(|e| n <= e.count)
+                && let Some(why) = self.numbered(n, answer?, e)?
+            {
+                tracing::warn!(
+                    status = self.status,
+                    emitted = self.stats.users,
+                    "{why}: listing the rest by next_page_token"
+                );
+                self.stats.fallback = Some(why);
+                break;
+            }
+            if expected.is_some_and(|e| n >= e.count) {
+                // The last page: pages asked for ahead past it are dropped (unsent, if still
+                // waiting for the pacer).
+                break;
+            }
+            window.fill(&mut pages, &ask);
+        }
+        let Some(expected) = expected else {
+            // One page, or no counts to check numbered pages against: the chain, if any.
+            return match token {
+                Some(t) => self.chain(Some(t)).await,
+                None => Ok(()),
+            };
+        };
+        if self.stats.fallback.is_none() {
+            let listed = self.stats.users;
+            if listed == expected.total {
+                return Ok(());
+            }
+            let why = Fallback::Miscounted {
+                listed,
+                total: expected.total,
+            };
+            tracing::warn!(
+                status = self.status,
+                "{why}: listing the rest by next_page_token"
+            );
+            self.stats.fallback = Some(why);
         }
         self.chain(token).await
     }
 
-    /// Pages 2 to the last by `page_number`, [`in_flight`] at once, each checked (see
-    /// [`Expected::check`]) and emitted in page order. `Some`: why the rest must come from the
-    /// chain (the pages before the one that failed are emitted).
-    async fn numbered(&mut self, expected: Expected) -> Result<Option<Fallback>, ListError> {
-        let (requester, status) = (self.requester, self.status);
-        let width = in_flight(requester.pacer().max_rate());
-        let mut pages = futures_util::stream::iter(2..=expected.count)
-            .map(|n| async move {
-                let call = ZoomCall::list_users_page(status, PAGE_SIZE, n);
-                (n, fetch(requester, call).await)
-            })
-            .buffered(width);
-        while let Some((n, answer)) = pages.next().await {
-            let page = match answer? {
-                Answer::Page(page) => page,
-                Answer::Refused { info, .. } => {
-                    return Ok(Some(Fallback::Refused {
-                        page: n,
-                        http_status: info.http_status,
-                        code: info.code,
-                    }));
-                }
-            };
-            self.stats.pages += 1;
-            if let Some(why) = expected.check(n, &page, &self.seen) {
-                return Ok(Some(why));
+    /// Page 1's answer: its users are emitted; a refusal is the listing's error.
+    fn first(&mut self, answer: Answer) -> Result<UsersPage, ListError> {
+        match answer {
+            Answer::Page(page) => {
+                self.take(&page.users)?;
+                Ok(page)
             }
-            self.take(&page.users)?;
+            Answer::Refused { attempts, info } => Err(ListError::Failed { attempts, info }),
         }
-        let listed = self.stats.users;
-        Ok((listed != expected.total).then_some(Fallback::Miscounted {
-            listed,
-            total: expected.total,
-        }))
+    }
+
+    /// Numbered page `n`'s answer, checked against page 1 (see [`Expected::check`]) and emitted.
+    /// `Some`: why the rest must come from the chain (nothing of this page is emitted then).
+    fn numbered(
+        &mut self,
+        n: u64,
+        answer: Answer,
+        expected: Expected,
+    ) -> Result<Option<Fallback>, ListError> {
+        let page = match answer {
+            Answer::Page(page) => page,
+            Answer::Refused { info, .. } => {
+                return Ok(Some(Fallback::Refused {
+                    page: n,
+                    http_status: info.http_status,
+                    code: info.code,
+                }));
+            }
+        };
+        if let Some(why) = expected.check(n, &page, &self.seen) {
+            return Ok(Some(why));
+        }
+        self.take(&page.users)?;
+        Ok(None)
     }
 
     /// The `next_page_token` chain from `token` (`None`: from the first page), one page after
@@ -652,6 +752,16 @@ mod tests {
         assert_eq!(in_flight(0.5), 2);
         assert_eq!(in_flight(1000.0), MAX_IN_FLIGHT);
         assert_eq!(in_flight(f64::NAN), 2);
+    }
+
+    #[test]
+    fn pages_asked_for_ahead_of_page_one_are_the_rate_for_100_ms() {
+        assert_eq!(speculative(60.0), 6);
+        assert_eq!(speculative(48.0), 4, "Business' default rate");
+        assert_eq!(speculative(16.0), 1, "Pro's");
+        assert_eq!(speculative(1.6), 0, "Free's: no call to spare");
+        assert_eq!(speculative(1e6), MAX_SPECULATIVE);
+        assert_eq!(speculative(f64::NAN), 0);
     }
 
     #[test]
