@@ -52,10 +52,15 @@ const MAX_IN_FLIGHT: usize = 64;
 /// most [`MAX_IN_FLIGHT`]. Also the HTTP connection pool a listing needs.
 pub fn in_flight(rate: f64) -> usize {
     let n = (rate * WORST_LATENCY.as_secs_f64()).ceil();
-    if n.is_finite() && n > 2.0 {
-        (n as usize).min(MAX_IN_FLIGHT)
+    calls_within(n, 2, MAX_IN_FLIGHT as u64) as usize
+}
+
+/// `n` calls (already rounded) within `least..=most`; `least` when `n` is not a number.
+fn calls_within(n: f64, least: u64, most: u64) -> u64 {
+    if n.is_finite() && n > least as f64 {
+        (n as u64).min(most)
     } else {
-        2
+        least
     }
 }
 
@@ -74,11 +79,7 @@ const MAX_SPECULATIVE: u64 = 8;
 /// answered (empty answers, never emitted; those not sent yet are dropped).
 pub fn speculative(rate: f64) -> u64 {
     let n = (rate * FIRST_ANSWER.as_secs_f64()).floor();
-    if n.is_finite() && n > 0.0 {
-        (n as u64).min(MAX_SPECULATIVE)
-    } else {
-        0
-    }
+    calls_within(n, 0, MAX_SPECULATIVE)
 }
 
 /// Why a listing stopped.
