@@ -27,7 +27,7 @@ pub(crate) fn endpoint(
         if shared.cfg.list_churn && paging::continues(&params) {
             dir.reactivate_first_inactive();
         }
-        let listed = lock(&shared.pages).list(&dir, &params, shared.cfg.page_numbers, shared.now());
+        let listed = lock(&shared.pages).list(&dir, &params, shared.now());
         return match listed {
             Ok(v) => json_response(200, &v),
             Err((status, v)) => json_response(status, &v),

@@ -48,17 +48,20 @@ pub(crate) struct Pages {
     cursors: HashMap<String, Cursor>,
     /// How long a token stays valid.
     ttl: Duration,
+    /// How `page_number` is treated ([`crate::sim::Sim::set_page_numbers`] changes it).
+    pub(crate) numbers: PageNumbers,
 }
 
 /// A 400 answer for the list endpoint.
 pub(crate) type ListError = (u16, Value);
 
 impl Pages {
-    /// No tokens yet; tokens will live `ttl`.
-    pub(crate) fn new(ttl: Duration) -> Self {
+    /// No tokens yet; tokens will live `ttl`; `page_number` treated as `numbers` says.
+    pub(crate) fn new(ttl: Duration, numbers: PageNumbers) -> Self {
         Pages {
             cursors: HashMap::new(),
             ttl,
+            numbers,
         }
     }
 
@@ -67,13 +70,11 @@ impl Pages {
         self.cursors.clear();
     }
 
-    /// Answers one `GET /v2/users` call given its decoded query parameters, treating
-    /// `page_number` as `numbers` says.
+    /// Answers one `GET /v2/users` call given its decoded query parameters.
     pub(crate) fn list(
         &mut self,
         dir: &Directory,
         query: &HashMap<String, String>,
-        numbers: PageNumbers,
         now: Instant,
     ) -> Result<Value, ListError> {
         let page_size = match query.get("page_size").map(|s| s.trim()) {
@@ -104,7 +105,7 @@ impl Pages {
                         validation("status", "must be one of active, inactive, pending")
                     })?,
                 };
-                (status, first_index(query, numbers, page_size)?)
+                (status, first_index(query, self.numbers, page_size)?)
             }
         };
         let matching = dir.with_status(status);
@@ -216,38 +217,27 @@ mod tests {
     fn page_number_is_served_one_based_and_echoed_with_the_counts() {
         let dir = Directory::new(generate_users(20, 1)).unwrap();
         let active = dir.with_status(UserStatus::Active).len();
-        let mut pages = Pages::new(Duration::from_secs(60));
+        let mut pages = Pages::new(Duration::from_secs(60), PageNumbers::Served);
         let now = Instant::now();
         let size = [("page_size", "5")];
-        let first = pages
-            .list(&dir, &query(&size), PageNumbers::Served, now)
-            .unwrap();
+        let first = pages.list(&dir, &query(&size), now).unwrap();
         let q = |n: &str| query(&[size[0], ("page_number", n)]);
-        let second = pages.list(&dir, &q("2"), PageNumbers::Served, now).unwrap();
+        let second = pages.list(&dir, &q("2"), now).unwrap();
         assert_eq!(second["page_number"], 2);
         assert_eq!(second["page_count"], active.div_ceil(5));
         assert_eq!(second["total_records"], active);
-        let one = pages.list(&dir, &q("1"), PageNumbers::Served, now).unwrap();
+        let one = pages.list(&dir, &q("1"), now).unwrap();
         assert_eq!(emails(&one), emails(&first));
         let token = first["next_page_token"].as_str().unwrap();
         let by_token = pages
-            .list(
-                &dir,
-                &query(&[size[0], ("next_page_token", token)]),
-                PageNumbers::Served,
-                now,
-            )
+            .list(&dir, &query(&[size[0], ("next_page_token", token)]), now)
             .unwrap();
         assert_eq!(emails(&second), emails(&by_token), "same page both ways");
-        let past = pages
-            .list(&dir, &q("99"), PageNumbers::Served, now)
-            .unwrap();
+        let past = pages.list(&dir, &q("99"), now).unwrap();
         assert!(emails(&past).is_empty());
         assert_eq!(past["page_number"], 99);
         for bad in ["0", "x", "-1"] {
-            let (status, body) = pages
-                .list(&dir, &q(bad), PageNumbers::Served, now)
-                .unwrap_err();
+            let (status, body) = pages.list(&dir, &q(bad), now).unwrap_err();
             assert_eq!((status, body["code"].as_i64()), (400, Some(300)), "{bad}");
         }
     }
@@ -255,28 +245,23 @@ mod tests {
     #[test]
     fn page_number_can_be_ignored_or_refused_as_a_later_zoom_might() {
         let dir = Directory::new(generate_users(20, 1)).unwrap();
-        let mut pages = Pages::new(Duration::from_secs(60));
+        let mut pages = Pages::new(Duration::from_secs(60), PageNumbers::Served);
         let now = Instant::now();
         let q = query(&[("page_size", "5"), ("page_number", "3")]);
         let first = pages
-            .list(
-                &dir,
-                &query(&[("page_size", "5")]),
-                PageNumbers::Served,
-                now,
-            )
+            .list(&dir, &query(&[("page_size", "5")]), now)
             .unwrap();
-        let ignored = pages.list(&dir, &q, PageNumbers::Ignored, now).unwrap();
+        pages.numbers = PageNumbers::Ignored;
+        let ignored = pages.list(&dir, &q, now).unwrap();
         assert_eq!(ignored["page_number"], 1);
         assert_eq!(emails(&ignored), emails(&first));
-        let (status, body) = pages
-            .list(&dir, &q, PageNumbers::Rejected, now)
-            .unwrap_err();
+        pages.numbers = PageNumbers::Rejected;
+        let (status, body) = pages.list(&dir, &q, now).unwrap_err();
         assert_eq!(status, 400);
         assert_eq!(body["errors"][0]["field"], "page_number");
         // Without page_number every mode serves the first page.
         let plain = query(&[("page_size", "5")]);
-        assert!(pages.list(&dir, &plain, PageNumbers::Rejected, now).is_ok());
+        assert!(pages.list(&dir, &plain, now).is_ok());
     }
 
     #[test]
