@@ -430,9 +430,11 @@ fn offboard_3step(
 /// on the roster) at the Business Medium ceiling (`--rate 60`): 167 pages, ideally 2.8 s. Its
 /// "users" column counts the pages the listing needs, so that the ideal is pages ÷ rate and the
 /// efficiency is over the listing's calls; "revoked (sim)" counts pages the simulator answered
-/// 200. Nothing is written to Zoom. Pages are fetched one after the other (each page's token
-/// comes with the page before it), so with the simulator's 30–120 ms latency this row also
-/// shows whether the listing is bound by the rate or by round trips.
+/// 200 (167 when no call was wasted). Nothing is written to Zoom. Page 1 comes alone (its
+/// `page_count` says how many follow); pages 2 to 167 are asked for by `page_number`, up to 60
+/// in flight (`users::in_flight`), so with the simulator's 30–120 ms latency the listing is bound
+/// by the rate, not by round trips; the time above the ideal is the start-up, the token, page
+/// 1's round trip and the last page's.
 fn reconcile_50k(rt: &tokio::runtime::Runtime, dir: &Path, seed: u64) -> Row {
     let mut users = zoom_offboard::sim::generate_users(LISTED, seed);
     let roster = dir.join("reconcile-50k-roster.csv");

@@ -32,7 +32,7 @@ pub enum Command {
     /// the candidates are more than --max-share of the users considered.
     Reconcile(Box<ReconcileArgs>),
     /// Serve the built-in Zoom API simulator on loopback (for trying the tool and for tests).
-    Sim(crate::sim::SimArgs),
+    Sim(Box<crate::sim::SimArgs>),
     /// Run a real revoke of fixtures/users.csv against the built-in simulator: the first run.
     /// With --offboard: a dry run, then a real offboard of 60 of the simulator's users.
     Demo(DemoArgs),
@@ -300,6 +300,15 @@ pub struct UsersArgs {
     /// Zoom updates last_login_time with a three-day buffer, so pick N well above 3.
     #[arg(long, value_name = "N")]
     pub inactive_days: Option<u32>,
+    /// The output, the listing's pace and retries, and where and how to reach Zoom.
+    #[command(flatten)]
+    pub listing: ListingArgs,
+}
+
+/// What every command that lists the account's users takes (`users`, `reconcile`): one
+/// declaration, so that their flags cannot drift apart.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ListingArgs {
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t)]
     pub format: ListFormat,
@@ -361,25 +370,13 @@ pub struct ReconcileArgs {
     /// The field delimiter of the roster and exclude files [default: detected].
     #[arg(long, value_enum, value_name = "DELIM")]
     pub delimiter: Option<crate::input::Delimiter>,
-    /// Output format on stdout.
-    #[arg(long, value_enum, default_value_t)]
-    pub format: ListFormat,
-    /// List requests per second [default: 80% of the plan's Medium ceiling].
-    #[arg(long, value_name = "N")]
-    pub rate: Option<f64>,
-    /// Retries per page for 429, 5xx, timeouts and dropped connections [default: 6].
-    #[arg(long, value_name = "N")]
-    pub max_retries: Option<u32>,
     /// How long to wait out an account-wide outage before stopping (exit 3, nothing written)
     /// [default: 600].
     #[arg(long, value_name = "SECS")]
     pub outage_wait: Option<u64>,
-    /// Where and how to reach Zoom.
+    /// The output, the listing's pace and retries, and where and how to reach Zoom.
     #[command(flatten)]
-    pub conn: ConnectionArgs,
-    /// Logging.
-    #[command(flatten)]
-    pub output: OutputArgs,
+    pub listing: ListingArgs,
 }
 
 /// `zoom-offboard demo`.

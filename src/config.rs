@@ -15,8 +15,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 
 use crate::cli::{
-    ConnectionArgs, ListFormat, LogFormat, OffboardArgs, OutputArgs, RevokeArgs, RoleFilter,
-    UserStatusFilter, UsersArgs,
+    ConnectionArgs, ListFormat, ListingArgs, LogFormat, OffboardArgs, OutputArgs, RevokeArgs,
+    RoleFilter, UserStatusFilter, UsersArgs,
 };
 use crate::evidence::record::HtmlTarget;
 use crate::input::UserId;
@@ -586,24 +586,36 @@ pub fn listing_rate(flag: Option<f64>, plan: Plan) -> Result<f64, ConfigError> {
     }
 }
 
+/// What a listing command (`users`, `reconcile`) resolves from its [`ListingArgs`]: the
+/// connection exactly as every command resolves it, the config file (for the command's own
+/// keys) and the listing's rate. `outage_wait` is the command's `--outage-wait`, if it has one.
+pub fn resolve_listing(
+    args: &ListingArgs,
+    outage_wait: Option<u64>,
+    env: Env<'_>,
+) -> Result<(Connection, FileConfig, f64), ConfigError> {
+    let policy = PolicyFlags {
+        max_retries: args.max_retries,
+        outage_wait,
+    };
+    let (conn, file) = Connection::resolve(&args.conn, policy, &args.output, env)?;
+    let rate = listing_rate(args.rate, conn.plan)?;
+    Ok((conn, file, rate))
+}
+
 impl UsersSettings {
     /// Resolves `users`' settings: the connection exactly as the other commands resolve it
     /// (so `ZOOM_OFFBOARD_MAX_RETRIES`, `outage_wait` in the config file and the rest apply),
     /// and the listing's rate.
     pub fn resolve(args: &UsersArgs, env: Env<'_>) -> Result<UsersSettings, ConfigError> {
-        let policy = PolicyFlags {
-            max_retries: args.max_retries,
-            outage_wait: None,
-        };
-        let (conn, _file) = Connection::resolve(&args.conn, policy, &args.output, env)?;
-        let rate = listing_rate(args.rate, conn.plan)?;
+        let (conn, _file, rate) = resolve_listing(&args.listing, None, env)?;
         Ok(UsersSettings {
             conn,
             rate,
             status: args.status,
             roles: args.role.clone(),
             inactive_days: args.inactive_days,
-            format: args.format,
+            format: args.listing.format,
         })
     }
 }

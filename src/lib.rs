@@ -19,7 +19,9 @@
 //! - [`offboard`]: offboarding in waves (revoke, lookups, deactivate, remove) and its safety
 //!   rules ([`offboard::safety`]).
 //! - [`dryrun`]: dry-run lookups, per user or by listing the account.
-//! - [`users`]: listing the account's users (incident-wide logout, large dry runs).
+//! - [`users`]: listing the account's users, one paging path for `users`, `reconcile` and
+//!   large dry runs: pages by number in parallel at the Medium rate, checked, with the
+//!   `next_page_token` chain as the fallback.
 //! - [`reconcile`]: the account's users against the HR roster: leaver candidates and the guard.
 //! - [`report`]: the per-user report (CSV or JSONL), its resume reader and the run summary.
 //! - [`evidence`]: the report's chain, the run log, `verify` and the HTML summary.

@@ -182,6 +182,32 @@ async fn the_standalone_simulator_stops_on_sigterm() {
     assert_eq!(out.code, Some(0), "SIGTERM is a clean stop: {out:?}");
 }
 
+#[tokio::test]
+async fn the_standalone_simulator_writes_its_workforce_roster() {
+    let dir = tempfile::tempdir().unwrap();
+    let roster = dir.path().join("hr.csv");
+    let mut sim = Bin::new()
+        .args([
+            "sim",
+            "--port",
+            "0",
+            "--users",
+            "40",
+            "--workforce",
+            "--roster-out",
+        ])
+        .arg(roster.to_str().unwrap())
+        .limit(Duration::from_secs(20))
+        .spawn();
+    sim.until_stdout("Serving until").await;
+    sim.signal(libc::SIGTERM);
+    let out = sim.wait().await;
+    assert_eq!(out.code, Some(0), "{out:?}");
+    assert!(out.stdout.contains("HR roster: "), "{}", out.stdout);
+    let written = std::fs::read_to_string(&roster).unwrap();
+    assert_eq!(written, zoom_offboard::sim::workforce(40, 1).roster);
+}
+
 /// The number `demo` printed just before `label` in its "the simulator saw ..." line.
 fn demo_count(stderr: &str, label: &str) -> u64 {
     let line = stderr

@@ -40,7 +40,7 @@ use zoom_offboard::app::{Context, users};
 use zoom_offboard::cli::{UserStatusFilter, UsersArgs};
 use zoom_offboard::exit::Exit;
 use zoom_offboard::report::Status;
-use zoom_offboard::sim::{Sim, SimConfig, SimUsers, UserStatus};
+use zoom_offboard::sim::{PageNumbers, Sim, SimConfig, SimUsers, UserStatus};
 
 use crate::revoke_support::{Env, args, rows, run_with, s2s_env, static_env, write_input};
 
@@ -561,17 +561,20 @@ fn assert_conforms(log: &Log, step: &str) {
 async fn list_users(sim: &Sim, base: &str, status: UserStatusFilter) -> (Exit, String) {
     let args = UsersArgs {
         status,
-        conn: zoom_offboard::cli::ConnectionArgs {
-            base_url: Some(base.to_string()),
-            oauth_url: Some(sim.oauth_url()),
-            config: Some(PathBuf::from("/dev/null")),
-            timeout: Some(10.0),
-            ..Default::default()
-        },
-        rate: Some(1000.0),
-        output: zoom_offboard::cli::OutputArgs {
-            no_progress: true,
-            quiet: true,
+        listing: zoom_offboard::cli::ListingArgs {
+            conn: zoom_offboard::cli::ConnectionArgs {
+                base_url: Some(base.to_string()),
+                oauth_url: Some(sim.oauth_url()),
+                config: Some(PathBuf::from("/dev/null")),
+                timeout: Some(10.0),
+                ..Default::default()
+            },
+            rate: Some(1000.0),
+            output: zoom_offboard::cli::OutputArgs {
+                no_progress: true,
+                quiet: true,
+                ..Default::default()
+            },
             ..Default::default()
         },
         ..UsersArgs::default()
@@ -660,6 +663,13 @@ async fn tool_and_simulator_meet_zooms_spec() {
         active.len(),
         "every active user once"
     );
+    // The same listing from a Zoom that ignores page_number: the next_page_token chain.
+    sim.set_page_numbers(PageNumbers::Ignored);
+    let (exit, again) = list_users(&sim, &base, UserStatusFilter::Active).await;
+    assert_conforms(&log, "users --status active, by next_page_token");
+    assert_eq!(exit, Exit::Success);
+    assert_eq!(again, listing, "the same listing either way");
+    sim.set_page_numbers(PageNumbers::Served);
     for status in [UserStatusFilter::Inactive, UserStatusFilter::Pending] {
         let (exit, _) = list_users(&sim, &base, status).await;
         assert_conforms(&log, &format!("users --status {}", status.as_str()));
@@ -865,14 +875,16 @@ async fn tool_and_simulator_meet_zooms_spec() {
         404,
         Some(1001)
     ));
-    let pages = exchanges
-        .iter()
-        .filter(|x| x.path.contains("next_page_token=") && x.status == 200)
-        .count();
-    assert!(
-        pages >= 2,
-        "the active listing paged ({pages} follow-up pages)"
-    );
+    for follow_up in ["page_number=", "next_page_token="] {
+        let pages = exchanges
+            .iter()
+            .filter(|x| x.path.contains(follow_up) && x.status == 200)
+            .count();
+        assert!(
+            pages >= 2,
+            "the active listing paged by {follow_up} ({pages} follow-up pages)"
+        );
+    }
     assert!(
         exchanges
             .iter()

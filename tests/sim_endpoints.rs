@@ -6,8 +6,8 @@ use clap::Parser;
 use serde_json::Value;
 use zoom_offboard::plan::{Label, Plan};
 use zoom_offboard::sim::{
-    LimitModel, RequestRecord, SimArgs, SimConfig, SimState, SimUsers, UserStatus, generate_users,
-    load_users_csv,
+    LimitModel, PageNumbers, RequestRecord, SimArgs, SimConfig, SimState, SimUsers, UserStatus,
+    generate_users, load_users_csv,
 };
 
 use crate::common::{self, bearer, header, json, revoke};
@@ -604,4 +604,47 @@ async fn cli_flags_build_the_config_and_the_banner() {
     assert!(err.contains("more than 1"), "{err}");
     let missing = parse(&["--users-file", "/nonexistent/users.csv"]).unwrap();
     assert!(format!("{:#}", missing.to_config().unwrap_err()).contains("/nonexistent/users.csv"));
+}
+
+#[test]
+fn cli_flags_make_a_workforce_a_changing_listing_and_page_number_modes() {
+    let args = parse(&[
+        "--workforce",
+        "--users",
+        "60",
+        "--seed",
+        "5",
+        "--roster-out",
+        "hr.csv",
+        "--list-churn",
+        "--page-numbers",
+        "ignored",
+    ])
+    .unwrap();
+    let cfg = args.to_config().unwrap();
+    let w = zoom_offboard::sim::workforce(60, 5);
+    assert_eq!(cfg.users, SimUsers::List(w.users.clone()));
+    assert_eq!(
+        args.workforce().unwrap().roster,
+        w.roster,
+        "the roster matches"
+    );
+    assert!(cfg.list_churn);
+    assert_eq!(cfg.page_numbers, PageNumbers::Ignored);
+    let dflt = parse(&[]).unwrap().to_config().unwrap();
+    assert!(!dflt.list_churn);
+    assert_eq!(dflt.page_numbers, PageNumbers::Served);
+    assert_eq!(dflt.users, SimUsers::Generated(100));
+    let rejected = parse(&["--page-numbers", "rejected"]).unwrap();
+    assert_eq!(
+        rejected.to_config().unwrap().page_numbers,
+        PageNumbers::Rejected
+    );
+    for bad in [
+        &["--roster-out", "hr.csv"][..],
+        &["--workforce", "--users-file", "x.csv"],
+        &["--page-numbers", "sometimes"],
+    ] {
+        assert!(parse(bad).is_err(), "{bad:?} should be refused");
+    }
 }

@@ -37,6 +37,8 @@ mod offboard_kill;
 mod chaos;
 // dry runs (both lookup strategies) and `users` listing.
 mod cli_dryrun_users;
+// the one paging path: numbered pages in parallel, their checks, the token chain as fallback.
+mod listing;
 // reconcile against the HR roster: candidates, the guard, early stops, dialects, config keys.
 mod reconcile;
 // the real binary's surface: report refusal and lock, file mode, usage errors, help output.

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::demo::{sim_config, sim_conn, sim_env, temp_report};
 use super::{Context, offboard, reconcile, usage};
-use crate::cli::{DemoArgs, OffboardArgs, ReconcileArgs, RevokeArgs};
+use crate::cli::{DemoArgs, ListingArgs, OffboardArgs, ReconcileArgs, RevokeArgs};
 use crate::config::OffboardSettings;
 use crate::exit::Exit;
 use crate::logging;
@@ -56,8 +56,11 @@ async fn runs(args: &DemoArgs, ctx: &Context, sim: &Sim, cfg: &SimConfig, roster
     let rargs = ReconcileArgs {
         roster: vec![roster_path.clone()],
         roster_column: vec!["work_email".into(), "alias".into()],
-        conn: sim_conn(sim),
-        output: args.output.clone(),
+        listing: ListingArgs {
+            conn: sim_conn(sim),
+            output: args.output.clone(),
+            ..ListingArgs::default()
+        },
         ..ReconcileArgs::default()
     };
     let mut out = Vec::new();

@@ -126,7 +126,7 @@ pub async fn run_command(cli: Cli, ctx: Context) -> Exit {
             offboard(settings, &ctx).await
         }
         Command::Users(args) => {
-            logging::init(&LogSettings::from_args(&args.output));
+            logging::init(&LogSettings::from_args(&args.listing.output));
             let mut out = std::io::stdout().lock();
             users(&args, &ctx, &mut out).await
         }
@@ -140,7 +140,7 @@ pub async fn run_command(cli: Cli, ctx: Context) -> Exit {
             // run_cli serves until Ctrl-C; SIGTERM (kill, systemd) reaches us through the
             // signal watcher's token instead, and dropping the simulator stops it.
             tokio::select! {
-                r = crate::sim::run_cli(args) => match r {
+                r = crate::sim::run_cli(*args) => match r {
                     Ok(()) => Exit::Success,
                     Err(e) => usage(&format!("{e:#}")),
                 },

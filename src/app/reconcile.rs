@@ -86,7 +86,7 @@ fn resolve(args: &ReconcileArgs, ctx: &Context) -> Result<ReconcileSettings, Exi
             }
             Ok(s)
         }
-        Err(e) => Err(usage_before_logging(&args.output, &e)),
+        Err(e) => Err(usage_before_logging(&args.listing.output, &e)),
     }
 }
 
@@ -133,8 +133,9 @@ async fn open_listing(settings: &ReconcileSettings, ctx: &Context) -> Result<Req
         ));
     };
     let pacer = Pacer::new(settings.rate).map_err(|e| usage(&format!("--rate: {e}")))?;
-    // One page at a time: one connection is enough.
-    let api = connect(conn, 1, creds, &[super::LIST_SCOPES])
+    // A connection for each page in flight (crate::users::in_flight).
+    let pool = crate::users::in_flight(pacer.max_rate());
+    let api = connect(conn, pool, creds, &[super::LIST_SCOPES])
         .await
         .map_err(|m| usage(&m))?;
     Ok(Requester::new(

@@ -76,8 +76,9 @@ async fn lister(settings: &UsersSettings, ctx: &Context) -> Result<Requester, St
             .into());
     };
     let pacer = Pacer::new(settings.rate).map_err(|e| format!("--rate: {e}"))?;
-    // One page at a time: one connection is enough.
-    let api = connect(&settings.conn, 1, creds, &[super::DRY_RUN_SCOPES]).await?;
+    // A connection for each page in flight (crate::users::in_flight).
+    let pool = crate::users::in_flight(pacer.max_rate());
+    let api = connect(&settings.conn, pool, creds, &[super::DRY_RUN_SCOPES]).await?;
     Ok(Requester::new(
         api,
         Arc::new(pacer),

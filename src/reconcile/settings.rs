@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use crate::cli::{ListFormat, ReconcileArgs, ReconcileStatus, UserStatusFilter};
-use crate::config::{ConfigError, Connection, Env, PolicyFlags, listing_rate};
+use crate::config::{ConfigError, Connection, Env, resolve_listing};
 use crate::input::Delimiter;
 use crate::reconcile::MaxShare;
 
@@ -62,13 +62,9 @@ impl ReconcileSettings {
     /// Resolves the connection like every command's, the listing's rate like `users`', and the
     /// choices from the flags over the `[reconcile]` keys.
     pub fn resolve(args: &ReconcileArgs, env: Env<'_>) -> Result<ReconcileSettings, ConfigError> {
-        let policy = PolicyFlags {
-            max_retries: args.max_retries,
-            outage_wait: args.outage_wait,
-        };
-        let (conn, file) = Connection::resolve(&args.conn, policy, &args.output, env)?;
+        let (conn, file, rate) = resolve_listing(&args.listing, args.outage_wait, env)?;
         Ok(ReconcileSettings {
-            rate: listing_rate(args.rate, conn.plan)?,
+            rate,
             exclude: args.exclude.clone().or(file.exclude),
             choices: Choices::resolve(args, &file.reconcile)?,
             conn,
@@ -123,7 +119,7 @@ impl Choices {
             domains: from_file(&args.domain, &file.domain),
             max_share,
             missing: args.missing.clone(),
-            format: args.format,
+            format: args.listing.format,
             delimiter: args.delimiter,
         })
     }

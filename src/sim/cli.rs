@@ -10,12 +10,14 @@ use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use anyhow::Context as _;
 use base64::Engine as _;
 use rand::Rng as _;
 
 use crate::plan::Plan;
 use crate::sim::Sim;
-use crate::sim::config::{LimitModel, SimConfig, SimUsers};
+use crate::sim::config::{LimitModel, PageNumbers, SimConfig, SimUsers};
+use crate::sim::roster::{Workforce, workforce};
 use crate::sim::users::{SimUser, UserStatus, load_users_csv};
 
 /// Flags of `zoom-offboard sim`.
@@ -35,6 +37,23 @@ pub struct SimArgs {
     /// webinar_licence, other_account
     #[arg(long, value_name = "PATH")]
     pub users_file: Option<PathBuf>,
+    /// Generate the users as a workforce for `reconcile`: on three email domains (example.com,
+    /// a subsidiary's example.co.uk, a contractors' agency.example.net), with an HR roster that
+    /// misses some leavers (see --roster-out)
+    #[arg(long, conflicts_with = "users_file")]
+    pub workforce: bool,
+    /// With --workforce: write its HR roster here on start (CSV `employee_id,name,work_email,alias`,
+    /// noisy as real exports: case, spaces, new addresses with the Zoom one as an alias)
+    #[arg(long, value_name = "PATH", requires = "workforce")]
+    pub roster_out: Option<PathBuf>,
+    /// Change the account between list pages: before each page after the first, one inactive
+    /// user becomes active again, so later users move down a place
+    #[arg(long)]
+    pub list_churn: bool,
+    /// How GET /users' deprecated page_number is treated: served (as Zoom does today), ignored
+    /// (the first page comes back) or rejected (400 code 300)
+    #[arg(long, value_enum, value_name = "HOW", default_value_t)]
+    pub page_numbers: PageNumbers,
     /// Light requests per second (overrides the plan's ceiling)
     #[arg(long, value_name = "N")]
     pub rate: Option<u32>,
@@ -100,9 +119,10 @@ impl SimArgs {
     /// The checked config these flags describe (reads `--users-file`; generates a static token
     /// when none was given).
     pub fn to_config(&self) -> anyhow::Result<SimConfig> {
-        let users = match (&self.users_file, self.users) {
+        let users = match (&self.users_file, self.workforce()) {
             (Some(path), _) => SimUsers::List(load_users_csv(path)?),
-            (None, n) => SimUsers::Generated(n.unwrap_or(100)),
+            (None, Some(w)) => SimUsers::List(w.users),
+            (None, None) => SimUsers::Generated(self.user_count()),
         };
         let defaults = SimConfig::default();
         let scopes: Vec<String> = self
@@ -139,6 +159,8 @@ impl SimArgs {
             stall: Duration::from_secs(self.stall_secs),
             outages: self.outage.clone(),
             token_ttl: Duration::from_secs(self.token_ttl),
+            list_churn: self.list_churn,
+            page_numbers: self.page_numbers,
             scopes: if scopes.is_empty() {
                 defaults.scopes.clone()
             } else {
@@ -149,6 +171,28 @@ impl SimArgs {
         };
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// `--users N`, or the default 100.
+    fn user_count(&self) -> usize {
+        self.users.unwrap_or(100)
+    }
+
+    /// With `--workforce`: the users and their roster (deterministic from `--seed`, so the
+    /// roster written on start matches the users served).
+    pub fn workforce(&self) -> Option<Workforce> {
+        self.workforce
+            .then(|| workforce(self.user_count(), self.seed))
+    }
+
+    /// Writes the workforce's roster to `--roster-out`, if asked; returns where.
+    fn write_roster(&self) -> anyhow::Result<Option<&PathBuf>> {
+        let (Some(path), Some(w)) = (&self.roster_out, self.workforce()) else {
+            return Ok(None);
+        };
+        std::fs::write(path, &w.roster)
+            .with_context(|| format!("--roster-out {}: cannot write", path.display()))?;
+        Ok(Some(path))
     }
 }
 
@@ -233,9 +277,19 @@ fn roles_and_special_users(users: &[SimUser]) -> String {
 /// Runs `zoom-offboard sim`: serves until Ctrl-C.
 pub async fn run_cli(args: SimArgs) -> anyhow::Result<()> {
     let sim = Sim::start(args.to_config()?).await?;
+    let roster = args.write_roster()?;
     {
         let mut stdout = std::io::stdout().lock();
         write!(stdout, "{}", banner(&sim))?;
+        if let Some(path) = roster {
+            writeln!(
+                stdout,
+                "HR roster: {} (zoom-offboard reconcile --roster {} --roster-column work_email \
+                 --roster-column alias)",
+                path.display(),
+                path.display()
+            )?;
+        }
         writeln!(stdout, "Serving until Ctrl-C.")?;
         stdout.flush()?;
     }

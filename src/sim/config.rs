@@ -27,6 +27,23 @@ pub enum LimitModel {
     TokenBucket,
 }
 
+/// How the simulator treats `GET /users`' deprecated `page_number` parameter. Zoom still serves
+/// it today; the spec says a future release drops it. The two other modes are the two ways it
+/// could go, so that a client's fallback to `next_page_token` can be tested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum PageNumbers {
+    /// Served as Zoom serves it: 1-based, echoed in the answer's `page_number`; a page past the
+    /// last is empty.
+    #[default]
+    Served,
+    /// Ignored, as a Zoom that dropped it silently would: every call without a
+    /// `next_page_token` answers with the first page (`page_number` 1).
+    Ignored,
+    /// Refused with 400 code 300 ("Validation Failed.", field `page_number`), as a Zoom that
+    /// dropped it loudly would.
+    Rejected,
+}
+
 /// The account's users: generated (deterministic from the seed) or given explicitly.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SimUsers {
@@ -188,11 +205,13 @@ pub struct SimConfig {
     /// Lifetime of `next_page_token`s (default 15 minutes, as Zoom documents).
     pub page_token_ttl: Duration,
     /// The account changes between pages: before each continued page (one asked for with a
-    /// `next_page_token`) is served, the first inactive user becomes active again, as a returning
+    /// `next_page_token`, or a `page_number` over 1) is served, the first inactive user becomes active again, as a returning
     /// employee does mid-listing. Lists are served by position, so every later user moves down
     /// one place and the last user of the previous page comes again at the top of the next: a
     /// client must list each user once all the same.
     pub list_churn: bool,
+    /// How `page_number` is treated (default: served, as Zoom does today).
+    pub page_numbers: PageNumbers,
     /// Scopes granted to every token (default `user:write:admin`, `user:read:admin`).
     pub scopes: Vec<String>,
     /// The account id the token endpoint expects.
@@ -236,6 +255,7 @@ impl Default for SimConfig {
             token_ttl: Duration::from_secs(3600),
             page_token_ttl: Duration::from_secs(15 * 60),
             list_churn: false,
+            page_numbers: PageNumbers::Served,
             scopes: vec!["user:write:admin".into(), "user:read:admin".into()],
             account_id: "sim-account".into(),
             client_id: "sim-client".into(),
@@ -331,6 +351,7 @@ impl fmt::Debug for SimConfig {
             .field("token_ttl", &self.token_ttl)
             .field("page_token_ttl", &self.page_token_ttl)
             .field("list_churn", &self.list_churn)
+            .field("page_numbers", &self.page_numbers)
             .field("scopes", &self.scopes)
             .field("account_id", &self.account_id)
             .field("client_id", &self.client_id)

@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::sim::respond::{empty_response, json_response};
 use crate::sim::routes::{Endpoint, parse_query};
 use crate::sim::users::UserStatus;
-use crate::sim::{Shared, lock, offboard, render};
+use crate::sim::{Shared, lock, offboard, paging, render};
 
 /// The side effect and answer of an admitted call.
 pub(crate) fn endpoint(
@@ -24,7 +24,7 @@ pub(crate) fn endpoint(
     let mut dir = lock(&shared.dir);
     if let Endpoint::ListUsers = ep {
         let params = parse_query(query);
-        if shared.cfg.list_churn && params.get("next_page_token").is_some_and(|t| !t.is_empty()) {
+        if shared.cfg.list_churn && paging::continues(&params) {
             dir.reactivate_first_inactive();
         }
         let listed = lock(&shared.pages).list(&dir, &params, shared.now());

@@ -49,7 +49,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use cli::{SimArgs, run_cli};
-pub use config::{BasicCap, Faults, LimitModel, SimConfig, SimUsers};
+pub use config::{BasicCap, Faults, LimitModel, PageNumbers, SimConfig, SimUsers};
 pub use roster::{Workforce, workforce};
 pub use state::{Removal, RequestRecord, SimState, Transfer, TransferKind, UserTruth};
 pub use users::{SimUser, UserStatus, generate_users, load_users_csv};
@@ -178,7 +178,7 @@ impl Sim {
             busy: limits::Busy::default(),
             faults: Mutex::new(faults::FaultBox::new(cfg.seed, cfg.faults())),
             dir: Mutex::new(dir),
-            pages: Mutex::new(paging::Pages::new(cfg.page_token_ttl)),
+            pages: Mutex::new(paging::Pages::new(cfg.page_token_ttl, cfg.page_numbers)),
             recorder: Mutex::new(state::Recorder::default()),
             tracking: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
@@ -253,6 +253,12 @@ impl Sim {
     pub fn advance(&self, by: Duration) {
         let ms = u64::try_from(by.as_millis()).unwrap_or(u64::MAX);
         self.shared.skew_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+
+    /// Changes how `GET /users`' `page_number` is treated from now on (served, ignored,
+    /// refused): lets one test list both ways against one simulator.
+    pub fn set_page_numbers(&self, numbers: PageNumbers) {
+        lock(&self.shared.pages).numbers = numbers;
     }
 
     /// Expires every outstanding `next_page_token`, as 15 minutes passing would: lets a test

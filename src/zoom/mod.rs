@@ -145,6 +145,12 @@ pub struct UsersPage {
     /// Total users matching, as Zoom counts them.
     #[serde(default)]
     pub total_records: Option<u64>,
+    /// Pages of this size the listing has, as Zoom counts them.
+    #[serde(default)]
+    pub page_count: Option<u64>,
+    /// Which page this is (1-based): the echo a numbered listing checks.
+    #[serde(default)]
+    pub page_number: Option<u64>,
 }
 
 /// The Zoom API client shared by all workers (cheap to clone).
@@ -223,6 +229,15 @@ impl ZoomCall {
         if let Some(t) = page_token.filter(|t| !t.is_empty()) {
             call.query.push(("next_page_token", t.to_string()));
         }
+        call
+    }
+
+    /// `GET /users?status=..&page_size=..&page_number=..` (Medium label): page `page_number`
+    /// (1-based) of a listing. Zoom marks `page_number` deprecated; the listing checks every
+    /// answer and falls back to [`ZoomCall::list_users`]'s token chain (`src/users.rs`).
+    pub fn list_users_page(status: &str, page_size: u32, page_number: u64) -> ZoomCall {
+        let mut call = ZoomCall::list_users(status, page_size, None);
+        call.query.push(("page_number", page_number.to_string()));
         call
     }
 
