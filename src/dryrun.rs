@@ -96,7 +96,13 @@ pub async fn by_listing(
     let mut by_key: HashMap<String, ZoomUser> = HashMap::new();
     let mut calls = 0;
     for status in ["active", "inactive", "pending"] {
-        let stats = list_all(medium, status, |u| {
+        // The input's users are mostly active ones: only that listing asks ahead for them.
+        let expected = if status == "active" {
+            users.len() as u64
+        } else {
+            0
+        };
+        let stats = list_all(medium, status, expected, |u| {
             if let Some(id) = u.id.as_ref().filter(|i| !i.is_empty()) {
                 by_key.insert(id.clone(), u.clone());
             }

@@ -5,9 +5,10 @@
 //! (300 users), and its `page_count` and `total_records` say how many pages follow. Pages 2 to
 //! the last are asked for by `page_number`, [`in_flight`] of them at once, each through the one
 //! request policy and the Medium pacer, and emitted in page order. The first few of them
-//! ([`speculative`]: what the rate allows in 100 ms) go out right behind page 1, before its
-//! counts are known, so that the rate is not idle for page 1's round trip; on an account with
-//! fewer pages those few calls come back empty and are dropped. Asked one after the other (each
+//! ([`ahead`]: what the rate allows in 100 ms, but no more than the users the caller expects
+//! would fill) go out right behind page 1, before its counts are known, so that the rate is not
+//! idle for page 1's round trip; on an account smaller than expected those few calls come back
+//! empty and are dropped, and `users`, which expects nothing, sends none. Asked one after the other (each
 //! `next_page_token` comes with the page before it) a 50,000-user listing took 15.2 s at 60/s
 //! with 30-120 ms of latency, against 2.8 s for 167 pages at the rate (BENCHMARKS.md).
 //!
@@ -80,6 +81,15 @@ const MAX_SPECULATIVE: u64 = 8;
 pub fn speculative(rate: f64) -> u64 {
     let n = (rate * FIRST_ANSWER.as_secs_f64()).floor();
     calls_within(n, 0, MAX_SPECULATIVE)
+}
+
+/// Numbered pages asked for before page 1 answers, for a listing the caller expects to hold
+/// `expected_users`: [`speculative`], but never past the pages those users would fill. A caller
+/// that does not know (`users`, a status other than active) passes 0 and so spends no call past
+/// an account's last page; `reconcile` passes its roster's size, a dry run its input's.
+pub fn ahead(rate: f64, expected_users: u64) -> u64 {
+    let expected_pages = expected_users.div_ceil(u64::from(PAGE_SIZE));
+    speculative(rate).min(expected_pages.saturating_sub(1))
 }
 
 /// Why a listing stopped.
@@ -263,10 +273,12 @@ fn user_key(u: &ZoomUser) -> String {
 
 /// Lists every user with `status`, calling `emit` once per user, in page order. Each page is one
 /// call through the request policy (`requester` carries the Medium pacer); this function only
-/// pages (see the module doc).
+/// pages (see the module doc). `expected_users` is how many users the caller expects (0: no
+/// idea): it bounds the pages asked for before page 1 answers ([`ahead`]).
 pub async fn list_all(
     requester: &Requester,
     status: &str,
+    expected_users: u64,
     emit: impl FnMut(&ZoomUser) -> Result<(), String>,
 ) -> Result<ListStats, ListError> {
     let throttled = || requester.stats().throttled.load(Ordering::Relaxed);
@@ -274,6 +286,7 @@ pub async fn list_all(
     let mut listing = Listing {
         requester,
         status,
+        expected_users,
         seen: HashSet::new(),
         stats: ListStats::default(),
         emit,
@@ -289,6 +302,8 @@ struct Listing<'a, E> {
     requester: &'a Requester,
     /// Zoom's `status` filter.
     status: &'a str,
+    /// Users the caller expects (0: unknown), for [`ahead`].
+    expected_users: u64,
     /// Keys of the users emitted so far ([`user_key`]).
     seen: HashSet<String>,
     /// What the listing did so far.
@@ -355,7 +370,7 @@ fn page_call(status: &str, n: u64) -> ZoomCall {
 struct Window {
     /// The next page to ask for.
     next: u64,
-    /// The last page to ask for: page 1 plus [`speculative`] until page 1 says how many.
+    /// The last page to ask for: page 1 plus [`ahead`] until page 1 says how many.
     last: u64,
     /// Pages in flight at most ([`in_flight`]).
     width: usize,
@@ -431,7 +446,7 @@ impl<E: FnMut(&ZoomUser) -> Result<(), String>> Listing<'_, E> {
         let (requester, status) = (self.requester, self.status);
         let rate = requester.pacer().max_rate();
         let ask = move |n: u64| async move { (n, fetch(requester, page_call(status, n)).await) };
-        let mut window = Window::new(in_flight(rate), 1 + speculative(rate));
+        let mut window = Window::new(in_flight(rate), 1 + ahead(rate, self.expected_users));
         let mut pages = FuturesOrdered::new();
         window.fill(&mut pages, &ask);
         let mut expected = None;
@@ -763,6 +778,20 @@ mod tests {
         assert_eq!(speculative(1.6), 0, "Free's: no call to spare");
         assert_eq!(speculative(1e6), MAX_SPECULATIVE);
         assert_eq!(speculative(f64::NAN), 0);
+    }
+
+    #[test]
+    fn pages_asked_for_ahead_never_pass_the_pages_the_expected_users_fill() {
+        assert_eq!(
+            ahead(60.0, 0),
+            0,
+            "no idea of the size: no call past the last page"
+        );
+        assert_eq!(ahead(60.0, 300), 0, "one page expected");
+        assert_eq!(ahead(60.0, 301), 1);
+        assert_eq!(ahead(60.0, 1500), 4);
+        assert_eq!(ahead(60.0, 50_000), 6, "the rate bounds it");
+        assert_eq!(ahead(1.6, 50_000), 0, "Free's rate: none");
     }
 
     #[test]

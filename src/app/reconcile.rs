@@ -154,7 +154,12 @@ async fn list(
     rec: &mut Reconciliation,
 ) -> Result<(), ListError> {
     for status in &choices.statuses {
-        let stats = crate::users::list_all(requester, status.as_str(), |u| {
+        // People on the roster mostly have an active Zoom user: only that listing asks ahead.
+        let expected = match status {
+            crate::cli::UserStatusFilter::Active => rec.roster_size(),
+            _ => 0,
+        };
+        let stats = crate::users::list_all(requester, status.as_str(), expected, |u| {
             rec.add(u);
             Ok(())
         })

@@ -52,8 +52,11 @@ pub async fn users_at(
     };
     let filter = Filter::new(&settings.roles, settings.inactive_days, now);
     let mut listed = Listed::default();
-    let result =
-        crate::users::list_all(&requester, settings.status.as_str(), &mut |u: &ZoomUser| {
+    let result = crate::users::list_all(
+        &requester,
+        settings.status.as_str(),
+        0,
+        &mut |u: &ZoomUser| {
             listed.seen += 1;
             if !filter.keeps(u) {
                 return Ok(());
@@ -61,8 +64,9 @@ pub async fn users_at(
             listed.kept += 1;
             // Flushed per user: a pipe into `revoke` sees users as they arrive.
             sink.write(u, &[]).and_then(|()| sink.flush())
-        })
-        .await;
+        },
+    )
+    .await;
     // A closed pipe is no error here: the listing already said so.
     let _ = sink.flush();
     ending(&result, &listed)

@@ -232,6 +232,12 @@ impl Reconciliation {
         }
     }
 
+    /// Distinct values on the roster (aliases included): roughly the active users the listing
+    /// will find, which lets it ask for pages before the first page has said how many.
+    pub fn roster_size(&self) -> u64 {
+        self.roster.len() as u64
+    }
+
     /// The refusal of an empty roster, checked before anything is listed. `files` names them.
     pub fn check_roster(roster: &Roster, files: &str) -> Result<(), Refusal> {
         if roster.is_empty() {
