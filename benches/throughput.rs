@@ -430,11 +430,12 @@ fn offboard_3step(
 /// on the roster) at the Business Medium ceiling (`--rate 60`): 167 pages, ideally 2.8 s. Its
 /// "users" column counts the pages the listing needs, so that the ideal is pages ÷ rate and the
 /// efficiency is over the listing's calls; "revoked (sim)" counts pages the simulator answered
-/// 200 (167 when no call was wasted). Nothing is written to Zoom. Page 1 comes alone (its
-/// `page_count` says how many follow); pages 2 to 167 are asked for by `page_number`, up to 60
-/// in flight (`users::in_flight`), so with the simulator's 30–120 ms latency the listing is bound
-/// by the rate, not by round trips; the time above the ideal is the start-up, the token, page
-/// 1's round trip and the last page's.
+/// 200 (167 when no call was wasted). Nothing is written to Zoom. Page 1 goes first with 6
+/// numbered pages right behind it (`users::ahead`: the roster expects 49,000 users); pages up
+/// to 167 are asked for by `page_number`, up to 60 in flight (`users::in_flight`), so with the
+/// simulator's 30–120 ms latency the listing is bound by the rate, not by round trips; the time
+/// above the ideal is the start-up and the roster read, the pacer's 1.5% margin under
+/// `--rate`, and the last page's round trip.
 fn reconcile_50k(rt: &tokio::runtime::Runtime, dir: &Path, seed: u64) -> Row {
     let mut users = zoom_offboard::sim::generate_users(LISTED, seed);
     let roster = dir.join("reconcile-50k-roster.csv");
@@ -759,7 +760,9 @@ fn targets(rows: &[Row]) -> String {
             format!("{name}: busiest one-second window {} ≤ 80", t.peak),
         );
     }
-    for r in rows {
+    // Issue 5's bound is for calls about one user; a listing's call is a page of 300 users
+    // (reconcile-50k: about 3 ms a page, 10 µs a user), so that row is left out of it.
+    for r in rows.iter().filter(|r| r.name != "reconcile-50k") {
         if let Some(t) = &r.truth {
             let ms = 1000.0 * r.m.cpu.as_secs_f64() / t.calls.max(1) as f64;
             check(
