@@ -19,7 +19,9 @@ use tracing::Instrument;
 
 use crate::cli::LogFormat;
 use crate::config::LogSettings;
+use crate::evidence::attention::Attention;
 use crate::evidence::chain::Link;
+use crate::evidence::verify::Written;
 use crate::logging;
 use crate::report::{ReportWriter, Row, Status};
 use crate::request::Stats;
@@ -73,6 +75,12 @@ pub struct Collected {
     pub report_rows: u64,
     /// The chain of the report's last row.
     pub chain_head: Option<Link>,
+    /// Where the report stood when opened and stands now, as its writer knows it (`None` if
+    /// the writer cannot vouch for its rows), for the run-end page.
+    pub written: Option<Written>,
+    /// Who needs attention among the rows this run wrote, taken as they were written, so that
+    /// the run-end page need not read them back.
+    pub attention: Option<Attention>,
     /// Why writing stopped, if it failed.
     pub error: Option<String>,
 }
@@ -200,6 +208,7 @@ async fn collect(
     json_logs: bool,
 ) -> Collected {
     let mut counts = Counts::default();
+    let mut attention = writer.attention();
     let mut error = None;
     let mut entries = Vec::with_capacity(COLLECT_BATCH);
     let mut batch = Vec::with_capacity(COLLECT_BATCH);
@@ -238,6 +247,7 @@ async fn collect(
                 tracing::debug!(user = %row.user, status = %row.status, "{}", row.message);
             }
             count(&mut counts, &row);
+            attention.row(&row);
         }
         if let Some(b) = &bar {
             b.inc(finished);
@@ -257,6 +267,8 @@ async fn collect(
         error,
         report_rows: writer.rows(),
         chain_head: writer.chain_head(),
+        written: writer.written(),
+        attention: Some(attention),
     }
 }
 

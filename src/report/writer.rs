@@ -30,7 +30,9 @@ use super::resume::scan;
 use super::{
     Format, OFFBOARD_COLUMNS, ReportError, ReportKind, ResumeState, Row, col, format_time,
 };
+use crate::evidence::attention::Attention;
 use crate::evidence::chain::{JSONL_KEY, Link, split_csv, split_jsonl};
+use crate::evidence::verify::Written;
 
 /// Appends rows to the report, one write per batch of rows, holding its lock.
 pub struct ReportWriter {
@@ -48,6 +50,11 @@ pub struct ReportWriter {
     opening: Opening,
     /// Complete rows in the report: those it had when opened plus those encoded since.
     rows: u64,
+    /// The report's length when opened (a new CSV's header included) and the chain its first
+    /// new row went on from: where the rows this writer vouches for begin ([`Written`]).
+    start: (u64, Option<Link>),
+    /// The report's length: the opening length plus every byte written since.
+    bytes: u64,
     /// Set when a write failed: the file may end in part of a row, and appending after it would
     /// bury that torn row in the middle of the file, where a resume refuses it.
     failed: bool,
@@ -127,6 +134,7 @@ impl ReportWriter {
             ),
             Format::Csv => csv_out(path, &mut file, kind, header.as_deref(), &opening)?,
         };
+        let bytes = file_len(&file, path)?;
         let writer = ReportWriter {
             path: path.to_owned(),
             format,
@@ -134,6 +142,8 @@ impl ReportWriter {
             out,
             chain,
             rows: opening.rows_before,
+            start: (bytes, chain),
+            bytes,
             opening,
             failed: false,
         };
@@ -186,6 +196,7 @@ impl ReportWriter {
         self.rows += rows.len() as u64;
         let result = encoded.and_then(|buf| {
             let written = self.file.write_all(buf);
+            self.bytes += buf.len() as u64;
             buf.clear();
             written
         });
@@ -227,6 +238,36 @@ impl ReportWriter {
     /// without a `chain` column.
     pub fn chain_head(&self) -> Option<Link> {
         (self.rows > 0).then_some(self.chain).flatten()
+    }
+
+    /// Where the report stood when opened and where it stands now, for the run-end page, which
+    /// then takes the rows written here as their chain was computed ([`Written`]). `None` when
+    /// the writer cannot vouch for them: a write failed, or the report has no chain.
+    pub fn written(&self) -> Option<Written> {
+        let (bytes_before, chain_from) = self.start;
+        (!self.failed).then_some(())?;
+        Some(Written {
+            rows_before: self.opening.rows_before,
+            bytes_before,
+            chain_from: chain_from?,
+            rows: self.rows,
+            bytes: self.bytes,
+            head: self.chain_head(),
+        })
+    }
+
+    /// An empty attention list for the rows this writer writes, read as a reader of this
+    /// report's columns would read them.
+    pub fn attention(&self) -> Attention {
+        match &self.out {
+            Out::Csv { layout, .. } => Attention::of_columns(self.format, |name| {
+                layout
+                    .iter()
+                    .flatten()
+                    .any(|&i| OFFBOARD_COLUMNS.get(i) == Some(&name))
+            }),
+            Out::Jsonl(_) => Attention::new(self.format),
+        }
     }
 
     fn write_err(&self, source: std::io::Error) -> ReportError {
