@@ -166,13 +166,17 @@ impl ReportWriter {
     ///
     /// After a failed write (disk full, the file size limit, an I/O error) every later call fails
     /// too, without writing: the run must stop, and the report keeps every row written before.
-    pub fn write_rows(&mut self, rows: &[Row]) -> Result<(), ReportError> {
+    pub fn write_rows<'r>(
+        &mut self,
+        rows: impl IntoIterator<Item = &'r Row>,
+    ) -> Result<(), ReportError> {
         if self.failed {
             return Err(self.write_err(std::io::Error::other(
                 "an earlier write to the report failed: nothing more is appended",
             )));
         }
         let chain = &mut self.chain;
+        let mut encoded_rows = 0;
         let encoded = match &mut self.out {
             Out::Csv { buf, layout } => {
                 let mut stamp = Stamp::default();
@@ -180,20 +184,22 @@ impl ReportWriter {
                     let start = buf.len();
                     push_row(buf, row, layout, stamp.format(row.finished_at));
                     end_csv_row(buf, start, chain);
+                    encoded_rows += 1;
                 }
                 Ok(buf)
             }
             Out::Jsonl(buf) => rows
-                .iter()
+                .into_iter()
                 .try_for_each(|row| {
                     let start = buf.len();
                     serde_json::to_writer(&mut *buf, row).map_err(std::io::Error::from)?;
                     end_jsonl_row(buf, start, chain);
+                    encoded_rows += 1;
                     Ok(())
                 })
                 .map(|()| buf),
         };
-        self.rows += rows.len() as u64;
+        self.rows += encoded_rows;
         let result = encoded.and_then(|buf| {
             let written = self.file.write_all(buf);
             self.bytes += buf.len() as u64;
