@@ -105,29 +105,24 @@ impl Attention {
         self.open.is_empty()
     }
 
-    /// Takes a row the report writer has just written: what a reader of the file would find
-    /// (a CSV cell unescaped, an empty CSV name or step as none).
+    /// Takes a row the report writer has just written: what a reader of the file would find.
+    /// Its values are the row's own (a CSV cell's formula quote is undone exactly on reading,
+    /// `crate::report::cell`); an empty CSV name is none, and a column the report's header
+    /// lacks says nothing.
     pub fn row(&mut self, row: &Row) {
         let csv = self.format == Format::Csv;
         let (has_step, has_name) = self.has_step_and_name;
         self.take(Some(row.status), || {
-            let text = |s: &str| {
-                if csv {
-                    unescape_cell(s).to_owned()
-                } else {
-                    s.to_owned()
-                }
-            };
             let name = row
                 .name
                 .as_deref()
                 .filter(|n| has_name && !(csv && n.is_empty()));
             Some(Seen {
-                user: text(&row.user),
-                name: name.map(text),
+                user: row.user.clone(),
+                name: name.map(str::to_owned),
                 step: row.step.filter(|_| has_step).map(|s| s.as_str().to_owned()),
                 status: row.status,
-                message: text(&row.message),
+                message: row.message.clone().into_owned(),
             })
         });
     }
