@@ -568,22 +568,28 @@ fn push_row(buf: &mut Vec<u8>, row: &Row, layout: &[Option<usize>], finished_at:
 /// Appends one cell: `escape_cell`'s formula quote, then CSV quoting as [`csv_encoder`] does it:
 /// quoted (its `"` doubled) only if it holds `,`, `"`, `\r` or `\n` (the `'` the formula quote
 /// adds is not special to CSV, so the two commute).
+///
+/// The cell is searched by folds without an early exit, which the compiler turns into vector
+/// compares: the byte-at-a-time loops that looked for those characters and then for `"` were two
+/// fifths of encoding a row (perf annotate of a million-row dry run).
 fn push_cell(buf: &mut Vec<u8>, text: &str) {
     let formula = starts_formula(text);
     let bytes = text.as_bytes();
-    if bytes
-        .iter()
-        .any(|b| matches!(b, b',' | b'"' | b'\r' | b'\n'))
-    {
+    let holds = |pred: fn(u8) -> bool| bytes.iter().fold(false, |seen, &b| seen | pred(b));
+    if holds(|b| matches!(b, b',' | b'"' | b'\r' | b'\n')) {
         buf.push(b'"');
         if formula {
             buf.push(b'\'');
         }
-        for (i, part) in bytes.split(|b| *b == b'"').enumerate() {
-            if i > 0 {
-                buf.extend_from_slice(b"\"\"");
+        if holds(|b| b == b'"') {
+            for (i, part) in bytes.split(|b| *b == b'"').enumerate() {
+                if i > 0 {
+                    buf.extend_from_slice(b"\"\"");
+                }
+                buf.extend_from_slice(part);
             }
-            buf.extend_from_slice(part);
+        } else {
+            buf.extend_from_slice(bytes);
         }
         buf.push(b'"');
     } else {
@@ -751,7 +757,8 @@ mod tests {
         #[test]
         fn push_row_writes_what_the_csv_encoder_writes_of_the_quoted_cells(
             texts in proptest::collection::vec(
-                proptest::string::string_regex("[a,\"\r\n' =+@\t-é]{0,6}").unwrap(),
+                // Up to 40 characters: past the blocks a vector compare takes at once.
+                proptest::string::string_regex("[a,\"\r\n' =+@\t-é]{0,40}").unwrap(),
                 8,
             ),
             numbers in (proptest::option::of(0u16..1000), proptest::option::of(-2000i64..200_000), 0u32..20),
