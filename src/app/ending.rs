@@ -12,6 +12,7 @@ use super::Context;
 use super::pipeline::Running;
 use super::session::FreshReport;
 use crate::config::Settings;
+use crate::evidence::attention::Attention;
 use crate::evidence::record::{Record, ReportEnd, RunEnding};
 use crate::exit::{Ending, Exit};
 use crate::input::{Batch, InvalidEntry, UserId};
@@ -99,6 +100,8 @@ pub(super) struct RunRecord {
     pub by_step: BTreeMap<Option<Step>, BTreeMap<Status, u64>>,
     /// Where the report stands at the end (rows, chain head).
     pub report_end: ReportEnd,
+    /// Who needs attention among this run's rows, for the page (taken by it).
+    pub attention: Option<Attention>,
     /// The HTML summary's path, once written.
     pub page: Option<PathBuf>,
 }
@@ -136,7 +139,9 @@ impl RunRecord {
             report_end: ReportEnd {
                 rows: collected.report_rows,
                 head: collected.chain_head,
+                written: collected.written,
             },
+            attention: collected.attention,
             page: None,
         }
     }
@@ -163,7 +168,8 @@ impl RunRecord {
             destinations,
             stopped: self.stop.as_ref().map(|s| s.to_string()),
         };
-        match record.finish(self.report_end, ending, &self.stats.timeline) {
+        let attention = self.attention.take();
+        match record.finish(self.report_end, ending, &self.stats.timeline, attention) {
             Ok(page) => self.page = page,
             Err(e) => tracing::warn!("the run log's end entry was not written: {e}"),
         }

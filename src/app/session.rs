@@ -19,7 +19,9 @@ use tracing::Instrument;
 
 use crate::cli::LogFormat;
 use crate::config::LogSettings;
+use crate::evidence::attention::Attention;
 use crate::evidence::chain::Link;
+use crate::evidence::verify::Written;
 use crate::logging;
 use crate::report::{ReportWriter, Row, Status};
 use crate::request::Stats;
@@ -73,6 +75,12 @@ pub struct Collected {
     pub report_rows: u64,
     /// The chain of the report's last row.
     pub chain_head: Option<Link>,
+    /// Where the report stood when opened and stands now, as its writer knows it (`None` if
+    /// the writer cannot vouch for its rows), for the run-end page.
+    pub written: Option<Written>,
+    /// Who needs attention among the rows this run wrote, taken as they were written, so that
+    /// the run-end page need not read them back.
+    pub attention: Option<Attention>,
     /// Why writing stopped, if it failed.
     pub error: Option<String>,
 }
@@ -200,16 +208,15 @@ async fn collect(
     json_logs: bool,
 ) -> Collected {
     let mut counts = Counts::default();
+    let mut attention = writer.attention();
     let mut error = None;
-    let mut entries = Vec::with_capacity(COLLECT_BATCH);
-    let mut batch = Vec::with_capacity(COLLECT_BATCH);
+    let mut entries: Vec<Entry> = Vec::with_capacity(COLLECT_BATCH);
     let mut acks = Vec::new();
     while rx.recv_many(&mut entries, COLLECT_BATCH).await > 0 {
-        for e in entries.drain(..) {
-            batch.push(e.row);
-            acks.extend(e.written);
-        }
-        if let Err(e) = writer.write_rows(&batch) {
+        // Rows are written where they arrived: a row is a few hundred bytes, and moving a
+        // million of them into a batch of their own was a copy per row for nothing.
+        acks.extend(entries.iter_mut().filter_map(|e| e.written.take()));
+        if let Err(e) = writer.write_rows(entries.iter().map(|e| &e.row)) {
             // The acks are dropped unanswered: a write-ahead row that is not on disk must not
             // let its call go out.
             acks.clear();
@@ -217,8 +224,8 @@ async fn collect(
             tracing::error!("cannot write the report: {e}");
             rx.close();
             // Count the rest so nothing is silently lost from the summary.
-            for row in &batch {
-                count(&mut counts, row);
+            for e in &entries {
+                count(&mut counts, &e.row);
             }
             while let Some(e) = rx.recv().await {
                 count(&mut counts, &e.row);
@@ -228,8 +235,8 @@ async fn collect(
         for ack in acks.drain(..) {
             let _ = ack.send(());
         }
-        let finished = batch.len() as u64;
-        for row in batch.drain(..) {
+        let finished = entries.len() as u64;
+        for Entry { row, .. } in entries.drain(..) {
             if json_logs {
                 tracing::info!(user = %row.user, status = %row.status, http_status = row.http_status,
                     error_code = row.error_code, tracking_id = row.tracking_id.as_deref(),
@@ -238,6 +245,7 @@ async fn collect(
                 tracing::debug!(user = %row.user, status = %row.status, "{}", row.message);
             }
             count(&mut counts, &row);
+            attention.row(&row);
         }
         if let Some(b) = &bar {
             b.inc(finished);
@@ -257,6 +265,8 @@ async fn collect(
         error,
         report_rows: writer.rows(),
         chain_head: writer.chain_head(),
+        written: writer.written(),
+        attention: Some(attention),
     }
 }
 

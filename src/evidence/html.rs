@@ -21,26 +21,18 @@ use std::path::{Path, PathBuf};
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
+pub use super::attention::{Group, Listed};
+
+use super::attention::{Attention, FromBytes};
 use super::chain::Link;
 use super::records::RecordReader;
 use super::runlog::{self, End, Entry, Start};
 use super::svg::Svg;
-use super::verify::{self, Outcome};
-use crate::input::dedupe_key;
-use crate::report::{Format, ReportError, Row, Status, check_planted, unescape_cell};
+use super::verify::{self, Outcome, Written};
+use crate::report::{Format, ReportError, Status, check_planted};
 
 /// Users listed per attention group before "and N more".
 const LISTED: usize = 50;
-
-/// The statuses the page lists under "needs attention", in this order.
-const ATTENTION: [Status; 6] = [
-    Status::Failed,
-    Status::Refused,
-    Status::NotFound,
-    Status::Skipped,
-    Status::Pending,
-    Status::Invalid,
-];
 
 /// One run of the report, from its start and (unless it was killed) end entries.
 #[derive(Clone, Debug)]
@@ -53,30 +45,6 @@ pub struct RunView {
     pub rows_written: u64,
 }
 
-/// One reason a group of users needs attention.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Group {
-    /// Their status.
-    pub status: Status,
-    /// The step (`offboard`), if the rows are about one.
-    pub step: Option<String>,
-    /// Why (the report's message; per row for `invalid`, whose messages name their line).
-    pub reason: String,
-    /// The users, in report order.
-    pub users: Vec<Listed>,
-}
-
-/// One user under a reason.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Listed {
-    /// The user as the report has it.
-    pub user: String,
-    /// Zoom's display name, when the row has one.
-    pub name: Option<String>,
-    /// The row's own message, when the group's reason is not it (`invalid` rows).
-    pub note: String,
-}
-
 /// Everything on the page.
 #[derive(Debug)]
 pub struct Page {
@@ -85,7 +53,7 @@ pub struct Page {
     /// Every run, oldest first.
     pub runs: Vec<RunView>,
     /// Who needs attention: the last row of each user (and step) whose status is one of
-    /// [`ATTENTION`], grouped by reason.
+    /// [`super::attention::ATTENTION`], grouped by reason.
     pub attention: Vec<Group>,
     /// What `verify` found (or why it could not check).
     pub verified: Result<Outcome, String>,
@@ -111,20 +79,53 @@ pub enum PageError {
     Log(#[from] runlog::RunLogError),
 }
 
-/// Reads the report and its run log into a [`Page`].
+/// Reads the report and its run log into a [`Page`]: one pass over the report verifies it and
+/// finds who needs attention (a second only when it does not verify).
 pub fn gather(report: &Path) -> Result<Page, PageError> {
     let format = Format::from_path(report)?;
+    let mut seen = FromBytes::new(format);
+    let verified = verify::verify_observed(report, None, &mut |r| seen.record(r));
+    if !matches!(&verified, Ok(o) if o.problem.is_none()) {
+        // The pass stopped at the break (or never ran): read every row for the list.
+        seen = FromBytes::new(format);
+        read_attention(report, 0, &mut seen)?;
+    }
+    page(report, verified.map_err(|e| e.to_string()), seen.attention)
+}
+
+/// [`gather`] at the end of a run, from what its writer knows ([`Written`]) and the attention
+/// list of the rows it wrote (`own`, taken as they were written): only the rows earlier runs
+/// wrote are read (verified, and read for the list), unless one of them needs attention and a
+/// row of this run may settle it: then this run's rows are read for the list too, not verified
+/// again. Whatever the writer cannot vouch for is gathered as `summary` does.
+pub fn gather_written(report: &Path, written: &Written, own: Attention) -> Result<Page, PageError> {
+    let format = Format::from_path(report)?;
+    let mut seen = FromBytes::new(format);
+    let verified = match verify::verify_written(report, written, &mut |r| seen.record(r)) {
+        Ok(Some(outcome)) => outcome,
+        Ok(None) | Err(_) => return gather(report),
+    };
+    let attention = if seen.attention.is_empty() {
+        own
+    } else {
+        read_attention(report, written.bytes_before, &mut seen)?;
+        seen.attention
+    };
+    page(report, Ok(verified), attention)
+}
+
+/// The page of `report`, from what was found of it.
+fn page(
+    report: &Path,
+    verified: Result<Outcome, String>,
+    attention: Attention,
+) -> Result<Page, PageError> {
     let entries = runlog::read(report)?;
-    let attention = attention(report, format).map_err(|source| PageError::Read {
-        path: report.to_owned(),
-        source,
-    })?;
-    let verified = verify::verify(report, None).map_err(|e| e.to_string());
     let rows_now = verified.as_ref().map_or(0, |o| o.rows);
     Ok(Page {
         report: report.display().to_string(),
         runs: runs(entries, rows_now),
-        attention,
+        attention: attention.groups(),
         verified,
     })
 }
@@ -158,191 +159,51 @@ fn runs(entries: Vec<(u64, Entry)>, rows_now: u64) -> Vec<RunView> {
     runs
 }
 
-/// The rows a row of the page needs: who, which step, status, message.
-struct Seen {
-    user: String,
-    name: Option<String>,
-    step: Option<String>,
-    status: Status,
-    message: String,
+/// Who needs attention, from the report's bytes: the records from byte `from` on (0: all, a
+/// CSV's header first; else the rows after those `seen` has taken), fed to `seen`.
+fn read_attention(report: &Path, from: u64, seen: &mut FromBytes) -> Result<(), PageError> {
+    read_records(report, from, seen).map_err(|source| PageError::Read {
+        path: report.to_owned(),
+        source,
+    })
 }
 
-/// The last row of each (user, step) whose status needs attention, grouped (see the module
-/// header for why most rows are never parsed whole). Streams the report: memory grows with the
-/// rows that need attention, not with the report.
-fn attention(report: &Path, format: Format) -> Result<Vec<Group>, std::io::Error> {
-    let csv = format == Format::Csv;
-    let file = std::fs::File::open(report)?;
-    let mut records = RecordReader::new(std::io::BufReader::with_capacity(1 << 20, file), csv);
+fn read_records(report: &Path, from: u64, seen: &mut FromBytes) -> Result<(), std::io::Error> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = std::fs::File::open(report)?;
+    file.seek(SeekFrom::Start(from))?;
+    let mut records = RecordReader::new(
+        std::io::BufReader::with_capacity(1 << 20, file),
+        seen.attention.format() == Format::Csv,
+    );
     let mut buf = Vec::new();
-    let header: Vec<String> = match (csv, records.next(&mut buf)?) {
-        (true, Some(_)) => csv_cells(&buf),
-        _ => Vec::new(),
-    };
-    if !csv && !buf.is_empty() {
-        // The first JSONL line was read as the "header": it is a row.
-        return attention_rows(std::iter::once(Ok(buf)).chain(rest(records)), csv, &header);
-    }
-    attention_rows(rest(records), csv, &header)
-}
-
-/// The complete records left in `records`.
-fn rest<R: std::io::BufRead>(
-    mut records: RecordReader<R>,
-) -> impl Iterator<Item = Result<Vec<u8>, std::io::Error>> {
-    let mut buf = Vec::new();
-    std::iter::from_fn(move || match records.next(&mut buf) {
-        Ok(Some(at)) if at.complete => Some(Ok(std::mem::take(&mut buf))),
-        Ok(_) => None,
-        Err(e) => Some(Err(e)),
-    })
-}
-
-fn attention_rows(
-    records: impl Iterator<Item = Result<Vec<u8>, std::io::Error>>,
-    csv: bool,
-    header: &[String],
-) -> Result<Vec<Group>, std::io::Error> {
-    let mut open: BTreeMap<(String, Option<String>), (usize, Seen)> = BTreeMap::new();
-    for (n, rec) in records.enumerate() {
-        let rec = rec?;
-        let quick = if csv {
-            csv_status(&rec)
-        } else {
-            json_status(&rec)
-        };
-        let needs = quick.is_none_or(|s| ATTENTION.contains(&s));
-        if !needs && open.is_empty() {
-            continue;
+    while let Some(at) = records.next(&mut buf)? {
+        if !at.complete {
+            break;
         }
-        let Some(seen) = (if csv {
-            csv_row(&rec, header)
-        } else {
-            json_row(&rec)
-        }) else {
-            continue;
-        };
-        let key = (dedupe_key(&seen.user), seen.step.clone());
-        if ATTENTION.contains(&seen.status) {
-            open.insert(key, (n, seen));
-        } else {
-            open.remove(&key);
-        }
+        seen.record(&buf);
     }
-    let mut rows: Vec<(usize, Seen)> = open.into_values().collect();
-    rows.sort_by_key(|(n, _)| *n);
-    Ok(group(rows.into_iter().map(|(_, s)| s)))
-}
-
-/// Groups rows by (status, step, reason), statuses in [`ATTENTION`] order, reasons by size.
-fn group(rows: impl Iterator<Item = Seen>) -> Vec<Group> {
-    let mut groups: Vec<Group> = Vec::new();
-    for s in rows {
-        let per_row = s.status == Status::Invalid;
-        // Zoom's messages often name the user ("User does not exist: a@x.com."): without
-        // the name, one reason gathers everyone it happened to.
-        let reason = if per_row {
-            "not an email address or Zoom user ID: never sent".to_owned()
-        } else if s.user.is_empty() {
-            s.message.clone()
-        } else {
-            s.message.replace(&s.user, "(the user)")
-        };
-        let at = groups
-            .iter()
-            .position(|g| g.status == s.status && g.step == s.step && g.reason == reason);
-        let user = Listed {
-            user: s.user,
-            name: s.name,
-            note: if per_row { s.message } else { String::new() },
-        };
-        match at {
-            Some(i) => groups[i].users.push(user),
-            None => groups.push(Group {
-                status: s.status,
-                step: s.step,
-                reason,
-                users: vec![user],
-            }),
-        }
-    }
-    let rank = |st: Status| {
-        ATTENTION
-            .iter()
-            .position(|a| *a == st)
-            .unwrap_or(usize::MAX)
-    };
-    groups.sort_by(|a, b| {
-        (rank(a.status), std::cmp::Reverse(a.users.len()))
-            .cmp(&(rank(b.status), std::cmp::Reverse(b.users.len())))
-    });
-    groups
-}
-
-fn csv_cells(record: &[u8]) -> Vec<String> {
-    csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(record)
-        .records()
-        .next()
-        .and_then(Result::ok)
-        .map(|r| r.iter().map(str::to_owned).collect())
-        .unwrap_or_default()
-}
-
-/// A CSV row's status from its bytes, when its first cell is not quoted (`None`: parse it).
-fn csv_status(record: &[u8]) -> Option<Status> {
-    if record.first() == Some(&b'"') {
-        return None;
-    }
-    let mut cells = record.splitn(3, |b| *b == b',');
-    cells.next();
-    std::str::from_utf8(cells.next()?).ok()?.parse().ok()
-}
-
-/// A JSONL row's status from its bytes: the first `,"status":"` is the key (a quote inside a
-/// string value is escaped, so the pattern cannot start inside one).
-fn json_status(line: &[u8]) -> Option<Status> {
-    const KEY: &[u8] = b",\"status\":\"";
-    let at = line.windows(KEY.len()).position(|w| w == KEY)? + KEY.len();
-    let len = line[at..].iter().position(|b| *b == b'"')?;
-    std::str::from_utf8(&line[at..at + len]).ok()?.parse().ok()
-}
-
-fn csv_row(record: &[u8], header: &[String]) -> Option<Seen> {
-    let cells = csv_cells(record);
-    let cell = |name: &str| {
-        header
-            .iter()
-            .position(|h| h == name)
-            .and_then(|i| cells.get(i))
-            .map(|c| unescape_cell(c).to_owned())
-    };
-    Some(Seen {
-        user: cell("user")?,
-        name: cell("name").filter(|n| !n.is_empty()),
-        step: cell("step").filter(|s| !s.is_empty()),
-        status: cell("status")?.parse().ok()?,
-        message: cell("message").unwrap_or_default(),
-    })
-}
-
-fn json_row(line: &[u8]) -> Option<Seen> {
-    let row: Row = serde_json::from_slice(line).ok()?;
-    Some(Seen {
-        user: row.user,
-        name: row.name,
-        step: row.step.map(|s| s.as_str().to_owned()),
-        status: row.status,
-        message: row.message.into_owned(),
-    })
+    Ok(())
 }
 
 /// Writes the page for `report` to `out`, with the report's care: never through a symbolic
 /// link nor into another user's file, created 0600 (it names people).
 pub fn write(report: &Path, out: &Path) -> Result<(), PageError> {
-    let page = gather(report)?;
-    let text = unlinked(&render(&page).into_string());
+    write_page(&gather(report)?, out)
+}
+
+/// [`write`] at the end of a run, from what its writer knows ([`gather_written`]).
+pub fn write_written(
+    report: &Path,
+    out: &Path,
+    written: &Written,
+    own: Attention,
+) -> Result<(), PageError> {
+    write_page(&gather_written(report, written, own)?, out)
+}
+
+fn write_page(page: &Page, out: &Path) -> Result<(), PageError> {
+    let text = unlinked(&render(page).into_string());
     let mut opts = OpenOptions::new();
     opts.write(true).create(true).truncate(false);
     #[cfg(unix)]
@@ -821,7 +682,7 @@ fn chain_section(p: &Page) -> Markup {
 mod tests {
     use super::*;
     use crate::evidence::runlog::{InputDigest, RunLog};
-    use crate::report::{ReportKind, ReportWriter};
+    use crate::report::{ReportKind, ReportWriter, Row};
     use crate::step::Step;
 
     #[test]
@@ -975,6 +836,182 @@ mod tests {
             assert!(page.contains("Needs attention (3)"));
             assert!(page.contains("boss@x.com"));
             assert!(page.contains("killed (no end entry)"));
+        }
+    }
+
+    /// One run of the collector's part: `rows` written in one batch, each taken into `own` as
+    /// the collector takes it, between a start and an end entry of the run log.
+    fn run_of(w: &mut ReportWriter, log: &mut RunLog, id: &str, rows: &[Row]) -> Attention {
+        log.append(&Entry::Start(Start {
+            run_id: id.into(),
+            started_at: "2026-12-04T10:00:00.000Z".into(),
+            report_rows_before: w.rows(),
+            chain_before: w.chain_head(),
+            ..Start::default()
+        }))
+        .unwrap();
+        let mut own = w.attention();
+        w.write_rows(rows).unwrap();
+        rows.iter().for_each(|r| own.row(r));
+        log.append(&Entry::End(End {
+            run_id: id.into(),
+            ended_at: "2026-12-04T10:00:09.000Z".into(),
+            report_rows: w.rows(),
+            chain_head: w.chain_head(),
+            ..End::default()
+        }))
+        .unwrap();
+        own
+    }
+
+    /// Rows with every kind of attention case: a failure settled later, a write-ahead row
+    /// settled by its step, a refusal naming the user, a formula-like name, an invalid row.
+    fn mixed(n: usize) -> Vec<Row> {
+        let mut rows = Vec::new();
+        for i in 0..n {
+            let user = format!("u{i}@x.com");
+            let status = [Status::Revoked, Status::Failed, Status::NotFound][i % 3];
+            let mut r = row(
+                &user,
+                status,
+                Some(Step::Revoke),
+                &format!("HTTP 404 for {user}"),
+            );
+            // A formula the writer quotes, a value that reads back as one, and an empty name.
+            r.name = Some(match i % 5 {
+                0 => "=cmd".into(),
+                2 => "'=cmd".into(),
+                _ => String::new(),
+            });
+            rows.push(r);
+        }
+        rows.push(row("u1@x.com", Status::Revoked, Some(Step::Revoke), ""));
+        rows.push(Row::write_ahead("u0@x.com", Step::Delete, "zid-0"));
+        rows.push(row(
+            "bad/one",
+            Status::Invalid,
+            None,
+            "in.csv line 5: contains '/'",
+        ));
+        rows
+    }
+
+    fn rendered(page: &Page) -> String {
+        render(page).into_string()
+    }
+
+    #[test]
+    fn the_run_end_page_reads_only_earlier_rows_and_says_what_summary_says() {
+        let dir = tempfile::tempdir().unwrap();
+        let clean: Vec<Row> = (20..25)
+            .map(|i| {
+                row(
+                    &format!("u{i}@x.com"),
+                    Status::Revoked,
+                    Some(Step::Revoke),
+                    "",
+                )
+            })
+            .collect();
+        for name in [
+            "fresh.csv",
+            "fresh.jsonl",
+            "resumed.csv",
+            "resumed.jsonl",
+            "clean.csv",
+            "clean.jsonl",
+        ] {
+            let path = dir.path().join(name);
+            let (mut w, _) = ReportWriter::open(&path, false, ReportKind::Offboard).unwrap();
+            let mut log = RunLog::open(&path).unwrap();
+            if !name.starts_with("fresh") {
+                // An earlier run with failures the second run settles, or leaves; or one whose
+                // rows need no attention (the page then takes the second run's list as is).
+                let earlier = if name.starts_with("clean") {
+                    clean.clone()
+                } else {
+                    mixed(7)
+                };
+                run_of(&mut w, &mut log, "r1", &earlier);
+                drop(w);
+                w = ReportWriter::open(&path, true, ReportKind::Offboard)
+                    .unwrap()
+                    .0;
+            }
+            let own = run_of(&mut w, &mut log, "r2", &mixed(11));
+            let written = w.written().unwrap();
+            drop(w);
+            let settled = verify::verify_written(&path, &written, &mut |_| ()).unwrap();
+            assert!(
+                settled.is_some(),
+                "{name}: settled without reading this run's rows"
+            );
+            let quick = gather_written(&path, &written, own).unwrap();
+            let full = gather(&path).unwrap();
+            assert_eq!(quick.verified.as_ref().unwrap().problem, None, "{name}");
+            assert_eq!(
+                quick.verified.as_ref().unwrap(),
+                full.verified.as_ref().unwrap()
+            );
+            assert!(!quick.attention.is_empty(), "{name}");
+            assert_eq!(quick.attention, full.attention, "{name}");
+            assert_eq!(rendered(&quick), rendered(&full), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_run_end_page_still_shows_a_report_edited_before_the_resume_or_during_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["r.csv", "r.jsonl"] {
+            let path = dir.path().join(name);
+            let (mut w, _) = ReportWriter::open(&path, false, ReportKind::Offboard).unwrap();
+            let mut log = RunLog::open(&path).unwrap();
+            run_of(&mut w, &mut log, "r1", &mixed(5));
+            drop(w);
+            // Edited before the resume: one character of the second row, same length.
+            let text = std::fs::read_to_string(&path).unwrap();
+            std::fs::write(&path, text.replacen("u1@x.com", "u9@x.com", 1)).unwrap();
+            let mut w = ReportWriter::open(&path, true, ReportKind::Offboard)
+                .unwrap()
+                .0;
+            let own = run_of(&mut w, &mut log, "r2", &mixed(3));
+            let written = w.written().unwrap();
+            assert_eq!(
+                verify::verify_written(&path, &written, &mut |_| ()).unwrap(),
+                None
+            );
+            let page = gather_written(&path, &written, own).unwrap();
+            let problem = page.verified.as_ref().unwrap().problem.clone();
+            assert!(problem.is_some(), "{name}: the edit shows");
+            assert_eq!(problem, gather(&path).unwrap().verified.unwrap().problem);
+            assert!(rendered(&page).contains("does NOT verify"), "{name}");
+
+            // A row appended behind the writer's back during the run: the file is no longer
+            // where the writer left it, so the page reads it all.
+            let path = dir.path().join(format!("forged.{name}"));
+            let (mut w, _) = ReportWriter::open(&path, false, ReportKind::Offboard).unwrap();
+            let mut log = RunLog::open(&path).unwrap();
+            let own = run_of(&mut w, &mut log, "r1", &mixed(2));
+            let written = w.written().unwrap();
+            assert!(
+                gather_written(&path, &written, w.attention())
+                    .unwrap()
+                    .verified
+                    .unwrap()
+                    .problem
+                    .is_none()
+            );
+            drop(w);
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(&path)
+                .unwrap();
+            f.write_all(b"forged row\n").unwrap();
+            let page = gather_written(&path, &written, own).unwrap();
+            assert!(
+                page.verified.unwrap().problem.is_some(),
+                "{name}: the forged row shows"
+            );
         }
     }
 }

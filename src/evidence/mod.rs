@@ -11,6 +11,7 @@
 //! (`crate::report::ReportWriter`); everything here reads those bytes back the way an independent
 //! checker would, without the report's row parser.
 
+pub mod attention;
 pub mod chain;
 pub mod html;
 pub mod record;

@@ -7,9 +7,11 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use super::attention::Attention;
 use super::chain::Link;
 use super::runlog::{End, Entry, InputDigest, RunLog, Start};
 use super::timeline::Timeline;
+use super::verify::Written;
 use crate::report::{ReportError, ReportWriter, Status, format_time, now};
 
 /// What ran, for the start entry.
@@ -83,6 +85,8 @@ pub struct ReportEnd {
     pub rows: u64,
     /// The last row's chain.
     pub head: Option<Link>,
+    /// What the writer vouches for ([`Written`]); `None` if it cannot.
+    pub written: Option<Written>,
 }
 
 /// A run being recorded: its log, id, and where its page goes.
@@ -130,11 +134,16 @@ impl Record {
     /// Writes the end entry (the writer's rows and head, `timeline` up to now), then the page
     /// unless `--no-html`. Returns the page's path. A page that cannot be written is a warning,
     /// not a failed run: the report and the log are the evidence, the page is their reading.
+    ///
+    /// With what the writer vouches for and the attention list of this run's rows (`own`), the
+    /// page reads only the rows earlier runs wrote ([`super::html::gather_written`]): a
+    /// million-row run's page then costs no second pass over its own rows.
     pub fn finish(
         mut self,
         report: ReportEnd,
         ending: RunEnding,
         timeline: &Timeline,
+        own: Option<Attention>,
     ) -> Result<Option<PathBuf>, ReportError> {
         let names = |m: BTreeMap<Status, u64>| {
             m.into_iter()
@@ -161,7 +170,11 @@ impl Record {
         let Some(page) = self.html.path(&self.report) else {
             return Ok(None);
         };
-        match super::html::write(&self.report, &page) {
+        let written = match (report.written, own) {
+            (Some(w), Some(own)) => super::html::write_written(&self.report, &page, &w, own),
+            _ => super::html::write(&self.report, &page),
+        };
+        match written {
             Ok(()) => Ok(Some(page)),
             Err(e) => {
                 tracing::warn!("the HTML summary was not written: {e}");

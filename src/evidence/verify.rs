@@ -20,6 +20,7 @@
 //! look around the failing row.
 
 use std::fmt;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::chain::{Link, split_csv, split_jsonl};
@@ -243,15 +244,24 @@ impl Report {
 /// looked at again with the whole file in memory, to name the break ([`first_break`] and the
 /// rest).
 pub fn verify(report: &Path, head: Option<&Link>) -> Result<Outcome, VerifyError> {
+    verify_observed(report, head, &mut |_| ())
+}
+
+/// [`verify`], handing every complete record the first pass reads (a CSV's header first) to
+/// `observe`, so that a caller who needs something else from every row (the page's attention
+/// list) reads the report once. The records stop at the first row that breaks the chain: then
+/// `observe` has not seen them all, and the outcome says so (a problem).
+pub fn verify_observed(
+    report: &Path,
+    head: Option<&Link>,
+    observe: &mut dyn FnMut(&[u8]),
+) -> Result<Outcome, VerifyError> {
     let format = Format::from_path(report).map_err(|_| VerifyError::Format {
         path: report.to_owned(),
     })?;
     let entries = runlog::read(report)?;
-    let runs = entries
-        .iter()
-        .filter(|(_, e)| matches!(e, Entry::Start(_)))
-        .count() as u64;
-    let pass = stream_pass(report, format, &entries)?;
+    let runs = count_runs(&entries);
+    let pass = stream_pass(report, format, &entries, u64::MAX, observe)?;
     if pass.intact(&entries, head) {
         return Ok(Outcome {
             rows: pass.rows,
@@ -274,12 +284,93 @@ pub fn verify(report: &Path, head: Option<&Link>) -> Result<Outcome, VerifyError
     })
 }
 
+fn count_runs(entries: &[(u64, Entry)]) -> u64 {
+    entries
+        .iter()
+        .filter(|(_, e)| matches!(e, Entry::Start(_)))
+        .count() as u64
+}
+
+/// What a report's writer knows of the report it holds open: where the report stood when it was
+/// opened and where it stands now. The rows in between are the writer's own: their chain was
+/// computed from their bytes as they were encoded, in this process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Written {
+    /// Complete rows when the writer opened the report (a torn line already cut).
+    pub rows_before: u64,
+    /// The report's length then, a new CSV's header included.
+    pub bytes_before: u64,
+    /// The chain the writer's first row went on from: the last row's, or the genesis value.
+    pub chain_from: Link,
+    /// Complete rows now.
+    pub rows: u64,
+    /// The report's length now: every byte the writer wrote, appended.
+    pub bytes: u64,
+    /// The last row's chain; `None` without rows.
+    pub head: Option<Link>,
+}
+
+/// [`verify_observed`] for the writer of the report, at the end of its run: the rows earlier
+/// runs wrote (the first [`Written::bytes_before`] bytes) are checked as `verify` checks them,
+/// and the writer's own rows are taken as it computed them, provided the file is still exactly
+/// as long as the writer left it. Only the records of the earlier rows go to `observe`.
+///
+/// `None` when that cannot settle it: the file is not where the writer left it, an earlier row
+/// breaks, or a run log entry names a row the writer cannot vouch for. Then [`verify`] it.
+pub fn verify_written(
+    report: &Path,
+    written: &Written,
+    observe: &mut dyn FnMut(&[u8]),
+) -> Result<Option<Outcome>, VerifyError> {
+    let format = Format::from_path(report).map_err(|_| VerifyError::Format {
+        path: report.to_owned(),
+    })?;
+    let len = std::fs::metadata(report).map_err(|source| VerifyError::Read {
+        path: report.to_owned(),
+        source,
+    })?;
+    if len.len() != written.bytes {
+        return Ok(None);
+    }
+    let entries = runlog::read(report)?;
+    let mut pass = stream_pass(report, format, &entries, written.bytes_before, observe)?;
+    let prefix_holds = !pass.broken
+        && pass.torn == 0
+        && pass.rows == written.rows_before
+        && pass.chain == written.chain_from;
+    // The writer's own rows: it knows the chain of the last one.
+    let own_entries_only = entries.iter().all(|(_, e)| {
+        let rows = match e {
+            Entry::Start(s) => s.report_rows_before,
+            Entry::End(e) => e.report_rows,
+        };
+        rows <= written.rows_before || rows == written.rows
+    });
+    if !(prefix_holds && own_entries_only) {
+        return Ok(None);
+    }
+    if let Some(head) = written.head.filter(|_| written.rows > written.rows_before) {
+        pass.at.insert(written.rows, head);
+    }
+    pass.rows = written.rows;
+    pass.last = written.head;
+    Ok(pass.intact(&entries, None).then(|| Outcome {
+        rows: written.rows,
+        runs: count_runs(&entries),
+        head: written.head,
+        torn_bytes: 0,
+        problem: None,
+    }))
+}
+
 /// What the streaming pass found.
 struct Pass {
     /// Rows that verified, in order from the first.
     rows: u64,
     /// The last of them's chain.
     last: Option<Link>,
+    /// The chain the next row would go on from: the last row's, or the genesis value.
+    chain: Link,
     /// The chain of each row (1 is the first) that a run log entry names.
     at: std::collections::HashMap<u64, Link>,
     /// Bytes of a torn last line.
@@ -307,11 +398,14 @@ impl Pass {
     }
 }
 
-/// Streams the report once: the header (CSV), then each row's chain against the one before.
+/// Streams the report's first `limit` bytes once: the header (CSV), then each row's chain against
+/// the one before, each complete record handed to `observe`.
 fn stream_pass(
     report: &Path,
     format: Format,
     entries: &[(u64, Entry)],
+    limit: u64,
+    observe: &mut dyn FnMut(&[u8]),
 ) -> Result<Pass, VerifyError> {
     let read_err = |source| VerifyError::Read {
         path: report.to_owned(),
@@ -322,12 +416,16 @@ fn stream_pass(
     };
     let file = std::fs::File::open(report).map_err(read_err)?;
     let csv = format == Format::Csv;
-    let mut records = RecordReader::new(std::io::BufReader::with_capacity(1 << 20, file), csv);
+    let mut records = RecordReader::new(
+        std::io::BufReader::with_capacity(1 << 20, file.take(limit)),
+        csv,
+    );
     let mut buf = Vec::new();
     let mut prev = Link::ZERO;
     if csv {
         match records.next(&mut buf).map_err(read_err)? {
             Some(at) if at.complete && header_is_chained(&buf) => {
+                observe(&buf);
                 buf.push(b'\n');
                 prev = Link::genesis_csv(&buf);
             }
@@ -344,6 +442,7 @@ fn stream_pass(
     let mut pass = Pass {
         rows: 0,
         last: None,
+        chain: prev,
         at: std::collections::HashMap::new(),
         torn: 0,
         broken: false,
@@ -353,6 +452,7 @@ fn stream_pass(
             pass.torn = buf.len() as u64;
             break;
         }
+        observe(&buf);
         let split = if csv {
             split_csv(&buf)
         } else {
@@ -376,6 +476,7 @@ fn stream_pass(
             }
         }
     }
+    pass.chain = prev;
     Ok(pass)
 }
 
