@@ -432,7 +432,7 @@ fn offboard_3step(
 /// efficiency is over the listing's calls; "revoked (sim)" counts pages the simulator answered
 /// 200 (167 when no call was wasted). Nothing is written to Zoom. Page 1 goes first with 6
 /// numbered pages right behind it (`users::ahead`: the roster expects 49,000 users); pages up
-/// to 167 are asked for by `page_number`, up to 60 in flight (`users::in_flight`), so with the
+/// to 167 are asked for by `page_number`, up to 30 in flight (`users::in_flight`), so with the
 /// simulator's 30–120 ms latency the listing is bound by the rate, not by round trips; the time
 /// above the ideal is the start-up and the roster read, the pacer's 1.5% margin under
 /// `--rate`, and the last page's round trip.
