@@ -83,6 +83,9 @@ struct Truth {
     peak: usize,
     /// Input users revoked at least once.
     revoked: usize,
+    /// `reconcile-50k` only: the listing itself, from its first request's arrival to its last
+    /// answer on the simulator's clock (the process's start-up, roster read and exit left out).
+    listing: Option<Duration>,
 }
 
 fn main() {
@@ -296,6 +299,7 @@ fn truth(state: &SimState, users: &[(String, String)]) -> Truth {
             .iter()
             .filter(|(id, _)| state.revocations.get(id).is_some_and(|&n| n > 0))
             .count(),
+        listing: None,
     }
 }
 
@@ -422,6 +426,7 @@ fn offboard_3step(
                 .count(),
             peak,
             revoked: deleted,
+            listing: None,
         }),
     }
 }
@@ -493,6 +498,15 @@ fn reconcile_50k(rt: &tokio::runtime::Runtime, dir: &Path, seed: u64) -> Row {
         .filter(|r| r.method == "GET" && r.path.starts_with("/v2/users?"))
         .map(|r| r.at_ms)
         .collect();
+    let first = times.iter().min().copied().unwrap_or(0);
+    let last = state
+        .requests
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.starts_with("/v2/users?"))
+        .map(|r| r.answered_ms)
+        .max()
+        .unwrap_or(0);
+    let listing = Duration::from_millis(last.saturating_sub(first));
     let peak = (0..times.len())
         .map(|hi| {
             times[..=hi]
@@ -513,6 +527,7 @@ fn reconcile_50k(rt: &tokio::runtime::Runtime, dir: &Path, seed: u64) -> Row {
             throttled: list(Some(429)),
             peak,
             revoked: list(Some(200)),
+            listing: Some(listing),
         }),
     }
 }
@@ -780,10 +795,16 @@ fn targets(rows: &[Row]) -> String {
                 t.revoked, r.users, r.m.exit
             ),
         );
+        // The issue's measure is the listing's time; the process's wall time adds start-up,
+        // reading the 49,000-line roster and writing the candidates, shown beside it.
+        let ideal = r.users as f64 / r.rate.unwrap_or(1.0);
+        let listing = t.listing.map_or(f64::INFINITY, |d| d.as_secs_f64());
         check(
-            eff(r) >= 0.95,
+            ideal / listing >= 0.95,
             format!(
-                "reconcile-50k: efficiency {:.3} ≥ 0.95 (pages ÷ rate)",
+                "reconcile-50k: listing {listing:.2} s, efficiency {:.3} ≥ 0.95 (pages ÷ rate); \
+                 whole process {:.3}",
+                ideal / listing,
                 eff(r)
             ),
         );

@@ -436,6 +436,7 @@ fn rec(at_ms: u64, method: &str, path: &str, status: u16) -> RequestRecord {
         method: method.into(),
         path: path.into(),
         status,
+        answered_ms: at_ms,
         label: None,
         user: None,
         expired_token: false,

@@ -187,7 +187,8 @@ pub(crate) async fn handle(
     if let Ok(v) = HeaderValue::from_str(&format!("v=2.0;clid=aw1;rid={rid}")) {
         resp.headers_mut().insert("x-zm-trackingid", v);
     }
-    lock(&shared.recorder).complete(idx, resp.status().as_u16());
+    let answered = shared.elapsed_ms();
+    lock(&shared.recorder).complete(idx, resp.status().as_u16(), answered);
     resp
 }
 

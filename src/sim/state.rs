@@ -127,6 +127,10 @@ pub struct RequestRecord {
     pub path: String,
     /// The status answered; 0 if the connection closed without an answer.
     pub status: u16,
+    /// When the answer left, milliseconds since the simulator started (latency, transit and
+    /// stalls included); 0 while unanswered. With `at_ms` it times a listing from its first
+    /// request's arrival to its last answer.
+    pub answered_ms: u64,
     /// The rate-limit label of the endpoint, for `/v2` endpoints the simulator knows.
     pub label: Option<Label>,
     /// The user id the path resolved to, if it named a known user.
@@ -245,6 +249,7 @@ impl Recorder {
             method: method.to_string(),
             path: path.to_string(),
             status: 0,
+            answered_ms: 0,
             label: None,
             user: None,
             expired_token: false,
@@ -260,10 +265,11 @@ impl Recorder {
         }
     }
 
-    /// Records the status answered.
-    pub(crate) fn complete(&mut self, idx: usize, status: u16) {
+    /// Records the status answered, and when.
+    pub(crate) fn complete(&mut self, idx: usize, status: u16, at_ms: u64) {
         if let Some(r) = self.requests.get_mut(idx) {
             r.status = status;
+            r.answered_ms = at_ms;
         }
     }
 
