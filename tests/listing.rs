@@ -5,12 +5,11 @@
 
 use zoom_offboard::app::users;
 use zoom_offboard::exit::Exit;
-use zoom_offboard::sim::{
-    PageNumbers, RequestRecord, Sim, SimConfig, SimUsers, UserStatus, generate_users,
-};
+use zoom_offboard::sim::{PageNumbers, Sim, SimConfig, SimUsers, UserStatus, generate_users};
 use zoom_offboard::users::speculative;
 
 use crate::cli_dryrun_users::{listed, users_args, users_ctx};
+use crate::common::list_calls;
 
 /// `n` users, all active: the listing of `--status active` is every one of them.
 fn all_active(n: usize) -> Vec<zoom_offboard::sim::SimUser> {
@@ -56,16 +55,6 @@ fn active(sim: &Sim) -> Vec<String> {
         .into_iter()
         .filter(|u| u.status == UserStatus::Active)
         .map(|u| u.email)
-        .collect()
-}
-
-/// The listing calls the simulator saw.
-fn list_calls(sim: &Sim) -> Vec<RequestRecord> {
-    let state = sim.state();
-    state
-        .requests
-        .into_iter()
-        .filter(|r| r.method == "GET" && r.path.starts_with("/v2/users?"))
         .collect()
 }
 

@@ -6,7 +6,7 @@ pub mod bin;
 
 use std::time::Duration;
 
-use zoom_offboard::sim::{Sim, SimConfig, UserStatus};
+use zoom_offboard::sim::{RequestRecord, Sim, SimConfig, UserStatus};
 
 /// A reqwest client; installs the ring crypto provider first (reqwest is built without one).
 pub fn client() -> reqwest::Client {
@@ -136,4 +136,13 @@ pub fn header(resp: &reqwest::Response, name: &str) -> String {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_string()
+}
+
+/// The listing calls (`GET /v2/users?...`) the simulator saw, in arrival order.
+pub fn list_calls(sim: &Sim) -> Vec<RequestRecord> {
+    sim.state()
+        .requests
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.starts_with("/v2/users?"))
+        .collect()
 }
