@@ -1,14 +1,12 @@
 //! `reconcile` against the simulator: the exact candidates of a noisy roster, the guard, listings
 //! that stop early, no write call, the pipe into `offboard --dry-run`, dialects, config keys.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use zoom_offboard::app::{Context, reconcile};
-use zoom_offboard::cli::{
-    ConnectionArgs, ListFormat, ListingArgs, OutputArgs, ReconcileArgs, ReconcileStatus,
-};
+use zoom_offboard::cli::{ListFormat, ListingArgs, ReconcileArgs, ReconcileStatus};
 use zoom_offboard::exit::Exit;
 use zoom_offboard::sim::{Sim, SimConfig, SimUsers, UserStatus, Workforce, workforce};
 
@@ -32,19 +30,8 @@ fn args(sim: &Sim, roster: &Path) -> ReconcileArgs {
         roster: vec![roster.to_path_buf()],
         listing: ListingArgs {
             rate: Some(1000.0),
-            conn: ConnectionArgs {
-                base_url: Some(sim.base_url()),
-                oauth_url: Some(sim.oauth_url()),
-                plan: Some("business".into()),
-                config: Some(PathBuf::from("/dev/null")),
-                timeout: Some(5.0),
-                ..ConnectionArgs::default()
-            },
-            output: OutputArgs {
-                no_progress: true,
-                quiet: true,
-                ..OutputArgs::default()
-            },
+            conn: crate::revoke_support::sim_conn(sim),
+            output: crate::revoke_support::quiet_output(),
             ..ListingArgs::default()
         },
         ..ReconcileArgs::default()

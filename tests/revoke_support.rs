@@ -32,20 +32,30 @@ pub fn args(sim: &Sim, input: &Path, report: &Path) -> RevokeArgs {
         report: Some(report.to_path_buf()),
         rate: Some(1000.0),
         yes: true,
-        conn: ConnectionArgs {
-            base_url: Some(sim.base_url()),
-            oauth_url: Some(sim.oauth_url()),
-            plan: Some("business".into()),
-            config: Some(PathBuf::from("/dev/null")),
-            timeout: Some(5.0),
-            ..ConnectionArgs::default()
-        },
-        output: zoom_offboard::cli::OutputArgs {
-            no_progress: true,
-            quiet: true,
-            ..Default::default()
-        },
+        conn: sim_conn(sim),
+        output: quiet_output(),
         ..RevokeArgs::default()
+    }
+}
+
+/// Where and how the tests' runs reach `sim`: Business plan, no config file, a 5 s timeout.
+pub fn sim_conn(sim: &Sim) -> ConnectionArgs {
+    ConnectionArgs {
+        base_url: Some(sim.base_url()),
+        oauth_url: Some(sim.oauth_url()),
+        plan: Some("business".into()),
+        config: Some(PathBuf::from("/dev/null")),
+        timeout: Some(5.0),
+        ..ConnectionArgs::default()
+    }
+}
+
+/// No progress bar, errors only: the tests' runs keep their output to themselves.
+pub fn quiet_output() -> zoom_offboard::cli::OutputArgs {
+    zoom_offboard::cli::OutputArgs {
+        no_progress: true,
+        quiet: true,
+        ..Default::default()
     }
 }
 
