@@ -379,11 +379,16 @@ pub struct ReconcileArgs {
     pub listing: ListingArgs,
 }
 
+/// The demo's default input: the repository's fixture of 404 users (some invalid, duplicated or
+/// unknown on purpose).
+pub const DEMO_INPUT: &str = "fixtures/users.csv";
+
 /// `zoom-offboard demo`.
 #[derive(Debug, Args, Clone)]
 pub struct DemoArgs {
-    /// The users to revoke.
-    #[arg(long, default_value = "fixtures/users.csv")]
+    /// The users to revoke (run from elsewhere than the repository, the default is the copy
+    /// built into the binary).
+    #[arg(long, default_value = DEMO_INPUT)]
     pub input: PathBuf,
     /// Where to write the report [default: a fresh file in the system temp folder].
     #[arg(long, value_name = "PATH")]

@@ -227,6 +227,35 @@ fn demo_count(stderr: &str, label: &str) -> u64 {
 }
 
 #[tokio::test]
+async fn demo_runs_from_any_directory_with_the_users_built_into_the_binary() {
+    // No fixtures/ here: the demo writes its built-in copy of fixtures/users.csv to the temp
+    // folder and revokes those users, as it does from the repository.
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("demo.csv");
+    let out = Bin::new()
+        .current_dir(dir.path())
+        .args(["demo", "--no-progress", "--report"])
+        .arg(&report)
+        .run()
+        .await;
+    out.assert_clean();
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("zoom-offboard-demo-users-")
+            && out.stderr.contains("revoke's exit code would be 1"),
+        "{}",
+        out.stderr
+    );
+    let fixture = include_str!("../fixtures/users.csv");
+    let rows = rows(&report);
+    assert!(
+        rows.len() > 390 && rows.len() < fixture.lines().count(),
+        "every distinct fixture user has a row: {}",
+        rows.len()
+    );
+}
+
+#[tokio::test]
 async fn demo_offboard_exits_0_and_the_simulator_removed_users() {
     use zoom_offboard::report::Status;
     use zoom_offboard::step::Step;

@@ -32,6 +32,10 @@ pub(super) async fn demo(args: DemoArgs, ctx: &Context) -> Exit {
     if args.reconcile {
         return super::demo_reconcile::demo_reconcile(&args, ctx).await;
     }
+    let input = match demo_input(&args.input) {
+        Ok(p) => p,
+        Err(e) => return usage(&e),
+    };
     let cfg = sim_config(args.sim_users);
     let sim = match Sim::start(cfg.clone()).await {
         Ok(s) => s,
@@ -46,11 +50,11 @@ pub(super) async fn demo(args: DemoArgs, ctx: &Context) -> Exit {
          latency 30-120 ms, a few 5xx and dropped connections)\n\
          demo: revoking the users in {} -> report {}",
         sim.base_url(),
-        args.input.display(),
+        input.display(),
         report.display()
     ));
     let rargs = RevokeArgs {
-        inputs: vec![args.input.clone()],
+        inputs: vec![input],
         report: Some(report.clone()),
         yes: true,
         conn: sim_conn(&sim),
@@ -276,6 +280,25 @@ pub(super) fn sim_conn(sim: &Sim) -> ConnectionArgs {
 }
 
 /// A fresh report path in the system temp folder.
+/// The demo's users: `input` as given, or, for the default fixture when the binary runs outside
+/// the repository (so that `zoom-offboard demo` works from anywhere), the copy built into the
+/// binary, written to a fresh file in the temp folder.
+fn demo_input(input: &Path) -> Result<PathBuf, String> {
+    if input != Path::new(crate::cli::DEMO_INPUT) || input.exists() {
+        return Ok(input.to_path_buf());
+    }
+    use std::io::Write as _;
+    let copy = temp_report("zoom-offboard-demo-users");
+    // A new file only: never through a link or over someone else's file in a shared folder.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&copy)
+        .and_then(|mut f| f.write_all(include_str!("../../fixtures/users.csv").as_bytes()))
+        .map_err(|e| format!("cannot write the demo's users to {}: {e}", copy.display()))?;
+    Ok(copy)
+}
+
 pub(super) fn temp_report(prefix: &str) -> PathBuf {
     std::env::temp_dir().join(format!(
         "{prefix}-{}.csv",
