@@ -452,17 +452,7 @@ const BOTTOM: f64 = 36.0;
 /// second as a line, 429s and failed answers as bars below it, killed runs as hatched bands.
 fn chart(runs: &[RunView]) -> String {
     let t0 = runs.first().and_then(|r| time(&r.start.started_at));
-    let spans: Vec<(f64, f64)> = runs
-        .iter()
-        .map(|r| {
-            let start = offset(t0, &r.start.started_at);
-            let len = r
-                .end
-                .as_ref()
-                .map_or(1.0, |e| e.timeline.len().max(1) as f64);
-            (start, start + len)
-        })
-        .collect();
+    let spans = spans(runs, t0);
     let span = spans.iter().map(|s| s.1).fold(1.0f64, f64::max);
     let peak = runs
         .iter()
@@ -559,6 +549,27 @@ fn time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 }
 
 /// Seconds from `t0` to `at` (0 if either is unreadable or `at` is earlier).
+/// Each run's stretch of the time axis, in seconds since `t0`: a run with an end entry spans its
+/// timeline; a killed run left none, so its band reaches to the next run's start (it ended some
+/// time before), or a second when it was the last run.
+fn spans(runs: &[RunView], t0: Option<chrono::DateTime<chrono::Utc>>) -> Vec<(f64, f64)> {
+    let starts: Vec<f64> = runs
+        .iter()
+        .map(|r| offset(t0, &r.start.started_at))
+        .collect();
+    runs.iter()
+        .zip(&starts)
+        .enumerate()
+        .map(|(i, (r, &start))| match &r.end {
+            Some(e) => (start, start + e.timeline.len().max(1) as f64),
+            None => {
+                let next = starts.get(i + 1).copied().filter(|&n| n > start);
+                (start, next.unwrap_or(start + 1.0))
+            }
+        })
+        .collect()
+}
+
 fn offset(t0: Option<chrono::DateTime<chrono::Utc>>, at: &str) -> f64 {
     match (t0, time(at)) {
         (Some(t0), Some(at)) => ((at - t0).num_milliseconds().max(0) as f64) / 1000.0,
@@ -684,6 +695,33 @@ mod tests {
     use crate::evidence::runlog::{InputDigest, RunLog};
     use crate::report::{ReportKind, ReportWriter, Row};
     use crate::step::Step;
+
+    #[test]
+    fn a_killed_runs_band_reaches_to_the_resume() {
+        let run = |at: &str, end: Option<End>| RunView {
+            start: Start {
+                started_at: at.into(),
+                ..Start::default()
+            },
+            end,
+            rows_written: 0,
+        };
+        let ended = End {
+            timeline: vec![[0, 5, 0, 0]; 3],
+            ..End::default()
+        };
+        let runs = [
+            run("2026-12-04T10:00:00Z", None),
+            run("2026-12-04T10:00:40Z", Some(ended)),
+            run("2026-12-04T10:01:00Z", None),
+        ];
+        let t0 = time(&runs[0].start.started_at);
+        assert_eq!(
+            spans(&runs, t0),
+            [(0.0, 40.0), (40.0, 43.0), (60.0, 61.0)],
+            "killed, then a run of 3 s, then killed last"
+        );
+    }
 
     #[test]
     fn axis_labels_of_a_short_run_are_distinct() {
