@@ -23,7 +23,8 @@
 //!   large dry runs: pages by number in parallel at the Medium rate, checked, with the
 //!   `next_page_token` chain as the fallback.
 //! - [`reconcile`]: the account's users against the HR roster: leaver candidates and the guard.
-//! - [`report`]: the per-user report (CSV or JSONL), its resume reader and the run summary.
+//! - [`report`]: the per-user report (CSV or JSONL): its encoder, its writer (on a thread of its
+//!   own during a run), its resume reader and the run summary.
 //! - [`evidence`]: the report's chain, the run log, `verify` and the HTML summary.
 //! - [`app`]: the commands wired together; [`exit`]: exit codes; [`logging`]: logs and the bar.
 //! - [`plan`]: Zoom plans and rate-limit labels (Light, Medium) with their ceilings.

@@ -1,10 +1,11 @@
 //! What a run holds open while it works: the report's collector, the progress bar, and the
 //! guard that removes a fresh report when the run ends having done nothing.
 //!
-//! One collector task owns the report file and the bar (oha): workers only send rows down a
-//! channel. The collector writes whatever is waiting with one flush (rows are flushed in
-//! batches, not one by one: a `write(2)` and a wake-up per row made a million-row dry run take
-//! three times as long), so a killed run leaves every row written up to its last batch.
+//! One collector task owns the report and the bar (oha): workers only send rows down a
+//! channel. The collector encodes whatever is waiting and hands it to the report's thread, which
+//! chains it and writes it with one `write(2)` (rows are written in batches, not one by one: a
+//! `write(2)` and a wake-up per row made a million-row dry run take three times as long), so a
+//! killed run leaves every row written up to its last batch.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -198,28 +199,29 @@ fn progress_bar(log: &LogSettings, terminal: bool, total: u64) -> Option<Progres
     Some(bar)
 }
 
-/// The single owner of the report file and the bar: writes rows as they arrive, whatever is
-/// waiting in the channel at once with one flush.
+/// The single owner of the report file and the bar: encodes rows as they arrive, whatever is
+/// waiting in the channel at once, and hands them to the report's thread, which chains and
+/// writes them with one write per batch ([`crate::report::BackgroundWriter`]).
 async fn collect(
-    mut writer: ReportWriter,
+    writer: ReportWriter,
     mut rx: mpsc::Receiver<Entry>,
     bar: Option<ProgressBar>,
     stats: Arc<Stats>,
     json_logs: bool,
 ) -> Collected {
+    let mut writer = writer.in_background();
     let mut counts = Counts::default();
     let mut attention = writer.attention();
     let mut error = None;
     let mut entries: Vec<Entry> = Vec::with_capacity(COLLECT_BATCH);
-    let mut acks = Vec::new();
     while rx.recv_many(&mut entries, COLLECT_BATCH).await > 0 {
         // Rows are written where they arrived: a row is a few hundred bytes, and moving a
         // million of them into a batch of their own was a copy per row for nothing.
-        acks.extend(entries.iter_mut().filter_map(|e| e.written.take()));
-        if let Err(e) = writer.write_rows(entries.iter().map(|e| &e.row)) {
-            // The acks are dropped unanswered: a write-ahead row that is not on disk must not
-            // let its call go out.
-            acks.clear();
+        let acks = entries
+            .iter_mut()
+            .filter_map(|e| e.written.take())
+            .collect();
+        if let Err(e) = writer.write_rows(entries.iter().map(|e| &e.row), acks) {
             error = Some(e.to_string());
             tracing::error!("cannot write the report: {e}");
             rx.close();
@@ -232,18 +234,9 @@ async fn collect(
             }
             break;
         }
-        for ack in acks.drain(..) {
-            let _ = ack.send(());
-        }
         let finished = entries.len() as u64;
         for Entry { row, .. } in entries.drain(..) {
-            if json_logs {
-                tracing::info!(user = %row.user, status = %row.status, http_status = row.http_status,
-                    error_code = row.error_code, tracking_id = row.tracking_id.as_deref(),
-                    attempts = row.attempts, "user finished");
-            } else {
-                tracing::debug!(user = %row.user, status = %row.status, "{}", row.message);
-            }
+            log_row(&row, json_logs);
             count(&mut counts, &row);
             attention.row(&row);
         }
@@ -256,17 +249,42 @@ async fn collect(
             ));
         }
     }
-    if let Err(e) = writer.sync() {
-        error.get_or_insert(e.to_string());
-    }
-    Collected {
+    let mut collected = Collected {
         by_step: counts.by_step,
         counts: counts.by_status,
-        error,
-        report_rows: writer.rows(),
-        chain_head: writer.chain_head(),
-        written: writer.written(),
         attention: Some(attention),
+        ..Collected::default()
+    };
+    match writer.finish() {
+        Ok((mut file, late)) => {
+            // A failure of the last batches is told here, once all were handed over.
+            if let Some(e) = late {
+                tracing::error!("cannot write the report: {e}");
+                error.get_or_insert(e.to_string());
+            }
+            if let Err(e) = file.sync() {
+                error.get_or_insert(e.to_string());
+            }
+            collected.report_rows = file.rows();
+            collected.chain_head = file.chain_head();
+            collected.written = file.written();
+        }
+        Err(e) => {
+            error.get_or_insert(e.to_string());
+        }
+    }
+    collected.error = error;
+    collected
+}
+
+/// A finished row in the log: every field with JSON logs, one debug line otherwise.
+fn log_row(row: &Row, json_logs: bool) {
+    if json_logs {
+        tracing::info!(user = %row.user, status = %row.status, http_status = row.http_status,
+            error_code = row.error_code, tracking_id = row.tracking_id.as_deref(),
+            attempts = row.attempts, "user finished");
+    } else {
+        tracing::debug!(user = %row.user, status = %row.status, "{}", row.message);
     }
 }
 

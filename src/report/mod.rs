@@ -10,7 +10,9 @@
 //! opens (refusing planted paths), locks and appends; [`resume`] reads a report back; [`cell`]
 //! quotes formula-looking CSV cells and unquotes them; [`summary`] renders the end-of-run lines.
 
+mod background;
 mod cell;
+pub mod encode;
 mod resume;
 mod summary;
 mod writer;
@@ -24,10 +26,11 @@ use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 
 use crate::step::Step;
 
+pub use background::BackgroundWriter;
 pub use cell::{escape_cell, unescape_cell};
 pub use resume::{Existence, ResumeState, RowState, read_report, read_rows};
 pub use summary::Summary;
-pub use writer::{CHAIN, Opening, ReportWriter};
+pub use writer::{Appender, CHAIN, Opening, ReportWriter};
 pub(crate) use writer::{check_planted, create as create_no_follow};
 
 /// A user's state in the report. Every status but `Pending` is final for the run that wrote it.
