@@ -14,6 +14,7 @@
 //! With neither, stdin is read, as the contract says. De-duplication keeps the first occurrence.
 
 mod dialect;
+mod handoff;
 mod keyset;
 mod roster;
 mod table;
@@ -37,7 +38,7 @@ use crate::evidence::runlog::InputDigest;
 use keyset::{KeySet, Packed};
 use table::{Entry, Target, read_table};
 use transfer::{TransferBuilder, Transfers};
-use user::key_of;
+pub(crate) use user::key_of;
 
 /// Where an entry came from, for messages and `invalid` rows.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -374,7 +375,8 @@ pub fn load(
         }
     }
     for (i, raw) in cli_users.iter().enumerate() {
-        b.add(CLI_NAME, i as u64 + 1, Entry::Value(raw), Target::Blank);
+        let row = handoff::parse(Entry::Value(raw), Target::Blank);
+        b.add_row(CLI_NAME, i as u64 + 1, row);
     }
     Ok(b.finish())
 }
@@ -538,10 +540,6 @@ impl Packed for Kept {
 }
 
 impl Builder<'_> {
-    /// Reads one source of `size` bytes, if known: then, once [`SAMPLE_ROWS`] rows are in, the
-    /// users and the key table are sized for the rest of the file at once. Growing by doubling
-    /// instead rehashes every key read so far at each step (a million random reads of the users
-    /// the keys are recomputed from) and holds the old and the new table together.
     /// Reads one source through a SHA-256 of its bytes (each byte hashed once, as the reader
     /// takes it), and records its digest and user rows in the batch.
     fn read_digested(
@@ -573,41 +571,6 @@ impl Builder<'_> {
         Ok(())
     }
 
-    fn read(
-        &mut self,
-        name: &str,
-        src: &mut dyn BufRead,
-        size: Option<u64>,
-        dialect: &Dialect<'_>,
-    ) -> Result<(), InputError> {
-        if let Some(t) = &mut self.transfers {
-            t.start_source(name);
-        }
-        let consumed = Cell::new(0);
-        let mut src = Counted {
-            inner: src,
-            consumed: &consumed,
-        };
-        let mut rows = 0;
-        read_table(
-            name,
-            &mut src,
-            dialect.delimiter,
-            dialect.column,
-            dialect.transfer,
-            &mut |line, entry, target| {
-                rows += 1;
-                if rows == SAMPLE_ROWS
-                    && let Some(size) = size
-                {
-                    self.reserve(rows_left(size, consumed.get(), rows));
-                }
-                self.add(name, line, entry, target);
-                Ok(())
-            },
-        )
-    }
-
     /// Makes room for `rows` more entries. Only a hint: if memory is short, growing later fails
     /// the same way it would have.
     fn reserve(&mut self, rows: usize) {
@@ -616,29 +579,30 @@ impl Builder<'_> {
         self.seen.reserve(rows, |kept| key_at(batch, kept));
     }
 
-    fn add(&mut self, file: &str, line: u64, entry: Entry<'_>, target: Target<'_>) {
+    /// Adds one row read at `line` of `file` ([`handoff::parse`] validated it).
+    fn add_row(&mut self, file: &str, line: u64, row: handoff::Row) {
         self.batch.lines += 1;
-        let (raw, reason) = match entry {
-            Entry::Value(raw) => match UserId::parse(raw) {
-                Ok(user) => return self.add_user(user, file, line, target),
-                Err(e) => (raw.trim(), e.reason),
-            },
-            Entry::Unusable { ref row, reason } => (row.as_str(), reason),
-        };
-        let origin = Origin {
-            file: file.to_owned(),
-            line,
-        };
-        self.add_invalid(raw, origin, reason, InvalidPart::User);
+        match row {
+            handoff::Row::User { user, target } => {
+                self.add_user(user, file, line, target.as_target());
+            }
+            handoff::Row::Invalid { raw, reason } => {
+                let origin = Origin {
+                    file: file.to_owned(),
+                    line,
+                };
+                self.add_invalid(raw, origin, reason, InvalidPart::User);
+            }
+        }
     }
 
-    fn add_invalid(&mut self, raw: &str, origin: Origin, reason: String, part: InvalidPart) {
+    fn add_invalid(&mut self, raw: String, origin: Origin, reason: String, part: InvalidPart) {
         let at = Kept::Invalid(self.batch.invalid.len());
-        if self.first_of(&key_of(raw), at).is_some() {
+        if self.first_of(&key_of(&raw), at).is_some() {
             return;
         }
         self.batch.invalid.push(InvalidEntry {
-            raw: raw.to_owned(),
+            raw,
             origin,
             reason,
             part,
