@@ -12,9 +12,9 @@
 //! settle one, are parsed whole. Memory grows with the rows that need attention, not with the
 //! report.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
-use crate::input::dedupe_key;
+use crate::input::{dedupe_key, key_of};
 use crate::report::{Format, Row, Status, unescape_cell};
 
 /// The statuses the page lists under "needs attention", in this order.
@@ -73,6 +73,10 @@ pub struct Attention {
     has_step_and_name: (bool, bool),
     /// Open cases by (user key, step): the row's position and what it says.
     open: BTreeMap<(String, Option<String>), (u64, Seen)>,
+    /// The user key of every case ever opened: a row that needs no attention can only close a
+    /// case of one of these, so any other is passed over without a copy of its cells (once one
+    /// case was open, every later row was copied and looked up: a thousand instructions a row).
+    opened: HashSet<String>,
     /// The position of the next row.
     next: u64,
 }
@@ -91,6 +95,7 @@ impl Attention {
             format,
             has_step_and_name: (!csv || has("step"), !csv || has("name")),
             open: BTreeMap::new(),
+            opened: HashSet::new(),
             next: 0,
         }
     }
@@ -110,6 +115,10 @@ impl Attention {
     /// `crate::report::cell`); an empty CSV name is none, and a column the report's header
     /// lacks says nothing.
     pub fn row(&mut self, row: &Row) {
+        if !ATTENTION.contains(&row.status) && !self.opened.contains(key_of(&row.user).as_ref()) {
+            self.next += 1;
+            return;
+        }
         let csv = self.format == Format::Csv;
         let (has_step, has_name) = self.has_step_and_name;
         self.take(Some(row.status), || {
@@ -141,6 +150,7 @@ impl Attention {
         };
         let key = (dedupe_key(&seen.user), seen.step.clone());
         if ATTENTION.contains(&seen.status) {
+            self.opened.insert(key.0.clone());
             self.open.insert(key, (n, seen));
         } else {
             self.open.remove(&key);
@@ -355,6 +365,27 @@ mod tests {
             .and_then(Result::ok)
             .map(|r| r.iter().map(str::to_owned).collect())
             .unwrap_or_default()
+    }
+
+    fn listed(a: Attention) -> Vec<(Status, String)> {
+        a.groups()
+            .into_iter()
+            .flat_map(|g| g.users.into_iter().map(move |u| (g.status, u.user)))
+            .collect()
+    }
+
+    /// A later row that needs no attention closes its user's open case, whatever the case of
+    /// its user's address; rows of other users pass by without closing or opening anything.
+    #[test]
+    fn only_a_later_row_of_the_same_user_closes_a_case() {
+        let mut a = Attention::new(Format::Csv);
+        a.row(&Row::new("Ann@X.com", Status::Failed));
+        a.row(&Row::new("bob@x.com", Status::Failed));
+        for i in 0..100 {
+            a.row(&Row::new(format!("u{i}@x.com"), Status::Revoked));
+        }
+        a.row(&Row::new("ann@x.com", Status::Revoked));
+        assert_eq!(listed(a), vec![(Status::Failed, "bob@x.com".to_owned())]);
     }
 
     #[test]
