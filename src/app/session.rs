@@ -29,8 +29,16 @@ use crate::request::Stats;
 use crate::run::{Entry, Rows};
 use crate::step::Step;
 
-/// Rows the collector writes with one flush at most (the row channel's capacity).
-const COLLECT_BATCH: usize = 1024;
+/// Entries the row channel holds: workers send a row each, so this is far more than they ever
+/// have waiting; [`Session::send_all`]'s chunks keep its rows to [`CHANNEL`] × [`CHUNK`].
+const CHANNEL: usize = 64;
+
+/// Rows a chunk of [`Session::send_all`] carries.
+const CHUNK: usize = 64;
+
+/// Entries the collector takes at once: up to 1,024 rows written with one flush (a worker's
+/// entry is a row, a chunk [`CHUNK`]).
+const COLLECT_ENTRIES: usize = 16;
 
 /// Removes the report of a run that did nothing (exit 2), so the same command works once the
 /// problem is fixed; a resumed report is never removed. Armed from the moment the report is
@@ -109,7 +117,7 @@ impl Session {
         span: tracing::Span,
     ) -> Session {
         let bar = progress_bar(log, terminal, total);
-        let (tx, rx) = mpsc::channel::<Entry>(COLLECT_BATCH);
+        let (tx, rx) = mpsc::channel::<Entry>(CHANNEL);
         let json_logs = log.format == LogFormat::Json;
         let collector =
             tokio::spawn(collect(writer, rx, bar.clone(), stats, json_logs).instrument(span));
@@ -125,22 +133,15 @@ impl Session {
         Rows::new(self.tx.clone())
     }
 
-    /// Sends rows known without a request (invalid, excluded). Stops early if the report
-    /// failed: the collector counts what it could not write.
-    ///
-    /// Slots in the channel are reserved up to a quarter of its capacity at a time (no more than
-    /// the rows known to be left): one wait per batch instead of one per row, which was a tenth
-    /// of a million-row dry run.
+    /// Sends rows known without a request (invalid, excluded, validated only), [`CHUNK`] at a
+    /// time, in order. Stops early if the report failed: the collector counts what it could not
+    /// write.
     pub async fn send_all(&self, rows: impl IntoIterator<Item = Row>) {
         let mut rows = rows.into_iter().peekable();
         while rows.peek().is_some() {
-            let want = rows.size_hint().0.clamp(1, COLLECT_BATCH / 4);
-            let Ok(permits) = self.tx.reserve_many(want).await else {
+            let chunk: Vec<Row> = rows.by_ref().take(CHUNK).collect();
+            if self.tx.send(Entry::Many(chunk)).await.is_err() {
                 break;
-            };
-            // Permits first: a row is taken only once it has a slot.
-            for (permit, row) in permits.zip(&mut rows) {
-                permit.send(Entry { row, written: None });
             }
         }
     }
@@ -213,32 +214,29 @@ async fn collect(
     let mut counts = Counts::default();
     let mut attention = writer.attention();
     let mut error = None;
-    let mut entries: Vec<Entry> = Vec::with_capacity(COLLECT_BATCH);
-    while rx.recv_many(&mut entries, COLLECT_BATCH).await > 0 {
+    let mut entries: Vec<Entry> = Vec::with_capacity(COLLECT_ENTRIES);
+    while rx.recv_many(&mut entries, COLLECT_ENTRIES).await > 0 {
         // Rows are written where they arrived: a row is a few hundred bytes, and moving a
         // million of them into a batch of their own was a copy per row for nothing.
-        let acks = entries
-            .iter_mut()
-            .filter_map(|e| e.written.take())
-            .collect();
-        if let Err(e) = writer.write_rows(entries.iter().map(|e| &e.row), acks) {
+        let acks = entries.iter_mut().filter_map(Entry::take_ack).collect();
+        let rows = || entries.iter().flat_map(Entry::rows);
+        if let Err(e) = writer.write_rows(rows(), acks) {
             error = Some(e.to_string());
             tracing::error!("cannot write the report: {e}");
             rx.close();
             // Count the rest so nothing is silently lost from the summary.
-            for e in &entries {
-                counts.row(&e.row);
-            }
+            rows().for_each(|r| counts.row(r));
             while let Some(e) = rx.recv().await {
-                counts.row(&e.row);
+                e.rows().iter().for_each(|r| counts.row(r));
             }
             break;
         }
-        let finished = entries.len() as u64;
-        for Entry { row, .. } in &entries {
+        let mut finished = 0;
+        for row in rows() {
             log_row(row, json_logs);
             counts.row(row);
             attention.row(row);
+            finished += 1;
         }
         entries.clear();
         if let Some(b) = &bar {
