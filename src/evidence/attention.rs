@@ -115,7 +115,9 @@ impl Attention {
     /// `crate::report::cell`); an empty CSV name is none, and a column the report's header
     /// lacks says nothing.
     pub fn row(&mut self, row: &Row) {
-        if !ATTENTION.contains(&row.status) && !self.opened.contains(key_of(&row.user).as_ref()) {
+        if !ATTENTION.contains(&row.status)
+            && (self.opened.is_empty() || !self.opened.contains(key_of(&row.user).as_ref()))
+        {
             self.next += 1;
             return;
         }

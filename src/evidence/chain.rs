@@ -14,6 +14,49 @@ use std::fmt;
 
 use sha2::{Digest, Sha256};
 
+/// One SHA-256 block.
+type Block = sha2::digest::generic_array::GenericArray<u8, sha2::digest::consts::U64>;
+
+/// Blocks [`Link::next`] lays out on the stack: rows of up to 439 bytes, which is all of them
+/// but those with a long message.
+const MAX_BLOCKS: usize = 8;
+
+/// SHA-256's initial state (FIPS 180-4, 5.3.3).
+const SHA256_H0: [u32; 8] = [
+    0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19,
+];
+
+/// SHA-256 of `prev` then `row`, laid out padded in the first `blocks` of `N` blocks on the
+/// stack (`blocks` ≤ `N`: the caller counted them) and compressed with one call.
+fn digest_padded<const N: usize>(prev: &[u8], row: &[u8], blocks: usize) -> [u8; 32] {
+    let len = prev.len() + row.len();
+    let mut message = [Block::default(); N];
+    let message = &mut message[..blocks];
+    put(message, 0, prev);
+    put(message, prev.len(), row);
+    put(message, len, &[0x80]);
+    let bits = (len as u64) * 8;
+    put(message, blocks * 64 - 8, &bits.to_be_bytes());
+    let mut state = SHA256_H0;
+    sha2::compress256(&mut state, message);
+    let mut digest = [0u8; 32];
+    for (out, word) in digest.chunks_exact_mut(4).zip(state) {
+        out.copy_from_slice(&word.to_be_bytes());
+    }
+    digest
+}
+
+/// Copies `bytes` into `blocks` from byte `at` of their concatenation.
+fn put(blocks: &mut [Block], mut at: usize, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        let (block, offset) = (at / 64, at % 64);
+        let n = bytes.len().min(64 - offset);
+        blocks[block][offset..offset + n].copy_from_slice(&bytes[..n]);
+        bytes = &bytes[n..];
+        at += n;
+    }
+}
+
 /// A chain value as written: 64 lowercase hexadecimal ASCII characters.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Link([u8; Link::LEN]);
@@ -32,11 +75,28 @@ impl Link {
     }
 
     /// The chain of a row whose bytes up to the chain value are `row`, after `self`.
+    ///
+    /// The message (this chain, then the row) is laid out padded in blocks on the stack and
+    /// compressed with one call: the buffered hasher copied the row into its buffer and made
+    /// three calls, each loading and storing the state, which with the output's conversion was
+    /// a quarter of the report thread's time (perf, a million-row dry run). Rows too long for
+    /// [`MAX_BLOCKS`] go through the buffered hasher.
     pub fn next(&self, row: &[u8]) -> Link {
-        let mut h = Sha256::new();
-        h.update(self.0);
-        h.update(row);
-        Link::of_digest(&h.finalize())
+        let len = Link::LEN + row.len();
+        let blocks = (len + 9).div_ceil(64);
+        if blocks > MAX_BLOCKS {
+            let mut h = Sha256::new();
+            h.update(self.0);
+            h.update(row);
+            return Link::of_digest(&h.finalize());
+        }
+        // Only as many zeroed blocks as a short row needs: zeroing eight was a tenth of a link.
+        let digest = if blocks <= 4 {
+            digest_padded::<4>(&self.0, row, blocks)
+        } else {
+            digest_padded::<MAX_BLOCKS>(&self.0, row, blocks)
+        };
+        Link::of_digest(&digest)
     }
 
     /// Reads a chain value: exactly 64 lowercase hexadecimal characters, as the writer writes
@@ -148,6 +208,25 @@ pub fn split_jsonl(line: &[u8]) -> Option<(&[u8], Link)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A link is SHA-256 of the previous chain and the row, as the buffered hasher computes it,
+    /// for every row length across the block boundaries and past the blocks laid out on the
+    /// stack.
+    #[test]
+    fn next_is_sha256_of_the_chain_then_the_row() {
+        let prev = Link::of_digest(&Sha256::digest(b"header\n"));
+        for n in 0..=(MAX_BLOCKS * 64 + 70) {
+            let row: Vec<u8> = (0..n).map(|i| (i * 7 + n) as u8).collect();
+            let mut h = Sha256::new();
+            h.update(prev.as_bytes());
+            h.update(&row);
+            assert_eq!(
+                prev.next(&row),
+                Link::of_digest(&h.finalize()),
+                "a row of {n} bytes"
+            );
+        }
+    }
 
     #[test]
     fn known_digests() {

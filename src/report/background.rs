@@ -26,7 +26,7 @@ use crate::evidence::attention::Attention;
 
 /// Batches handed over and not yet written, at most: one being written and one waiting is
 /// enough to keep both cores busy.
-const IN_FLIGHT: usize = 2;
+const IN_FLIGHT: usize = 4;
 
 /// A batch for the report's thread: its rows encoded (or why they could not be), and the
 /// answers owed once they are written.

@@ -25,6 +25,8 @@ pub enum Encoder {
         chained: bool,
         /// The last `finished_at` formatted.
         stamp: Stamp,
+        /// The last row's cells but its user, encoded (boxed: it holds a whole row).
+        reuse: Box<Reuse>,
     },
     /// Compact JSON, a line a row, the chain always last.
     Jsonl,
@@ -102,6 +104,7 @@ impl Encoder {
             layout,
             chained,
             stamp: Stamp::default(),
+            reuse: Box::default(),
         }
     }
 
@@ -117,10 +120,15 @@ impl Encoder {
                 layout,
                 chained,
                 stamp,
+                reuse,
             } => {
                 for row in rows {
                     let start = out.buf.len();
-                    push_row(&mut out.buf, row, layout, stamp.format(row.finished_at));
+                    if !reuse.push(&mut out.buf, row) {
+                        let user =
+                            push_row(&mut out.buf, row, layout, stamp.format(row.finished_at));
+                        reuse.keep(&out.buf[start..], user, row, layout.len());
+                    }
                     // The comma before the chain cell is hashed with the row.
                     if *chained {
                         out.buf.push(b',');
@@ -176,7 +184,14 @@ pub(super) fn csv_encoder(buf: &mut Vec<u8>) -> csv::Writer<&mut Vec<u8>> {
 /// test holds it to that), straight into `buf`. `csv::Writer` spent about 2,000 instructions on a
 /// row of a dozen short cells, and building then dropping a dozen `Cow` cells per row was a sixth
 /// of a million-row dry run; the header still goes through `csv::Writer`.
-fn push_row(buf: &mut Vec<u8>, row: &Row, layout: &[Option<usize>], finished_at: &str) {
+///
+/// Returns where the user cell is in the row's bytes, if the layout has one.
+fn push_row(
+    buf: &mut Vec<u8>,
+    row: &Row,
+    layout: &[Option<usize>],
+    finished_at: &str,
+) -> Option<(usize, usize)> {
     const USER: usize = col("user");
     const STATUS: usize = col("status");
     const HTTP_STATUS: usize = col("http_status");
@@ -191,6 +206,7 @@ fn push_row(buf: &mut Vec<u8>, row: &Row, layout: &[Option<usize>], finished_at:
     const LAST_LOGIN: usize = col("last_login");
     const ZOOM_ID: usize = col("zoom_id");
     let start = buf.len();
+    let mut user = None;
     let mut num = itoa::Buffer::new();
     fn opt(v: &Option<String>) -> &str {
         v.as_deref().unwrap_or_default()
@@ -203,7 +219,11 @@ fn push_row(buf: &mut Vec<u8>, row: &Row, layout: &[Option<usize>], finished_at:
         // character to quote nor start like a formula: written as they are.
         let plain = |buf: &mut Vec<u8>, text: &str| buf.extend_from_slice(text.as_bytes());
         match *at {
-            Some(USER) => push_cell(buf, &row.user),
+            Some(USER) => {
+                let at = buf.len() - start;
+                push_cell(buf, &row.user);
+                user = Some((at, buf.len() - start));
+            }
             Some(STATUS) => plain(buf, row.status.as_str()),
             Some(HTTP_STATUS) => plain(buf, row.http_status.map_or("", |s| num.format(s))),
             // Negative (Zoom's own codes are; -1 is ours): quoted as a formula would be.
@@ -223,6 +243,101 @@ fn push_row(buf: &mut Vec<u8>, row: &Row, layout: &[Option<usize>], finished_at:
     if layout.len() == 1 && buf.len() == start {
         buf.extend_from_slice(b"\"\"");
     }
+    user
+}
+
+/// The cells of the last row encoded but its user, as they were encoded: the next row that
+/// differs from it only in its user (most rows of a dry run, which share a status, a message
+/// and a time to the millisecond) copies them around its own user cell. Encoding cell by cell
+/// was as long as hashing the row's chain: the collector's thread then took as long as the
+/// report's, and both were the bottleneck of a million-row dry run.
+#[derive(Default)]
+pub struct Reuse {
+    /// The row they were encoded from, without its user; `None` before the first row, and when
+    /// the layout has no user column or only one column.
+    from: Option<Row>,
+    /// The bytes before the user cell and after it.
+    before: Vec<u8>,
+    after: Vec<u8>,
+}
+
+impl Reuse {
+    /// Encodes `row` from the kept cells if it differs from their row only in its user; false
+    /// (nothing written) otherwise.
+    fn push(&self, buf: &mut Vec<u8>, row: &Row) -> bool {
+        if !self
+            .from
+            .as_ref()
+            .is_some_and(|from| same_but_user(from, row))
+        {
+            return false;
+        }
+        buf.extend_from_slice(&self.before);
+        push_cell(buf, &row.user);
+        buf.extend_from_slice(&self.after);
+        true
+    }
+
+    /// Keeps `row`'s cells but its user, encoded as `bytes` with the user cell at `user`.
+    fn keep(&mut self, bytes: &[u8], user: Option<(usize, usize)>, row: &Row, columns: usize) {
+        self.from = None;
+        // One column: an empty user is written `""`, which the kept cells cannot tell.
+        let Some((at, end)) = user.filter(|_| columns > 1) else {
+            return;
+        };
+        self.before.clear();
+        self.before.extend_from_slice(&bytes[..at]);
+        self.after.clear();
+        self.after.extend_from_slice(&bytes[end..]);
+        self.from = Some(Row {
+            user: String::new(),
+            status: row.status,
+            http_status: row.http_status,
+            error_code: row.error_code,
+            message: row.message.clone(),
+            attempts: row.attempts,
+            finished_at: row.finished_at,
+            step: row.step,
+            tracking_id: row.tracking_id.clone(),
+            name: row.name.clone(),
+            zoom_status: row.zoom_status.clone(),
+            last_login: row.last_login.clone(),
+            zoom_id: row.zoom_id.clone(),
+        });
+    }
+}
+
+/// Whether `a` and `b` have every cell but the user the same (the time to the millisecond the
+/// report keeps: rows are stamped so).
+fn same_but_user(a: &Row, b: &Row) -> bool {
+    // Every field named, so that a new one cannot be forgotten here.
+    let Row {
+        user: _,
+        status,
+        http_status,
+        error_code,
+        message,
+        attempts,
+        finished_at,
+        step,
+        tracking_id,
+        name,
+        zoom_status,
+        last_login,
+        zoom_id,
+    } = a;
+    *status == b.status
+        && *http_status == b.http_status
+        && *error_code == b.error_code
+        && *attempts == b.attempts
+        && *finished_at == b.finished_at
+        && *step == b.step
+        && *message == b.message
+        && *tracking_id == b.tracking_id
+        && *name == b.name
+        && *zoom_status == b.zoom_status
+        && *last_login == b.last_login
+        && *zoom_id == b.zoom_id
 }
 
 /// Appends one cell: `escape_cell`'s formula quote, then CSV quoting as [`csv_encoder`] does it:
@@ -308,6 +423,66 @@ mod tests {
     use super::*;
     use crate::report::{COLUMNS, Status, escape_cell};
     use crate::step::Step;
+
+    /// Rows encoded in a batch, each reusing what it can of the row before, are the bytes of each
+    /// row encoded on its own: whichever cell differs, in any layout.
+    #[test]
+    fn reused_cells_are_the_bytes_of_a_fresh_encoding() {
+        let base = {
+            let mut r = Row::new("a@x.com", Status::WouldRevoke);
+            r.message = "validated only: no credentials, so not looked up".into();
+            r
+        };
+        let mut rows = vec![base.clone()];
+        for (i, user) in ["b@x.com", "=c@x.com", "d,\"x\"@x.com", ""]
+            .into_iter()
+            .enumerate()
+        {
+            let mut r = base.clone();
+            r.user = user.into();
+            rows.push(r);
+            let mut other = rows[rows.len() - 1].clone();
+            match i {
+                0 => other.message = "another".into(),
+                1 => other.name = Some("Ann".into()),
+                2 => other.finished_at += chrono::Duration::milliseconds(1),
+                _ => other.error_code = Some(-1),
+            }
+            rows.push(other.clone());
+            other.user = "z@x.com".into();
+            rows.push(other);
+        }
+        let layouts: Vec<Vec<Option<usize>>> = vec![
+            (0..COLUMNS.len())
+                .map(|i| OFFBOARD_COLUMNS.iter().position(|c| *c == COLUMNS[i]))
+                .collect(),
+            vec![
+                Some(col("message")),
+                Some(col("user")),
+                None,
+                Some(col("name")),
+            ],
+            vec![Some(col("status")), Some(col("message"))],
+            vec![Some(col("user"))],
+        ];
+        for layout in layouts {
+            let mut fresh = Vec::new();
+            let mut stamp = Stamp::default();
+            for r in &rows {
+                push_row(&mut fresh, r, &layout, stamp.format(r.finished_at));
+                fresh.push(b'\n');
+            }
+            let mut batch = Encoded::default();
+            Encoder::csv(layout.clone(), false)
+                .encode(&rows, &mut batch)
+                .unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(batch.bytes()),
+                String::from_utf8_lossy(&fresh),
+                "{layout:?}"
+            );
+        }
+    }
 
     proptest::proptest! {
         #[test]
