@@ -202,7 +202,7 @@ fn progress_bar(log: &LogSettings, terminal: bool, total: u64) -> Option<Progres
 
 /// The single owner of the report file and the bar: encodes rows as they arrive, whatever is
 /// waiting in the channel at once, and hands them to the report's thread, which chains and
-/// writes them with one write per batch ([`crate::report::BackgroundWriter`]).
+/// writes them with one write per batch ([`crate::report::ReportWriter::in_background`]).
 async fn collect(
     writer: ReportWriter,
     mut rx: mpsc::Receiver<Entry>,

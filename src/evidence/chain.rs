@@ -80,7 +80,7 @@ impl Link {
     /// compressed with one call: the buffered hasher copied the row into its buffer and made
     /// three calls, each loading and storing the state, which with the output's conversion was
     /// a quarter of the report thread's time (perf, a million-row dry run). Rows too long for
-    /// [`MAX_BLOCKS`] go through the buffered hasher.
+    /// eight blocks go through the buffered hasher.
     pub fn next(&self, row: &[u8]) -> Link {
         let len = Link::LEN + row.len();
         let blocks = (len + 9).div_ceil(64);

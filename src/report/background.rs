@@ -57,7 +57,7 @@ struct Thread {
 
 /// The encoding half of a [`super::ReportWriter`], with its file written here or, once rows
 /// come in large batches, on a thread of its own.
-pub struct BackgroundWriter {
+pub(crate) struct BackgroundWriter {
     encoder: Encoder,
     format: Format,
     path: PathBuf,

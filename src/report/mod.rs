@@ -12,7 +12,7 @@
 
 mod background;
 mod cell;
-pub mod encode;
+mod encode;
 mod resume;
 mod summary;
 mod writer;
@@ -26,11 +26,10 @@ use chrono::{DateTime, SecondsFormat, SubsecRound, Utc};
 
 use crate::step::Step;
 
-pub use background::BackgroundWriter;
 pub use cell::{escape_cell, unescape_cell};
 pub use resume::{Existence, ResumeState, RowState, read_report, read_rows};
 pub use summary::Summary;
-pub use writer::{Appender, CHAIN, Opening, ReportWriter};
+pub use writer::{CHAIN, Opening, ReportWriter};
 pub(crate) use writer::{check_planted, create as create_no_follow};
 
 /// A user's state in the report. Every status but `Pending` is final for the run that wrote it.

@@ -33,7 +33,7 @@ use crate::evidence::chain::{JSONL_KEY, Link, split_csv, split_jsonl};
 use crate::evidence::verify::Written;
 
 /// Appends rows to the report, one write per batch of rows, holding its lock: the encoder and
-/// the file, on one thread (the collector runs them on two: [`Self::in_background`]).
+/// the file, on one thread (the collector runs them on two, by `in_background`).
 pub struct ReportWriter {
     /// What rows become before they are written.
     encoder: Encoder,
@@ -44,7 +44,7 @@ pub struct ReportWriter {
 }
 
 /// The open report, locked, in append mode, and its chain: chains encoded rows and writes them.
-pub struct Appender {
+pub(crate) struct Appender {
     path: PathBuf,
     format: Format,
     file: File,
@@ -183,7 +183,7 @@ impl ReportWriter {
 
     /// Splits the writer in two: the encoder stays with the caller, and the file goes to a
     /// thread of its own, which chains and writes each batch while the next is encoded.
-    pub fn in_background(self) -> super::background::BackgroundWriter {
+    pub(crate) fn in_background(self) -> super::background::BackgroundWriter {
         super::background::BackgroundWriter::start(self.encoder, self.appender)
     }
 
