@@ -426,9 +426,19 @@ fn status_class(status: &str) -> &'static str {
 }
 
 fn chart_section(p: &Page) -> Markup {
+    // A dry run without credentials sends nothing: its empty chart is said to be empty, so that
+    // a reader does not look for a line that is missing.
+    let sent = p.runs.iter().any(|r| {
+        r.end
+            .as_ref()
+            .is_none_or(|e| e.timeline.iter().any(|t| t[1] > 0 || t[2] > 0 || t[3] > 0))
+    });
     html! {
         section {
             h2 { "Requests over time" }
+            @if !sent {
+                p { "No request was sent to Zoom in this report's runs: the chart is empty." }
+            }
             (PreEscaped(chart(&p.runs)))
             p.legend {
                 span.key.k-req {} " requests per second  "
@@ -721,6 +731,41 @@ mod tests {
             [(0.0, 40.0), (40.0, 43.0), (60.0, 61.0)],
             "killed, then a run of 3 s, then killed last"
         );
+    }
+
+    /// A run that sent nothing (a dry run without credentials) says so above its empty chart; a
+    /// run that sent requests, or a killed run (its band is drawn), does not.
+    #[test]
+    fn an_empty_chart_says_that_no_request_was_sent() {
+        let page = |end: Option<End>| Page {
+            report: "r.csv".into(),
+            runs: vec![RunView {
+                start: Start::default(),
+                end,
+                rows_written: 3,
+            }],
+            attention: Vec::new(),
+            verified: Err("not checked".into()),
+        };
+        let quiet = End {
+            timeline: vec![[0, 0, 0, 0]; 2],
+            ..End::default()
+        };
+        let busy = End {
+            timeline: vec![[0, 0, 0, 0], [1, 4, 1, 0]],
+            ..End::default()
+        };
+        let section = |p: &Page| chart_section(p).into_string();
+        let none = section(&page(Some(quiet)));
+        assert!(none.contains("No request was sent to Zoom"), "{none}");
+        assert!(none.contains("<svg"), "the chart stays: {none}");
+        for drawn in [page(Some(busy)), page(None)] {
+            let html = section(&drawn);
+            assert!(
+                html.contains("<svg") && !html.contains("No request was sent"),
+                "{html}"
+            );
+        }
     }
 
     #[test]
